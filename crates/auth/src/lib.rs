@@ -1,0 +1,5 @@
+//! jobpilot credentials.
+
+mod password;
+
+pub use password::{HashError, PasswordHasher, Verification};

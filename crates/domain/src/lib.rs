@@ -1,0 +1,12 @@
+//! jobpilot's domain: types and rules with no I/O.
+//!
+//! Values that cross a trust boundary enter through a constructor that checks them ("parse, don't
+//! validate"), so the rest of the code only ever sees valid ones.
+
+mod email;
+mod password;
+mod user;
+
+pub use email::{Email, EmailError};
+pub use password::{PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, Password, PasswordError};
+pub use user::{NewUser, Role, RoleParseError, User, UserId};

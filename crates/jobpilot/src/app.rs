@@ -1,0 +1,172 @@
+//! Opening the store and running the server.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+use secrecy::ExposeSecret as _;
+use store::Store;
+use store_postgres::{PostgresSettings, PostgresStore};
+use store_sqlite::{SqliteSettings, SqliteStore};
+use tokio::net::TcpListener;
+use web::AppState;
+
+use crate::config::{Config, DatabaseKind, redact_url};
+
+/// Connects to the database the URL names.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let url = config.database.url.expose_secret();
+    let shown = redact_url(url);
+    match config.database.kind {
+        DatabaseKind::Sqlite => {
+            if config.database.is_default {
+                std::fs::create_dir_all(&config.data_dir).with_context(|| {
+                    format!(
+                        "cannot create the data directory {}",
+                        config.data_dir.display()
+                    )
+                })?;
+            }
+            let store = SqliteStore::connect(&SqliteSettings {
+                url: url.to_owned(),
+                create_if_missing: config.database.is_default,
+                pool_size: config.database.pool_size,
+            })
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot open the SQLite database {shown}: {}{}",
+                    error_chain(&e),
+                    if config.database.is_default {
+                        ""
+                    } else {
+                        " (to create a new database file, add ?mode=rwc to the URL)"
+                    }
+                )
+            })?;
+            Ok(Arc::new(store))
+        }
+        DatabaseKind::Postgres => {
+            let store = PostgresStore::connect(&PostgresSettings {
+                url: url.to_owned(),
+                pool_size: config.database.pool_size,
+            })
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot connect to PostgreSQL at {shown}: {}",
+                    error_chain(&e)
+                )
+            })?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    web::error::ErrorChain(error).to_string()
+}
+
+/// A bound, not yet running, server.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    state: AppState,
+    shutdown_delay: Duration,
+    shutdown_timeout: Duration,
+}
+
+impl Server {
+    /// Binds the listener (port 0 picks a free port) and builds the application.
+    pub async fn bind(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        Ok(Self {
+            listener,
+            state: AppState::new(store, config.web_settings()),
+            shutdown_delay: config.shutdown_delay,
+            shutdown_timeout: config.shutdown_timeout,
+        })
+    }
+
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then drains: readiness turns false at once, the
+    /// listener closes after the shutdown delay, and in-flight requests get the shutdown
+    /// timeout to finish.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Server {
+            listener,
+            state,
+            shutdown_delay,
+            shutdown_timeout,
+        } = self;
+        let app = web::router(state.clone());
+        let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
+        let drain_state = state.clone();
+        let serve = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            drain_state.begin_shutdown();
+            tracing::info!(
+                delay_s = shutdown_delay.as_secs(),
+                "shutting down: readiness is now false"
+            );
+            tokio::time::sleep(shutdown_delay).await;
+            let _ = draining_tx.send(());
+        });
+        let deadline = async move {
+            if draining_rx.await.is_ok() {
+                tokio::time::sleep(shutdown_timeout).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            result = serve => result.context("the HTTP server failed")?,
+            () = deadline => tracing::warn!(
+                timeout_s = shutdown_timeout.as_secs(),
+                "in-flight requests did not finish in time; closing them"
+            ),
+        }
+        state.store().close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,763 @@
+//! Configuration: environment first (`JOBPILOT_*`), then an optional TOML file, then defaults.
+//!
+//! Every secret may also come from a file named by `<NAME>_FILE` (Docker and Kubernetes secrets),
+//! is held in a [`SecretString`] and is never printed. A bad value is reported with the variable
+//! that holds it; all problems are reported at once.
+
+use std::{
+    collections::BTreeMap,
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use base64::Engine as _;
+use secrecy::{ExposeSecret, SecretString};
+
+pub const ENV_PREFIX: &str = "JOBPILOT_";
+
+/// Every setting: (key, environment variable, is a secret, what it is).
+pub const SETTINGS: &[(&str, &str, bool, &str)] = &[
+    ("mode", "JOBPILOT_MODE", false, "development | production"),
+    (
+        "listen",
+        "JOBPILOT_LISTEN",
+        false,
+        "host:port the HTTP server binds",
+    ),
+    (
+        "data_dir",
+        "JOBPILOT_DATA_DIR",
+        false,
+        "where the SQLite database, files and generated secrets live",
+    ),
+    (
+        "database_url",
+        "JOBPILOT_DATABASE_URL",
+        true,
+        "sqlite://… or postgres://…",
+    ),
+    (
+        "pool_size",
+        "JOBPILOT_POOL_SIZE",
+        false,
+        "database connections per process",
+    ),
+    (
+        "migrate_on_start",
+        "JOBPILOT_MIGRATE_ON_START",
+        false,
+        "apply migrations when `serve` starts",
+    ),
+    (
+        "redis_url",
+        "JOBPILOT_REDIS_URL",
+        true,
+        "optional Redis for shared rate limits, cache and events",
+    ),
+    (
+        "encryption_keys",
+        "JOBPILOT_ENCRYPTION_KEYS",
+        true,
+        "key ring: id:base64key,… (first is active)",
+    ),
+    (
+        "jwt_secret",
+        "JOBPILOT_JWT_SECRET",
+        true,
+        "signing key for access tokens (≥ 32 bytes)",
+    ),
+    (
+        "metrics_token",
+        "JOBPILOT_METRICS_TOKEN",
+        true,
+        "bearer token /metrics requires, if set",
+    ),
+    ("log_format", "JOBPILOT_LOG_FORMAT", false, "pretty | json"),
+    (
+        "log",
+        "JOBPILOT_LOG",
+        false,
+        "log filter, e.g. info or jobpilot=debug,info",
+    ),
+    (
+        "otlp_endpoint",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        false,
+        "OTLP/HTTP collector, e.g. http://localhost:4318",
+    ),
+    (
+        "body_limit",
+        "JOBPILOT_BODY_LIMIT",
+        false,
+        "largest request body in bytes",
+    ),
+    (
+        "request_timeout",
+        "JOBPILOT_REQUEST_TIMEOUT",
+        false,
+        "seconds a request may take",
+    ),
+    (
+        "shutdown_delay",
+        "JOBPILOT_SHUTDOWN_DELAY",
+        false,
+        "seconds between readiness going false and the listener closing",
+    ),
+    (
+        "shutdown_timeout",
+        "JOBPILOT_SHUTDOWN_TIMEOUT",
+        false,
+        "seconds in-flight requests get to finish",
+    ),
+    (
+        "cors_origins",
+        "JOBPILOT_CORS_ORIGINS",
+        false,
+        "comma-separated origins allowed to call the API from browsers",
+    ),
+    (
+        "hsts",
+        "JOBPILOT_HSTS",
+        false,
+        "send Strict-Transport-Security (set when served over HTTPS)",
+    ),
+];
+
+const JWT_SECRET_MIN_BYTES: usize = 32;
+const ENCRYPTION_KEY_BYTES: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// The effective configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub mode: Mode,
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database: DatabaseConfig,
+    pub migrate_on_start: bool,
+    pub redis_url: Option<SecretString>,
+    pub encryption_keys: Option<SecretString>,
+    pub jwt_secret: Option<SecretString>,
+    pub metrics_token: Option<SecretString>,
+    pub log_format: LogFormat,
+    pub log: String,
+    pub otlp_endpoint: Option<String>,
+    pub body_limit: usize,
+    pub request_timeout: Duration,
+    pub shutdown_delay: Duration,
+    pub shutdown_timeout: Duration,
+    pub cors_origins: Vec<String>,
+    pub hsts: bool,
+    /// `JOBPILOT_*` variables that name no setting (likely typos).
+    pub unknown_variables: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub url: SecretString,
+    pub kind: DatabaseKind,
+    /// The URL is the default one under the data directory, so the first run may create it.
+    pub is_default: bool,
+    pub pool_size: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Sqlite,
+    Postgres,
+}
+
+/// One or more bad settings, each naming where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration:")?;
+        for problem in &self.problems {
+            writeln!(f, "  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Where a raw value came from, for error messages.
+#[derive(Debug, Clone)]
+struct Raw {
+    value: String,
+    origin: String,
+}
+
+impl Config {
+    /// Reads the process environment and, if given, a TOML file.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::from_sources(std::env::vars(), file)
+    }
+
+    /// Reads the given variables (not the process environment) and, if given, a TOML file.
+    pub fn from_sources(
+        env: impl IntoIterator<Item = (String, String)>,
+        file: Option<&Path>,
+    ) -> Result<Self, ConfigError> {
+        let mut problems = Vec::new();
+        let mut raw: BTreeMap<&'static str, Raw> = BTreeMap::new();
+        if let Some(path) = file {
+            read_file(path, &mut raw, &mut problems);
+        }
+        let env: BTreeMap<String, String> = env.into_iter().collect();
+        let mut unknown_variables = Vec::new();
+        for name in env.keys().filter(|name| name.starts_with(ENV_PREFIX)) {
+            let base = name.strip_suffix("_FILE").unwrap_or(name);
+            if !SETTINGS.iter().any(|(_, var, _, _)| *var == base) && name != "JOBPILOT_CONFIG" {
+                unknown_variables.push(name.clone());
+            }
+        }
+        for (key, var, secret, _) in SETTINGS {
+            if let Some(value) = env.get(*var) {
+                raw.insert(
+                    key,
+                    Raw {
+                        value: value.clone(),
+                        origin: (*var).to_owned(),
+                    },
+                );
+            } else if let Some(path) = env.get(&format!("{var}_FILE")) {
+                let origin = format!("{var}_FILE");
+                if !secret {
+                    problems.push(format!("{origin}: only secrets can be read from files"));
+                    continue;
+                }
+                match std::fs::read_to_string(path) {
+                    Ok(value) => {
+                        raw.insert(
+                            key,
+                            Raw {
+                                value: value.trim_end_matches(['\n', '\r']).to_owned(),
+                                origin,
+                            },
+                        );
+                    }
+                    Err(e) => problems.push(format!("{origin}: cannot read {path:?}: {e}")),
+                }
+            }
+        }
+        let config = Parser {
+            raw,
+            problems: &mut problems,
+        }
+        .parse(unknown_variables);
+        match config {
+            Some(config) if problems.is_empty() => Ok(config),
+            _ => Err(ConfigError { problems }),
+        }
+    }
+
+    /// The web layer's share of the configuration.
+    pub fn web_settings(&self) -> web::WebSettings {
+        web::WebSettings {
+            body_limit: self.body_limit,
+            request_timeout: self.request_timeout,
+            cors_origins: self.cors_origins.clone(),
+            hsts: self.hsts,
+            metrics_token: self
+                .metrics_token
+                .as_ref()
+                .map(|t| t.expose_secret().to_owned()),
+            password_hash_concurrency: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        }
+    }
+
+    /// The effective configuration as text, every secret redacted.
+    pub fn redacted(&self) -> String {
+        let secret = |value: &Option<SecretString>| match value {
+            Some(_) => "(set, redacted)".to_owned(),
+            None => "(not set)".to_owned(),
+        };
+        let generated = |value: &Option<SecretString>| match (value, self.mode) {
+            (None, Mode::Development) => format!(
+                "(not set: development mode keeps a generated one in {})",
+                crate::secrets::secrets_path(&self.data_dir).display()
+            ),
+            _ => secret(value),
+        };
+        let lines: Vec<(&str, String)> = vec![
+            ("mode", format!("{:?}", self.mode).to_lowercase()),
+            ("listen", self.listen.to_string()),
+            ("data_dir", self.data_dir.display().to_string()),
+            (
+                "database_url",
+                redact_url(self.database.url.expose_secret()),
+            ),
+            ("pool_size", self.database.pool_size.to_string()),
+            ("migrate_on_start", self.migrate_on_start.to_string()),
+            (
+                "redis_url",
+                self.redis_url
+                    .as_ref()
+                    .map(|u| redact_url(u.expose_secret()))
+                    .unwrap_or_else(|| "(not set)".to_owned()),
+            ),
+            ("encryption_keys", generated(&self.encryption_keys)),
+            ("jwt_secret", generated(&self.jwt_secret)),
+            ("metrics_token", secret(&self.metrics_token)),
+            (
+                "log_format",
+                format!("{:?}", self.log_format).to_lowercase(),
+            ),
+            ("log", self.log.clone()),
+            (
+                "otlp_endpoint",
+                self.otlp_endpoint
+                    .clone()
+                    .unwrap_or_else(|| "(not set)".to_owned()),
+            ),
+            ("body_limit", self.body_limit.to_string()),
+            (
+                "request_timeout",
+                self.request_timeout.as_secs().to_string(),
+            ),
+            ("shutdown_delay", self.shutdown_delay.as_secs().to_string()),
+            (
+                "shutdown_timeout",
+                self.shutdown_timeout.as_secs().to_string(),
+            ),
+            ("cors_origins", self.cors_origins.join(",")),
+            ("hsts", self.hsts.to_string()),
+        ];
+        lines
+            .into_iter()
+            .map(|(key, value)| format!("{key} = {value}\n"))
+            .collect()
+    }
+}
+
+fn read_file(path: &Path, raw: &mut BTreeMap<&'static str, Raw>, problems: &mut Vec<String>) {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => {
+            problems.push(format!("config file {}: {e}", path.display()));
+            return;
+        }
+    };
+    let table: toml::Table = match toml::from_str(&text) {
+        Ok(table) => table,
+        Err(e) => {
+            problems.push(format!("config file {}: {}", path.display(), e.message()));
+            return;
+        }
+    };
+    for (key, value) in table {
+        let Some((known, _, _, _)) = SETTINGS.iter().find(|(k, _, _, _)| *k == key) else {
+            problems.push(format!(
+                "config file {}: unknown setting {key:?}",
+                path.display()
+            ));
+            continue;
+        };
+        let value = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Array(items) => items
+                .iter()
+                .map(|item| match item {
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+            other => other.to_string(),
+        };
+        raw.insert(
+            known,
+            Raw {
+                value,
+                origin: format!("{} ({key})", path.display()),
+            },
+        );
+    }
+}
+
+struct Parser<'a> {
+    raw: BTreeMap<&'static str, Raw>,
+    problems: &'a mut Vec<String>,
+}
+
+impl Parser<'_> {
+    fn origin(key: &str) -> String {
+        SETTINGS
+            .iter()
+            .find(|(k, _, _, _)| *k == key)
+            .map(|(_, var, _, _)| (*var).to_owned())
+            .unwrap_or_else(|| key.to_owned())
+    }
+
+    /// Parses one setting with `parse`, or returns `default` when it is not set.
+    fn get<T>(
+        &mut self,
+        key: &str,
+        default: T,
+        expected: &str,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Option<T> {
+        let Some(raw) = self.raw.get(key) else {
+            return Some(default);
+        };
+        let value = raw.value.trim();
+        match parse(value) {
+            Some(parsed) => Some(parsed),
+            None => {
+                let shown = if SETTINGS.iter().any(|(k, _, s, _)| *k == key && *s) {
+                    "(secret value hidden)".to_owned()
+                } else {
+                    format!("{value:?}")
+                };
+                self.problems.push(format!(
+                    "{}: invalid value {shown}: expected {expected}",
+                    raw.origin
+                ));
+                None
+            }
+        }
+    }
+
+    fn secret(&mut self, key: &str) -> Option<SecretString> {
+        self.raw
+            .get(key)
+            .map(|raw| raw.value.trim())
+            .filter(|value| !value.is_empty())
+            .map(|value| SecretString::from(value.to_owned()))
+    }
+
+    fn seconds(&mut self, key: &str, default: u64) -> Option<Duration> {
+        self.get(
+            key,
+            Duration::from_secs(default),
+            "a whole number of seconds",
+            |v| v.parse::<u64>().ok().map(Duration::from_secs),
+        )
+    }
+
+    fn parse(mut self, unknown_variables: Vec<String>) -> Option<Config> {
+        let mode = self.get(
+            "mode",
+            Mode::Development,
+            "development or production",
+            |v| match v {
+                "development" => Some(Mode::Development),
+                "production" => Some(Mode::Production),
+                _ => None,
+            },
+        );
+        let listen = self.get(
+            "listen",
+            SocketAddr::from(([127, 0, 0, 1], 8080)),
+            "host:port such as 127.0.0.1:8080 or 0.0.0.0:8080",
+            |v| v.parse().ok(),
+        );
+        let data_dir = self.get(
+            "data_dir",
+            PathBuf::from("./data"),
+            "a directory path",
+            |v| (!v.is_empty()).then(|| PathBuf::from(v)),
+        );
+        let pool_size = self.get(
+            "pool_size",
+            None,
+            "a number of connections from 1 to 1000",
+            |v| {
+                v.parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .map(Some)
+            },
+        );
+        let migrate_on_start = self.get("migrate_on_start", true, "true or false", parse_bool);
+        let hsts = self.get("hsts", false, "true or false", parse_bool);
+        let log_format_default = match mode {
+            Some(Mode::Production) => LogFormat::Json,
+            _ => LogFormat::Pretty,
+        };
+        let log_format = self.get(
+            "log_format",
+            log_format_default,
+            "pretty or json",
+            |v| match v {
+                "pretty" => Some(LogFormat::Pretty),
+                "json" => Some(LogFormat::Json),
+                _ => None,
+            },
+        );
+        let log = self.get("log", "info".to_owned(), "a log filter", |v| {
+            tracing_subscriber::EnvFilter::try_new(v)
+                .ok()
+                .map(|_| v.to_owned())
+        });
+        let otlp_endpoint = self.get("otlp_endpoint", None, "an http:// or https:// URL", |v| {
+            if v.is_empty() {
+                Some(None)
+            } else {
+                (v.starts_with("http://") || v.starts_with("https://"))
+                    .then(|| Some(v.trim_end_matches('/').to_owned()))
+            }
+        });
+        let body_limit = self.get(
+            "body_limit",
+            1024 * 1024,
+            "a size in bytes from 1024 to 104857600",
+            |v| {
+                v.parse::<usize>()
+                    .ok()
+                    .filter(|n| (1024..=100 * 1024 * 1024).contains(n))
+            },
+        );
+        let request_timeout = self.seconds("request_timeout", 30);
+        let shutdown_delay_default = match mode {
+            Some(Mode::Production) => 5,
+            _ => 0,
+        };
+        let shutdown_delay = self.seconds("shutdown_delay", shutdown_delay_default);
+        let shutdown_timeout = self.seconds("shutdown_timeout", 30);
+        let cors_origins = self.get(
+            "cors_origins",
+            Vec::new(),
+            "comma-separated origins such as https://app.example.org",
+            |v| {
+                let origins: Vec<String> = v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|o| !o.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                origins.iter().all(|o| is_origin(o)).then_some(origins)
+            },
+        );
+
+        let database_url = self.secret("database_url");
+        let redis_url = self.secret("redis_url");
+        let encryption_keys = self.secret("encryption_keys");
+        let jwt_secret = self.secret("jwt_secret");
+        let metrics_token = self.secret("metrics_token");
+
+        // Later checks run even when these failed, so every problem is reported at once.
+        let mode_or_default = mode.unwrap_or(Mode::Development);
+        let data_dir_or_default = data_dir.clone().unwrap_or_else(|| PathBuf::from("./data"));
+        let database = self.database(
+            database_url,
+            &data_dir_or_default,
+            pool_size.unwrap_or(None),
+        );
+        if let Some(url) = &redis_url {
+            let url = url.expose_secret();
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                self.problems.push(format!(
+                    "{}: invalid value: expected redis:// or rediss:// URL",
+                    Self::origin("redis_url")
+                ));
+            }
+        }
+        if let Some(keys) = &encryption_keys
+            && let Err(problem) = parse_key_ring(keys.expose_secret())
+        {
+            self.problems
+                .push(format!("{}: {problem}", Self::origin("encryption_keys")));
+        }
+        if let Some(secret) = &jwt_secret
+            && secret.expose_secret().len() < JWT_SECRET_MIN_BYTES
+        {
+            self.problems.push(format!(
+                "{}: too weak: at least {JWT_SECRET_MIN_BYTES} bytes are required \
+                 (generate one with `openssl rand -base64 48`)",
+                Self::origin("jwt_secret")
+            ));
+        }
+        if mode_or_default == Mode::Production {
+            for (key, present) in [
+                ("jwt_secret", jwt_secret.is_some()),
+                ("encryption_keys", encryption_keys.is_some()),
+            ] {
+                if !present {
+                    self.problems.push(format!(
+                        "{}: required in production mode (development mode generates one)",
+                        Self::origin(key)
+                    ));
+                }
+            }
+        }
+
+        Some(Config {
+            mode: mode?,
+            listen: listen?,
+            data_dir: data_dir?,
+            database: database?,
+            migrate_on_start: migrate_on_start?,
+            redis_url,
+            encryption_keys,
+            jwt_secret,
+            metrics_token,
+            log_format: log_format?,
+            log: log?,
+            otlp_endpoint: otlp_endpoint?,
+            body_limit: body_limit?,
+            request_timeout: request_timeout?,
+            shutdown_delay: shutdown_delay?,
+            shutdown_timeout: shutdown_timeout?,
+            cors_origins: cors_origins?,
+            hsts: hsts?,
+            unknown_variables,
+        })
+    }
+
+    fn database(
+        &mut self,
+        url: Option<SecretString>,
+        data_dir: &Path,
+        pool_size: Option<u32>,
+    ) -> Option<DatabaseConfig> {
+        let (url, is_default) = match url {
+            Some(url) => (url, false),
+            None => (
+                SecretString::from(format!(
+                    "sqlite://{}",
+                    data_dir.join("jobpilot.db").display()
+                )),
+                true,
+            ),
+        };
+        let kind = {
+            let text = url.expose_secret();
+            if text.starts_with("sqlite:") {
+                DatabaseKind::Sqlite
+            } else if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+                DatabaseKind::Postgres
+            } else {
+                self.problems.push(format!(
+                    "{}: unsupported database URL {}: expected sqlite://PATH or postgres://…",
+                    Self::origin("database_url"),
+                    redact_url(text)
+                ));
+                return None;
+            }
+        };
+        let pool_size = pool_size.unwrap_or(match kind {
+            DatabaseKind::Postgres => 20,
+            // SQLite has one writer; a few readers beside it is all WAL mode can use.
+            DatabaseKind::Sqlite => 8,
+        });
+        Some(DatabaseConfig {
+            url,
+            kind,
+            is_default,
+            pool_size,
+        })
+    }
+}
+
+fn parse_bool(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+fn is_origin(origin: &str) -> bool {
+    let Some(rest) = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    !rest.is_empty()
+        && !rest.contains('/')
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+}
+
+/// A key ring as configured: `id:base64key[,id:base64key…]`; the first key is the active one.
+pub fn parse_key_ring(text: &str) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let mut keys: Vec<(String, Vec<u8>)> = Vec::new();
+    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let Some((id, key)) = entry.split_once(':') else {
+            return Err("expected id:base64key entries separated by commas".to_owned());
+        };
+        let id_ok = !id.is_empty()
+            && id.len() <= 32
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !id_ok {
+            return Err(format!(
+                "key id {id:?} must be 1–32 letters, digits, '-' or '_'"
+            ));
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(key)
+            .map_err(|_| format!("key {id:?} is not valid base64"))?;
+        if bytes.len() != ENCRYPTION_KEY_BYTES {
+            return Err(format!(
+                "key {id:?} is {} bytes; keys must be {ENCRYPTION_KEY_BYTES} random bytes",
+                bytes.len()
+            ));
+        }
+        if keys.iter().any(|(other, _)| other == id) {
+            return Err(format!("key id {id:?} appears twice"));
+        }
+        keys.push((id.to_owned(), bytes));
+    }
+    if keys.is_empty() {
+        return Err("no keys given".to_owned());
+    }
+    Ok(keys)
+}
+
+/// Hides the password of a URL's userinfo: `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    let user = userinfo.split(':').next().unwrap_or_default();
+    let masked = if userinfo.contains(':') {
+        format!("{user}:***")
+    } else {
+        user.to_owned()
+    };
+    // Query parameters may carry passwords too (e.g. ?password=…).
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{masked}@{host}{tail}")
+}

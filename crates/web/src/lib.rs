@@ -1,0 +1,169 @@
+//! jobpilot's HTTP API: router, handlers, middleware and the OpenAPI document.
+
+pub mod error;
+pub mod extract;
+pub mod middleware;
+pub mod openapi;
+pub mod routes;
+mod state;
+
+use std::time::Duration;
+
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    http::{HeaderName, HeaderValue, Method, StatusCode, header},
+    middleware::from_fn,
+    response::{IntoResponse, Response},
+};
+use tower_http::{
+    catch_panic::CatchPanicLayer, compression::CompressionLayer, cors::CorsLayer,
+    limit::RequestBodyLimitLayer, timeout::TimeoutLayer, trace::TraceLayer,
+};
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use crate::state::{AppState, WebSettings};
+use crate::{
+    middleware::{http_metrics, request_id, security_headers::SecurityHeaders},
+    openapi::ApiDoc,
+};
+
+pub const OPENAPI_PATH: &str = "/api/openapi.json";
+pub const DOCS_PATH: &str = "/api/docs";
+
+/// The API's routes, each documented: a route can only be added here together with its OpenAPI
+/// description.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(routes::health::live))
+        .routes(routes!(routes::health::ready))
+        .routes(routes!(routes::metrics::metrics))
+        .routes(routes!(routes::auth::register))
+}
+
+/// The OpenAPI document the server serves at [`OPENAPI_PATH`].
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_routes().split_for_parts().1
+}
+
+/// Builds the whole application: routes, documentation and every layer.
+pub fn router(state: AppState) -> Router {
+    let settings = state.settings().clone();
+    let (api, spec) = api_routes().split_for_parts();
+    let docs = Router::new()
+        .merge(SwaggerUi::new(DOCS_PATH).url(OPENAPI_PATH, spec))
+        .layer(axum::middleware::map_response(docs_csp));
+
+    // Layers run outside-in in the reverse order they are added: the request id is assigned
+    // first, then the error envelope sees every response that anything below produced.
+    let mut app = Router::new()
+        .merge(api.with_state(state))
+        .merge(docs)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(settings.body_limit))
+        .layer(RequestBodyLimitLayer::new(settings.body_limit))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("a handler panicked");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            settings.request_timeout,
+        ))
+        .layer(from_fn(http_metrics::record))
+        .layer(CompressionLayer::new());
+    if let Some(cors) = cors_layer(&settings.cors_origins) {
+        app = app.layer(cors);
+    }
+    let security = SecurityHeaders {
+        hsts: settings.hsts,
+    };
+    app.layer(from_fn(move |request, next| security.apply(request, next)))
+        .layer(from_fn(error::envelope))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(make_span)
+                .on_response(on_response),
+        )
+        .layer(from_fn(request_id::assign))
+}
+
+async fn not_found() -> error::ApiError {
+    error::ApiError::not_found("no route matches this path")
+}
+
+/// Swagger UI styles itself inline, so its pages get a CSP that allows that (and nothing else
+/// more than the strict default).
+async fn docs_csp(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+             img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    response
+}
+
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin).ok())
+        .collect();
+    Some(
+        CorsLayer::new()
+            .allow_origin(origins)
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static("x-api-key"),
+                HeaderName::from_static("x-csrf-token"),
+                request_id::X_REQUEST_ID.clone(),
+            ])
+            .expose_headers([request_id::X_REQUEST_ID.clone()])
+            .allow_credentials(true)
+            .max_age(Duration::from_secs(600)),
+    )
+}
+
+fn make_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let request_id = request
+        .extensions()
+        .get::<request_id::RequestId>()
+        .map(|id| id.as_str().to_owned())
+        .unwrap_or_default();
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| http_metrics::UNMATCHED_ROUTE.to_owned());
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        route = %route,
+        request_id = %request_id,
+        status = tracing::field::Empty,
+    )
+}
+
+fn on_response(response: &Response, latency: Duration, span: &tracing::Span) {
+    span.record("status", response.status().as_u16());
+    let latency_ms = latency.as_secs_f64() * 1000.0;
+    if response.status().is_server_error() {
+        tracing::error!(status = response.status().as_u16(), latency_ms, "response");
+    } else {
+        tracing::info!(status = response.status().as_u16(), latency_ms, "response");
+    }
+}
