@@ -43,8 +43,22 @@ where
                     ApiError::bad_request("the request body could not be read")
                 }
             })?;
-        parse_json(&bytes).map(ApiJson)
+        parse_json_object(&bytes).map(ApiJson)
     }
+}
+
+/// Like [`parse_json`], for bodies that must be a JSON object: serde would otherwise accept an
+/// array as a struct (fields by position), which no client of this API means.
+pub fn parse_json_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if matches!(first, Some(b'{') | None) {
+        return parse_json(bytes);
+    }
+    parse_json::<serde::de::IgnoredAny>(bytes)?;
+    Err(ApiError::validation(vec![ErrorDetail::new(
+        "body",
+        "the request body must be a JSON object",
+    )]))
 }
 
 fn has_json_content_type(request: &Request) -> bool {
@@ -155,7 +169,18 @@ mod tests {
         assert!(error.details[0].message.contains("unknown field"));
         let error = parse_json::<Probe>(br#"{}"#).unwrap_err();
         assert!(error.details[0].message.contains("missing field `name`"));
-        let error = parse_json::<Probe>(br#"[1,2]"#).unwrap_err();
-        assert_eq!(error.status, StatusCode::UNPROCESSABLE_ENTITY);
+        for not_an_object in [
+            &br#"["a", null]"#[..],
+            b"[1,2,3]",
+            b"42",
+            b"\"text\"",
+            b"null",
+        ] {
+            let error = parse_json_object::<Probe>(not_an_object).unwrap_err();
+            assert_eq!(error.status, StatusCode::UNPROCESSABLE_ENTITY);
+            assert!(error.message.contains("JSON object"), "{}", error.message);
+        }
+        let error = parse_json_object::<Probe>(b"[1,").unwrap_err();
+        assert_eq!(error.code, "malformed_json");
     }
 }

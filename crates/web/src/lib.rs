@@ -43,15 +43,22 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::auth::register))
 }
 
+/// The routes and their finished OpenAPI document.
+fn api_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (routes, mut spec) = api_routes().split_for_parts();
+    utoipa::Modify::modify(&openapi::CommonErrors, &mut spec);
+    (routes, spec)
+}
+
 /// The OpenAPI document the server serves at [`OPENAPI_PATH`].
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_routes().split_for_parts().1
+    api_parts().1
 }
 
 /// Builds the whole application: routes, documentation and every layer.
 pub fn router(state: AppState) -> Router {
     let settings = state.settings().clone();
-    let (api, spec) = api_routes().split_for_parts();
+    let (api, spec) = api_parts();
     let docs = Router::new()
         .merge(SwaggerUi::new(DOCS_PATH).url(OPENAPI_PATH, spec))
         .layer(axum::middleware::map_response(docs_csp));

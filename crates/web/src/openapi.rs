@@ -25,7 +25,6 @@ use crate::error::{ErrorBody, ErrorDetail, ErrorResponse};
         (name = "operations", description = "Metrics and other operator endpoints"),
         (name = "auth", description = "Accounts and sign-in"),
     ),
-    modifiers(&CommonErrors),
 )]
 pub struct ApiDoc;
 
@@ -69,7 +68,8 @@ const COMMON: &[(&str, &str, &str, bool)] = &[
     ),
 ];
 
-struct CommonErrors;
+/// Applied to the finished document (after the routes added their paths).
+pub(crate) struct CommonErrors;
 
 impl Modify for CommonErrors {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {

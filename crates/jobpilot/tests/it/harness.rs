@@ -1,0 +1,282 @@
+//! `TestApp`: the real application on port 0 against its own database.
+
+use std::{sync::Arc, time::Duration};
+
+use jobpilot::{app::Server, config::Config};
+use sqlx::{Connection as _, PgConnection};
+use store::Store;
+use tokio::{sync::oneshot, task::JoinHandle};
+
+pub const POSTGRES_ENV: &str = "JOBPILOT_TEST_POSTGRES_URL";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// Installs the process's TLS provider once (reqwest is built without one).
+pub fn init() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A database made for one test and dropped after it.
+pub struct TestDb {
+    pub url: String,
+    _dir: tempfile::TempDir,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// `None` (with a note on stderr) when PostgreSQL is asked for but not configured.
+    pub async fn create(db: Db) -> Option<Self> {
+        init();
+        let dir = tempfile::tempdir().unwrap();
+        match db {
+            Db::Sqlite => Some(Self {
+                url: format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()),
+                _dir: dir,
+                postgres: None,
+            }),
+            Db::Postgres => {
+                let Ok(admin_url) = std::env::var(POSTGRES_ENV) else {
+                    eprintln!(
+                        "skipped: {POSTGRES_ENV} is not set, so this PostgreSQL test did not run"
+                    );
+                    return None;
+                };
+                let name = format!("jobpilot_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = PgConnection::connect(&admin_url).await.unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
+                admin.close().await.unwrap();
+                Some(Self {
+                    url: database_url(&admin_url, &name),
+                    _dir: dir,
+                    postgres: Some((admin_url, name)),
+                })
+            }
+        }
+    }
+}
+
+/// The admin URL with its database name replaced.
+fn database_url(admin_url: &str, name: &str) -> String {
+    let (base, query) = match admin_url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (admin_url, String::new()),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let authority_end = base[scheme_end..]
+        .find('/')
+        .map(|i| i + scheme_end)
+        .unwrap_or(base.len());
+    format!("{}/{name}{query}", &base[..authority_end])
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs outside any runtime's async context: use a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                if let Ok(mut admin) = PgConnection::connect(&admin_url).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut admin)
+                    .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub store: Arc<dyn Store>,
+    pub state: web::AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+    _db: TestDb,
+    _data_dir: tempfile::TempDir,
+}
+
+pub struct Builder {
+    db: Db,
+    env: Vec<(String, String)>,
+    migrate: bool,
+}
+
+impl TestApp {
+    pub fn builder(db: Db) -> Builder {
+        Builder {
+            db,
+            env: Vec::new(),
+            migrate: true,
+        }
+    }
+
+    pub async fn spawn(db: Db) -> Option<Self> {
+        Self::builder(db).spawn().await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Stops the server as SIGTERM would, and waits for it to finish.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match self.server.take() {
+            Some(handle) => handle.await.unwrap(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(handle) = self.server.take() {
+            handle.abort();
+        }
+    }
+}
+
+impl Builder {
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Starts without applying migrations.
+    pub fn unmigrated(mut self) -> Self {
+        self.migrate = false;
+        self
+    }
+
+    pub async fn spawn(self) -> Option<TestApp> {
+        let db = TestDb::create(self.db).await?;
+        let data_dir = tempfile::tempdir().unwrap();
+        let mut env = vec![
+            ("JOBPILOT_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
+            ("JOBPILOT_DATABASE_URL".to_owned(), db.url.clone()),
+            (
+                "JOBPILOT_DATA_DIR".to_owned(),
+                data_dir.path().display().to_string(),
+            ),
+            ("JOBPILOT_POOL_SIZE".to_owned(), "4".to_owned()),
+        ];
+        env.extend(self.env);
+        let config = Config::from_sources(env, None).unwrap();
+        let store = jobpilot::app::open_store(&config).await.unwrap();
+        if self.migrate {
+            store.migrate().await.unwrap();
+        }
+        let server = Server::bind(&config, store.clone()).await.unwrap();
+        let addr = server.local_addr().unwrap();
+        let state = server.state().clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(server.run(async move {
+            let _ = rx.await;
+        }));
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        Some(TestApp {
+            base: format!("http://{addr}"),
+            client,
+            store,
+            state,
+            shutdown: Some(tx),
+            server: Some(handle),
+            _db: db,
+            _data_dir: data_dir,
+        })
+    }
+}
+
+/// Checks a response is the one error shape with this status and code; returns its body.
+pub async fn assert_error(
+    response: reqwest::Response,
+    status: u16,
+    code: &str,
+) -> serde_json::Value {
+    assert_eq!(response.status().as_u16(), status, "unexpected status");
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/json")
+    );
+    let header_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .expect("x-request-id header");
+    let body: serde_json::Value = response.json().await.unwrap();
+    let error = &body["error"];
+    assert_eq!(error["code"], code, "{body}");
+    assert!(
+        error["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert_eq!(error["request_id"], header_id.as_str(), "{body}");
+    let timestamp = error["timestamp"].as_str().unwrap();
+    chrono::DateTime::parse_from_rfc3339(timestamp).expect("RFC 3339 timestamp");
+    body
+}
+
+/// Runs a test body against SQLite and PostgreSQL, as two tests.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::harness::Db::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::harness::Db::Postgres).await
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,13 @@
+//! jobpilot's integration tests: the real server on a free port, over HTTP, against a fresh
+//! database per test (SQLite always; PostgreSQL when JOBPILOT_TEST_POSTGRES_URL is set).
+//! One test binary, so the suite links once.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cli;
+mod harness;
+mod http_errors;
+mod http_features;
+mod openapi;
+mod register;
+mod store_suite;
