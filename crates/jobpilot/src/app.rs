@@ -19,12 +19,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     match config.database.kind {
         DatabaseKind::Sqlite => {
             if config.database.is_default {
-                std::fs::create_dir_all(&config.data_dir).with_context(|| {
-                    format!(
-                        "cannot create the data directory {}",
-                        config.data_dir.display()
-                    )
-                })?;
+                create_private_dir(&config.data_dir)?;
             }
             let store = SqliteStore::connect(&SqliteSettings {
                 url: url.to_owned(),
@@ -43,6 +38,9 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
                     }
                 )
             })?;
+            if config.database.is_default {
+                restrict_to_owner(&config.data_dir.join("jobpilot.db"))?;
+            }
             Ok(Arc::new(store))
         }
         DatabaseKind::Postgres => {
@@ -60,6 +58,29 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
             Ok(Arc::new(store))
         }
     }
+}
+
+/// The data directory holds the database and secrets: only its owner may enter it.
+pub(crate) fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))
+}
+
+/// SQLite creates its files with the process umask; the database holds personal data. (Its
+/// -wal and -shm files take the database file's permissions.)
+fn restrict_to_owner(file: &std::path::Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("cannot restrict the permissions of {}", file.display()))?;
+    }
+    Ok(())
 }
 
 fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {

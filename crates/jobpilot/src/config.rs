@@ -729,23 +729,21 @@ pub fn parse_key_ring(text: &str) -> Result<Vec<(String, Vec<u8>)>, String> {
     Ok(keys)
 }
 
-/// Hides the password of a URL's userinfo: `postgres://user:***@host/db`.
+/// Hides the passwords in a URL: in its userinfo (`postgres://user:***@host/db`) and in a
+/// `password=` query parameter.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
-    let Some((userinfo, host)) = authority.rsplit_once('@') else {
-        return url.to_owned();
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => authority.to_owned(),
+        },
+        None => authority.to_owned(),
     };
-    let user = userinfo.split(':').next().unwrap_or_default();
-    let masked = if userinfo.contains(':') {
-        format!("{user}:***")
-    } else {
-        user.to_owned()
-    };
-    // Query parameters may carry passwords too (e.g. ?password=…).
     let tail = match tail.split_once('?') {
         Some((path, query)) => {
             let query: Vec<String> = query
@@ -759,5 +757,194 @@ pub fn redact_url(url: &str) -> String {
         }
         None => tail.to_owned(),
     };
-    format!("{scheme}://{masked}@{host}{tail}")
+    format!("{scheme}://{authority}{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_sources(
+            vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+            None,
+        )
+    }
+
+    const KEY: &str = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+    #[test]
+    fn defaults_run_on_sqlite_under_the_data_dir() {
+        let config = load(&[]).unwrap();
+        assert_eq!(config.mode, Mode::Development);
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.database.kind, DatabaseKind::Sqlite);
+        assert!(config.database.is_default);
+        assert_eq!(
+            config.database.url.expose_secret(),
+            "sqlite://./data/jobpilot.db"
+        );
+        assert_eq!(config.database.pool_size, 8);
+        assert_eq!(config.body_limit, 1024 * 1024);
+        assert_eq!(config.log_format, LogFormat::Pretty);
+    }
+
+    #[test]
+    fn postgres_urls_pick_postgres_with_a_pool_of_20() {
+        let config = load(&[("JOBPILOT_DATABASE_URL", "postgres://u:p@h/db")]).unwrap();
+        assert_eq!(config.database.kind, DatabaseKind::Postgres);
+        assert!(!config.database.is_default);
+        assert_eq!(config.database.pool_size, 20);
+        let config = load(&[
+            ("JOBPILOT_DATABASE_URL", "postgresql://h/db"),
+            ("JOBPILOT_POOL_SIZE", "5"),
+        ])
+        .unwrap();
+        assert_eq!(config.database.pool_size, 5);
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_variable() {
+        let error = load(&[
+            ("JOBPILOT_LISTEN", "8080"),
+            ("JOBPILOT_MODE", "prod"),
+            ("JOBPILOT_POOL_SIZE", "-1"),
+            ("JOBPILOT_DATABASE_URL", "mysql://root:pw@h/db"),
+            ("JOBPILOT_REQUEST_TIMEOUT", "soon"),
+            ("JOBPILOT_CORS_ORIGINS", "https://ok.example, javascript:alert(1)"),
+            ("JOBPILOT_HSTS", "maybe"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4318"),
+        ])
+        .unwrap_err();
+        let text = error.to_string();
+        for variable in [
+            "JOBPILOT_LISTEN",
+            "JOBPILOT_MODE",
+            "JOBPILOT_POOL_SIZE",
+            "JOBPILOT_DATABASE_URL",
+            "JOBPILOT_REQUEST_TIMEOUT",
+            "JOBPILOT_CORS_ORIGINS",
+            "JOBPILOT_HSTS",
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+        ] {
+            assert!(text.contains(variable), "{variable} missing from:\n{text}");
+        }
+        assert!(!text.contains("pw@"), "a password leaked:\n{text}");
+    }
+
+    #[test]
+    fn production_requires_strong_secrets() {
+        let error = load(&[("JOBPILOT_MODE", "production")]).unwrap_err();
+        assert_eq!(error.problems.len(), 2, "{error}");
+        let error = load(&[
+            ("JOBPILOT_MODE", "production"),
+            ("JOBPILOT_JWT_SECRET", "tooshort"),
+            ("JOBPILOT_ENCRYPTION_KEYS", "k1:c2hvcnQ="),
+        ])
+        .unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("JOBPILOT_JWT_SECRET: too weak"), "{text}");
+        assert!(text.contains("keys must be 32 random bytes"), "{text}");
+        assert!(!text.contains("tooshort"));
+        let config = load(&[
+            ("JOBPILOT_MODE", "production"),
+            ("JOBPILOT_JWT_SECRET", &"s".repeat(40)),
+            ("JOBPILOT_ENCRYPTION_KEYS", KEY),
+        ])
+        .unwrap();
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(config.shutdown_delay, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn secrets_can_come_from_files_but_settings_cannot() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jwt");
+        std::fs::write(&path, format!("{}\n", "f".repeat(40))).unwrap();
+        let config = load(&[("JOBPILOT_JWT_SECRET_FILE", path.to_str().unwrap())]).unwrap();
+        assert_eq!(
+            config.jwt_secret.unwrap().expose_secret(),
+            "f".repeat(40).as_str()
+        );
+        let error = load(&[("JOBPILOT_LISTEN_FILE", path.to_str().unwrap())]).unwrap_err();
+        assert!(error.to_string().contains("only secrets"), "{error}");
+        let error = load(&[("JOBPILOT_JWT_SECRET_FILE", "/nonexistent/jwt")]).unwrap_err();
+        assert!(error.to_string().contains("JOBPILOT_JWT_SECRET_FILE"), "{error}");
+    }
+
+    #[test]
+    fn environment_overrides_the_file_and_the_file_rejects_typos() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jobpilot.toml");
+        std::fs::write(
+            &path,
+            "listen = \"0.0.0.0:9000\"\npool_size = 3\ncors_origins = [\"https://a.example\", \"https://b.example\"]\n",
+        )
+        .unwrap();
+        let config = Config::from_sources(
+            [("JOBPILOT_POOL_SIZE".to_owned(), "7".to_owned())],
+            Some(&path),
+        )
+        .unwrap();
+        assert_eq!(config.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(config.database.pool_size, 7);
+        assert_eq!(
+            config.cors_origins,
+            ["https://a.example", "https://b.example"]
+        );
+        std::fs::write(&path, "lisen = \"0.0.0.0:9000\"\n").unwrap();
+        let error = Config::from_sources(Vec::new(), Some(&path)).unwrap_err();
+        assert!(error.to_string().contains("unknown setting \"lisen\""), "{error}");
+        std::fs::write(&path, "listen = \n").unwrap();
+        assert!(Config::from_sources(Vec::new(), Some(&path)).is_err());
+    }
+
+    #[test]
+    fn unknown_jobpilot_variables_are_noticed() {
+        let config = load(&[("JOBPILOT_LISTN", "x"), ("HOME", "/root")]).unwrap();
+        assert_eq!(config.unknown_variables, ["JOBPILOT_LISTN"]);
+    }
+
+    #[test]
+    fn key_rings_are_validated() {
+        assert_eq!(parse_key_ring(KEY).unwrap().len(), 1);
+        let two = format!("{KEY},k2:{}", KEY.trim_start_matches("k1:"));
+        assert_eq!(parse_key_ring(&two).unwrap()[1].0, "k2");
+        assert!(parse_key_ring(&format!("{KEY},{KEY}")).unwrap_err().contains("twice"));
+        assert!(parse_key_ring("nocolon").is_err());
+        assert!(parse_key_ring("k1:!!!").unwrap_err().contains("base64"));
+        assert!(parse_key_ring("bad id:AAAA").is_err());
+        assert!(parse_key_ring("").is_err());
+    }
+
+    #[test]
+    fn redaction_hides_passwords_in_urls() {
+        assert_eq!(
+            redact_url("postgres://user:secret@host:5432/db?sslmode=require"),
+            "postgres://user:***@host:5432/db?sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://host/db?user=u&password=secret"),
+            "postgres://host/db?user=u&password=***"
+        );
+        assert_eq!(redact_url("redis://:secret@cache:6379/0"), "redis://:***@cache:6379/0");
+        assert_eq!(redact_url("sqlite://./data/x.db"), "sqlite://./data/x.db");
+    }
+
+    #[test]
+    fn redacted_output_holds_no_secret() {
+        let config = load(&[
+            ("JOBPILOT_DATABASE_URL", "postgres://u:dbpass@h/db"),
+            ("JOBPILOT_REDIS_URL", "redis://:redispass@cache:6379"),
+            ("JOBPILOT_JWT_SECRET", &"j".repeat(40)),
+            ("JOBPILOT_ENCRYPTION_KEYS", KEY),
+            ("JOBPILOT_METRICS_TOKEN", "metricstoken"),
+        ])
+        .unwrap();
+        let text = config.redacted();
+        for secret in ["dbpass", "redispass", "jjjjjjjj", "AAECAwQF", "metricstoken"] {
+            assert!(!text.contains(secret), "{secret} leaked:\n{text}");
+        }
+        assert!(text.contains("database_url = postgres://u:***@h/db"), "{text}");
+    }
 }

@@ -74,6 +74,30 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // One TLS crypto provider for the whole process (database, OTLP and, later, outbound HTTP).
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // Commands that need no configuration run even when it is invalid (`keys generate` is how
+    // an operator makes the keys that production mode insists on).
+    match &cli.command {
+        Command::Config {
+            command: ConfigCommand::Vars,
+        } => {
+            for (key, var, secret, about) in SETTINGS {
+                let file = if *secret {
+                    format!(" (or {var}_FILE)")
+                } else {
+                    String::new()
+                };
+                println!("{var:<30} {key:<18} {about}{file}");
+            }
+            return ExitCode::SUCCESS;
+        }
+        Command::Keys {
+            command: KeysCommand::Generate { id },
+        } => {
+            println!("{}", secrets::generate_encryption_key(id));
+            return ExitCode::SUCCESS;
+        }
+        _ => {}
+    }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(error) => {
@@ -94,23 +118,8 @@ fn main() -> ExitCode {
         }
         Command::Config {
             command: ConfigCommand::Vars,
-        } => {
-            for (key, var, secret, about) in SETTINGS {
-                let file = if *secret {
-                    format!(" (or {var}_FILE)")
-                } else {
-                    String::new()
-                };
-                println!("{var:<30} {key:<18} {about}{file}");
-            }
-            ExitCode::SUCCESS
         }
-        Command::Keys {
-            command: KeysCommand::Generate { id },
-        } => {
-            println!("{}", secrets::generate_encryption_key(&id));
-            ExitCode::SUCCESS
-        }
+        | Command::Keys { .. } => ExitCode::SUCCESS,
         Command::Serve { no_migrate } => run(config, |config| serve(config, !no_migrate)),
         Command::Migrate => run(config, migrate),
     }

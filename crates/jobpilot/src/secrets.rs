@@ -62,7 +62,7 @@ pub fn ensure_development_secrets(config: &mut Config) -> anyhow::Result<()> {
         changed = true;
     }
     if changed {
-        std::fs::create_dir_all(&config.data_dir)?;
+        crate::app::create_private_dir(&config.data_dir)?;
         write_private(&path, &toml::to_string(&stored)?)?;
         tracing::warn!(
             path = %path.display(),

@@ -174,3 +174,41 @@ fn on_response(response: &Response, latency: Duration, span: &tracing::Span) {
         tracing::info!(status = response.status().as_u16(), latency_ms, "response");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                rust_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    /// A route can only be added with `routes!`, which documents it in the OpenAPI document at
+    /// the same time; a plain axum `.route(` would add an undocumented one. (The served document
+    /// is checked from the other side by the integration tests: every documented operation is
+    /// routed.)
+    #[test]
+    fn routes_are_only_added_through_the_documented_router() {
+        let mut files = Vec::new();
+        rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+        let forbidden = [".route(", ".route_service(", ".nest(", ".nest_service("];
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for pattern in forbidden {
+                assert!(
+                    !code.contains(pattern),
+                    "{} adds a route with {pattern}: use `routes!` so it is documented",
+                    file.display()
+                );
+            }
+        }
+    }
+}

@@ -149,7 +149,12 @@ fn a_mistyped_sqlite_path_is_not_created() {
 
 #[test]
 fn keys_generate_prints_a_valid_key() {
-    let (code, stdout, _) = output(jobpilot().args(["keys", "generate", "--id", "k7"]));
+    // Production mode without keys must still let the operator generate them.
+    let (code, stdout, _) = output(
+        jobpilot()
+            .args(["keys", "generate", "--id", "k7"])
+            .env("JOBPILOT_MODE", "production"),
+    );
     assert_eq!(code, 0);
     let keys = jobpilot::config::parse_key_ring(stdout.trim()).unwrap();
     assert_eq!(keys[0].0, "k7");
@@ -162,6 +167,7 @@ struct Running {
     addr: String,
 }
 
+#[expect(clippy::zombie_processes, reason = "the caller waits for the child it gets back")]
 fn start_server(extra: &[(&str, &str)], data_dir: &std::path::Path) -> Running {
     let mut command = jobpilot();
     command
@@ -245,6 +251,11 @@ async fn sigterm_turns_readiness_false_lets_in_flight_requests_finish_and_exits_
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+        let mode = std::fs::metadata(dir.path().join("jobpilot.db"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the database file is readable by others");
     }
 
     // An in-flight request: headers and half the body sent before the signal.
