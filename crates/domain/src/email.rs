@@ -2,7 +2,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// The longest address RFC 5321 lets through a mail system.
+/// The longest address RFC 5321 lets through a mail system, counted in characters (addresses
+/// may be internationalised, RFC 6531).
 const MAX_LEN: usize = 254;
 const MAX_LOCAL_LEN: usize = 64;
 
@@ -30,13 +31,13 @@ impl Email {
         if trimmed.is_empty() {
             return Err(EmailError::Empty);
         }
-        if trimmed.len() > MAX_LEN {
+        if trimmed.chars().count() > MAX_LEN {
             return Err(EmailError::TooLong);
         }
         let normalised = trimmed.to_lowercase();
         let (local, domain) = normalised.rsplit_once('@').ok_or(EmailError::Malformed)?;
         let plausible = !local.is_empty()
-            && local.len() <= MAX_LOCAL_LEN
+            && local.chars().count() <= MAX_LOCAL_LEN
             && !local.contains('@')
             && domain.contains('.')
             && !domain.starts_with(['.', '-'])
@@ -107,6 +108,13 @@ mod tests {
         ] {
             assert!(Email::parse(raw).is_err(), "{raw:?} was accepted");
         }
+    }
+
+    #[test]
+    fn lengths_count_characters_not_bytes() {
+        let accented = format!("a@{}.org", "é".repeat(190));
+        assert!(Email::parse(&accented).is_ok());
+        assert!(Email::parse(&format!("{}@example.org", "é".repeat(64))).is_ok());
     }
 
     #[test]

@@ -811,7 +811,10 @@ mod tests {
             ("JOBPILOT_POOL_SIZE", "-1"),
             ("JOBPILOT_DATABASE_URL", "mysql://root:pw@h/db"),
             ("JOBPILOT_REQUEST_TIMEOUT", "soon"),
-            ("JOBPILOT_CORS_ORIGINS", "https://ok.example, javascript:alert(1)"),
+            (
+                "JOBPILOT_CORS_ORIGINS",
+                "https://ok.example, javascript:alert(1)",
+            ),
             ("JOBPILOT_HSTS", "maybe"),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4318"),
         ])
@@ -869,7 +872,10 @@ mod tests {
         let error = load(&[("JOBPILOT_LISTEN_FILE", path.to_str().unwrap())]).unwrap_err();
         assert!(error.to_string().contains("only secrets"), "{error}");
         let error = load(&[("JOBPILOT_JWT_SECRET_FILE", "/nonexistent/jwt")]).unwrap_err();
-        assert!(error.to_string().contains("JOBPILOT_JWT_SECRET_FILE"), "{error}");
+        assert!(
+            error.to_string().contains("JOBPILOT_JWT_SECRET_FILE"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -894,7 +900,10 @@ mod tests {
         );
         std::fs::write(&path, "lisen = \"0.0.0.0:9000\"\n").unwrap();
         let error = Config::from_sources(Vec::new(), Some(&path)).unwrap_err();
-        assert!(error.to_string().contains("unknown setting \"lisen\""), "{error}");
+        assert!(
+            error.to_string().contains("unknown setting \"lisen\""),
+            "{error}"
+        );
         std::fs::write(&path, "listen = \n").unwrap();
         assert!(Config::from_sources(Vec::new(), Some(&path)).is_err());
     }
@@ -910,7 +919,11 @@ mod tests {
         assert_eq!(parse_key_ring(KEY).unwrap().len(), 1);
         let two = format!("{KEY},k2:{}", KEY.trim_start_matches("k1:"));
         assert_eq!(parse_key_ring(&two).unwrap()[1].0, "k2");
-        assert!(parse_key_ring(&format!("{KEY},{KEY}")).unwrap_err().contains("twice"));
+        assert!(
+            parse_key_ring(&format!("{KEY},{KEY}"))
+                .unwrap_err()
+                .contains("twice")
+        );
         assert!(parse_key_ring("nocolon").is_err());
         assert!(parse_key_ring("k1:!!!").unwrap_err().contains("base64"));
         assert!(parse_key_ring("bad id:AAAA").is_err());
@@ -927,7 +940,10 @@ mod tests {
             redact_url("postgres://host/db?user=u&password=secret"),
             "postgres://host/db?user=u&password=***"
         );
-        assert_eq!(redact_url("redis://:secret@cache:6379/0"), "redis://:***@cache:6379/0");
+        assert_eq!(
+            redact_url("redis://:secret@cache:6379/0"),
+            "redis://:***@cache:6379/0"
+        );
         assert_eq!(redact_url("sqlite://./data/x.db"), "sqlite://./data/x.db");
     }
 
@@ -942,9 +958,18 @@ mod tests {
         ])
         .unwrap();
         let text = config.redacted();
-        for secret in ["dbpass", "redispass", "jjjjjjjj", "AAECAwQF", "metricstoken"] {
+        for secret in [
+            "dbpass",
+            "redispass",
+            "jjjjjjjj",
+            "AAECAwQF",
+            "metricstoken",
+        ] {
             assert!(!text.contains(secret), "{secret} leaked:\n{text}");
         }
-        assert!(text.contains("database_url = postgres://u:***@h/db"), "{text}");
+        assert!(
+            text.contains("database_url = postgres://u:***@h/db"),
+            "{text}"
+        );
     }
 }

@@ -197,7 +197,10 @@ mod tests {
     #[test]
     fn routes_are_only_added_through_the_documented_router() {
         let mut files = Vec::new();
-        rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+        rust_files(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
         let forbidden = [".route(", ".route_service(", ".nest(", ".nest_service("];
         for file in files {
             let text = std::fs::read_to_string(&file).unwrap();

@@ -167,7 +167,10 @@ struct Running {
     addr: String,
 }
 
-#[expect(clippy::zombie_processes, reason = "the caller waits for the child it gets back")]
+#[expect(
+    clippy::zombie_processes,
+    reason = "the caller waits for the child it gets back"
+)]
 fn start_server(extra: &[(&str, &str)], data_dir: &std::path::Path) -> Running {
     let mut command = jobpilot();
     command
@@ -255,7 +258,11 @@ async fn sigterm_turns_readiness_false_lets_in_flight_requests_finish_and_exits_
             .unwrap()
             .permissions()
             .mode();
-        assert_eq!(mode & 0o777, 0o600, "the database file is readable by others");
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "the database file is readable by others"
+        );
     }
 
     // An in-flight request: headers and half the body sent before the signal.

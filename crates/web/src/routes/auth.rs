@@ -16,8 +16,9 @@ use crate::{
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    /// The account's e-mail address; compared case-insensitively.
-    #[schema(format = Email, max_length = 254, example = "ada@example.org")]
+    /// The account's e-mail address (internationalised addresses allowed); compared
+    /// case-insensitively and stored lower-cased.
+    #[schema(format = IdnEmail, max_length = 254, example = "ada@example.org")]
     pub email: String,
     /// 12 to 128 characters; no composition rules.
     #[schema(min_length = 12, max_length = 128, format = Password)]
@@ -28,7 +29,7 @@ pub struct RegisterRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserView {
     pub id: Uuid,
-    #[schema(format = Email)]
+    #[schema(format = IdnEmail)]
     pub email: String,
     pub role: Role,
     pub created_at: DateTime<Utc>,
