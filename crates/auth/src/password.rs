@@ -59,6 +59,17 @@ impl PasswordHasher {
         Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
     }
 
+    /// A hash of a random password, made once at start-up: verifying against it when an account
+    /// does not exist makes "no such account" take as long as "wrong password".
+    pub fn dummy_hash(&self) -> String {
+        let mut random = [0u8; 24];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut random);
+        Self::argon2(self.params.clone())
+            .hash_password(&random)
+            .map(|hash| hash.to_string())
+            .unwrap_or_default()
+    }
+
     /// Hashes a password into a PHC string.
     pub async fn hash(&self, password: &Password) -> Result<String, HashError> {
         let password = password.expose().to_owned();

@@ -5,8 +5,13 @@
 
 mod email;
 mod password;
+mod session;
 mod user;
 
 pub use email::{Email, EmailError};
 pub use password::{PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, Password, PasswordError};
-pub use user::{NewUser, Role, RoleParseError, User, UserId};
+pub use session::{
+    AuditEvent, AuditOutcome, LockoutPolicy, NewSession, RefreshOutcome, Session, SessionId,
+    StoredAuditEvent,
+};
+pub use user::{NewUser, Permission, Role, RoleParseError, User, UserId};

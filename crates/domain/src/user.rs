@@ -64,6 +64,27 @@ impl Role {
     }
 }
 
+/// Something a caller may be allowed to do. Which role may do what is decided here, in one
+/// place; handlers ask, they never compare roles themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Permission {
+    /// Read and change one's own account.
+    ManageOwnAccount,
+    /// List users, change roles, lock and unlock accounts.
+    ManageUsers,
+    /// Read the audit log.
+    ReadAudit,
+}
+
+impl Role {
+    pub fn permits(self, permission: Permission) -> bool {
+        match permission {
+            Permission::ManageOwnAccount => true,
+            Permission::ManageUsers | Permission::ReadAudit => self == Role::Admin,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown role {0:?}: expected seeker, recruiter or admin")]
 pub struct RoleParseError(pub String);
@@ -95,6 +116,19 @@ pub struct User {
     pub role: Role,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Consecutive failed sign-ins since the last success or lockout.
+    pub failed_logins: u32,
+    /// Locked out (too many failures) until then.
+    pub locked_until: Option<DateTime<Utc>>,
+    /// Locked by an admin: no sign-in until unlocked.
+    pub disabled_at: Option<DateTime<Utc>>,
+}
+
+impl User {
+    /// Whether the account may sign in now (not disabled, not locked out).
+    pub fn may_sign_in(&self, now: DateTime<Utc>) -> bool {
+        self.disabled_at.is_none() && self.locked_until.is_none_or(|until| until <= now)
+    }
 }
 
 /// What it takes to create a user.
@@ -116,6 +150,17 @@ mod tests {
         }
         assert!("root".parse::<Role>().is_err());
         assert!("Admin".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn only_admins_manage_users() {
+        assert!(Role::Admin.permits(Permission::ManageUsers));
+        assert!(!Role::Seeker.permits(Permission::ManageUsers));
+        assert!(!Role::Recruiter.permits(Permission::ManageUsers));
+        assert!(!Role::Recruiter.permits(Permission::ReadAudit));
+        for role in Role::ALL {
+            assert!(role.permits(Permission::ManageOwnAccount));
+        }
     }
 
     #[test]

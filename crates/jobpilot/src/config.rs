@@ -66,7 +66,55 @@ pub const SETTINGS: &[(&str, &str, bool, &str)] = &[
         "jwt_secret",
         "JOBPILOT_JWT_SECRET",
         true,
-        "signing key for access tokens (≥ 32 bytes)",
+        "access-token signing keys, ≥ 32 bytes each, comma-separated: the first signs, all verify",
+    ),
+    (
+        "public_url",
+        "JOBPILOT_PUBLIC_URL",
+        false,
+        "the URL users reach jobpilot at (the tokens' issuer)",
+    ),
+    (
+        "access_token_ttl",
+        "JOBPILOT_ACCESS_TOKEN_TTL",
+        false,
+        "seconds an access token lives (60–3600)",
+    ),
+    (
+        "refresh_token_ttl",
+        "JOBPILOT_REFRESH_TOKEN_TTL",
+        false,
+        "seconds a refresh token lives",
+    ),
+    (
+        "lockout_threshold",
+        "JOBPILOT_LOCKOUT_THRESHOLD",
+        false,
+        "failed sign-ins in a row before an account is locked",
+    ),
+    (
+        "lockout_seconds",
+        "JOBPILOT_LOCKOUT_SECONDS",
+        false,
+        "how long such a lock lasts",
+    ),
+    (
+        "rate_limit",
+        "JOBPILOT_RATE_LIMIT",
+        false,
+        "requests per minute per client address, all routes",
+    ),
+    (
+        "auth_rate_limit",
+        "JOBPILOT_AUTH_RATE_LIMIT",
+        false,
+        "sign-in/registration/refresh attempts per minute per address and per account",
+    ),
+    (
+        "trusted_proxies",
+        "JOBPILOT_TRUSTED_PROXIES",
+        false,
+        "comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed",
     ),
     (
         "metrics_token",
@@ -161,6 +209,15 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     pub cors_origins: Vec<String>,
     pub hsts: bool,
+    pub public_url: Option<String>,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub lockout_threshold: u32,
+    pub lockout: Duration,
+    pub rate_limit: u32,
+    pub auth_rate_limit: u32,
+    pub trusted_proxies: Vec<web::IpRange>,
+    trusted_proxy_text: String,
     /// `JOBPILOT_*` variables that name no setting (likely typos).
     pub unknown_variables: Vec<String>,
 }
@@ -283,6 +340,26 @@ impl Config {
             password_hash_concurrency: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
+            jwt_secrets: self
+                .jwt_secret
+                .as_ref()
+                .map(|s| jwt_secrets(s.expose_secret()))
+                .unwrap_or_default(),
+            token_issuer: self
+                .public_url
+                .clone()
+                .unwrap_or_else(|| "jobpilot".to_owned()),
+            access_token_ttl: self.access_token_ttl,
+            refresh_token_ttl: self.refresh_token_ttl,
+            lockout: domain::LockoutPolicy {
+                max_failures: self.lockout_threshold,
+                lock_for: chrono::Duration::from_std(self.lockout)
+                    .unwrap_or(chrono::Duration::minutes(15)),
+            },
+            rate_limit_per_minute: self.rate_limit,
+            auth_rate_limit_per_minute: self.auth_rate_limit,
+            trusted_proxies: self.trusted_proxies.clone(),
+            ..web::WebSettings::default()
         }
     }
 
@@ -342,6 +419,25 @@ impl Config {
             ),
             ("cors_origins", self.cors_origins.join(",")),
             ("hsts", self.hsts.to_string()),
+            (
+                "public_url",
+                self.public_url
+                    .clone()
+                    .unwrap_or_else(|| "(not set)".to_owned()),
+            ),
+            (
+                "access_token_ttl",
+                self.access_token_ttl.as_secs().to_string(),
+            ),
+            (
+                "refresh_token_ttl",
+                self.refresh_token_ttl.as_secs().to_string(),
+            ),
+            ("lockout_threshold", self.lockout_threshold.to_string()),
+            ("lockout_seconds", self.lockout.as_secs().to_string()),
+            ("rate_limit", self.rate_limit.to_string()),
+            ("auth_rate_limit", self.auth_rate_limit.to_string()),
+            ("trusted_proxies", self.trusted_proxy_text.clone()),
         ];
         lines
             .into_iter()
@@ -550,6 +646,67 @@ impl Parser<'_> {
             },
         );
 
+        let public_url = self.get("public_url", None, "an http:// or https:// URL", |v| {
+            if v.is_empty() {
+                Some(None)
+            } else {
+                (v.starts_with("http://") || v.starts_with("https://"))
+                    .then(|| Some(v.trim_end_matches('/').to_owned()))
+            }
+        });
+        let access_token_ttl = self.get(
+            "access_token_ttl",
+            Duration::from_secs(900),
+            "seconds from 60 to 3600",
+            |v| {
+                v.parse::<u64>()
+                    .ok()
+                    .filter(|n| (60..=3600).contains(n))
+                    .map(Duration::from_secs)
+            },
+        );
+        let refresh_token_ttl = self.get(
+            "refresh_token_ttl",
+            Duration::from_secs(30 * 24 * 3600),
+            "seconds from 300 to 31536000",
+            |v| {
+                v.parse::<u64>()
+                    .ok()
+                    .filter(|n| (300..=365 * 24 * 3600).contains(n))
+                    .map(Duration::from_secs)
+            },
+        );
+        let lockout_threshold = self.get(
+            "lockout_threshold",
+            5,
+            "a number of attempts from 1 to 100",
+            |v| v.parse::<u32>().ok().filter(|n| (1..=100).contains(n)),
+        );
+        let lockout = self.seconds("lockout_seconds", 15 * 60);
+        let rate_limit = self.get("rate_limit", 1000, "requests per minute, at least 1", |v| {
+            v.parse::<u32>().ok().filter(|n| *n >= 1)
+        });
+        let auth_rate_limit = self.get(
+            "auth_rate_limit",
+            5,
+            "attempts per minute, at least 1",
+            |v| v.parse::<u32>().ok().filter(|n| *n >= 1),
+        );
+        let trusted_proxies = self.get(
+            "trusted_proxies",
+            (Vec::new(), String::new()),
+            "comma-separated addresses or CIDR ranges such as 10.0.0.0/8",
+            |v| {
+                let ranges: Option<Vec<web::IpRange>> = v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(web::IpRange::parse)
+                    .collect();
+                ranges.map(|r| (r, v.to_owned()))
+            },
+        );
+
         let database_url = self.secret("database_url");
         let redis_url = self.secret("redis_url");
         let encryption_keys = self.secret("encryption_keys");
@@ -580,7 +737,9 @@ impl Parser<'_> {
                 .push(format!("{}: {problem}", Self::origin("encryption_keys")));
         }
         if let Some(secret) = &jwt_secret
-            && secret.expose_secret().len() < JWT_SECRET_MIN_BYTES
+            && jwt_secrets(secret.expose_secret())
+                .iter()
+                .any(|s| s.len() < JWT_SECRET_MIN_BYTES)
         {
             self.problems.push(format!(
                 "{}: too weak: at least {JWT_SECRET_MIN_BYTES} bytes are required \
@@ -621,6 +780,15 @@ impl Parser<'_> {
             shutdown_timeout: shutdown_timeout?,
             cors_origins: cors_origins?,
             hsts: hsts?,
+            public_url: public_url?,
+            access_token_ttl: access_token_ttl?,
+            refresh_token_ttl: refresh_token_ttl?,
+            lockout_threshold: lockout_threshold?,
+            lockout: lockout?,
+            rate_limit: rate_limit?,
+            auth_rate_limit: auth_rate_limit?,
+            trusted_proxies: trusted_proxies.clone()?.0,
+            trusted_proxy_text: trusted_proxies?.1,
             unknown_variables,
         })
     }
@@ -668,6 +836,15 @@ impl Parser<'_> {
             pool_size,
         })
     }
+}
+
+/// The signing keys in `JOBPILOT_JWT_SECRET`: comma-separated, the first signs.
+fn jwt_secrets(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn parse_bool(value: &str) -> Option<bool> {

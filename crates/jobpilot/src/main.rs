@@ -50,6 +50,32 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Accounts.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UsersCommand {
+    /// Create an account. The password is read from standard input (one line) with
+    /// --password-stdin; otherwise a strong one is generated and printed once.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// seeker, recruiter or admin.
+        #[arg(long, default_value = "seeker")]
+        role: domain::Role,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Lock an account: it cannot sign in, and its sessions end.
+    Lock { email: String },
+    /// Unlock an account (also lifts a lockout after failed sign-ins).
+    Unlock { email: String },
+    /// List accounts.
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -122,6 +148,7 @@ fn main() -> ExitCode {
         | Command::Keys { .. } => ExitCode::SUCCESS,
         Command::Serve { no_migrate } => run(config, |config| serve(config, !no_migrate)),
         Command::Migrate => run(config, migrate),
+        Command::Users { command } => run(config, |config| users::run(config, command)),
     }
 }
 
@@ -155,6 +182,131 @@ where
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+mod users {
+    use std::io::BufRead as _;
+
+    use anyhow::{Context as _, bail};
+    use chrono::Utc;
+    use domain::{AuditEvent, AuditOutcome, Email, NewUser};
+    use jobpilot::{app::open_store, config::Config};
+
+    use super::UsersCommand;
+
+    pub async fn run(config: Config, command: UsersCommand) -> anyhow::Result<()> {
+        let store = open_store(&config).await?;
+        // The first command on a fresh install may well be creating the admin account.
+        if config.migrate_on_start {
+            store.migrate().await?;
+        } else if !store.readiness().await?.is_ready() {
+            bail!("the database has pending migrations; run `jobpilot migrate` first");
+        }
+        let result = execute(store.as_ref(), command).await;
+        store.close().await;
+        result
+    }
+
+    fn audit(action: &'static str, subject: domain::UserId) -> AuditEvent {
+        AuditEvent {
+            at: Utc::now(),
+            actor_id: None,
+            action,
+            outcome: AuditOutcome::Success,
+            subject_id: Some(subject),
+            ip: None,
+            user_agent: Some("jobpilot-cli".to_owned()),
+            details: Vec::new(),
+        }
+    }
+
+    async fn find(store: &dyn store::Store, email: &str) -> anyhow::Result<domain::User> {
+        let email = Email::parse(email).context("invalid e-mail address")?;
+        store
+            .user_by_email(&email)
+            .await?
+            .with_context(|| format!("no account has the address {email}"))
+    }
+
+    async fn execute(store: &dyn store::Store, command: UsersCommand) -> anyhow::Result<()> {
+        match command {
+            UsersCommand::Create {
+                email,
+                role,
+                password_stdin,
+            } => {
+                let email = Email::parse(&email).context("invalid e-mail address")?;
+                let (password, generated) = if password_stdin {
+                    let mut line = String::new();
+                    std::io::stdin().lock().read_line(&mut line)?;
+                    (line.trim_end_matches(['\r', '\n']).to_owned(), false)
+                } else {
+                    (jobpilot::secrets::generate_password(), true)
+                };
+                if auth::is_common_password(&password) {
+                    bail!("this password is one of the most common ones; choose another");
+                }
+                let password = domain::Password::parse(password)?;
+                let hash = auth::PasswordHasher::new(1).hash(&password).await?;
+                let user = store
+                    .create_user(NewUser {
+                        email,
+                        password_hash: Some(hash),
+                        role,
+                    })
+                    .await
+                    .map_err(|e| match e {
+                        store::StoreError::Conflict(_) => {
+                            anyhow::anyhow!("an account with this e-mail address already exists")
+                        }
+                        other => other.into(),
+                    })?;
+                store
+                    .append_audit(audit("cli.user_create", user.id))
+                    .await?;
+                println!("created {} ({}) with id {}", user.email, user.role, user.id);
+                if generated {
+                    println!("password (shown once): {}", password.expose());
+                }
+            }
+            UsersCommand::Lock { email } => {
+                let user = find(store, &email).await?;
+                store.set_disabled(user.id, true, Utc::now()).await?;
+                store.revoke_sessions(user.id, None, Utc::now()).await?;
+                store.append_audit(audit("cli.user_lock", user.id)).await?;
+                println!("locked {}", user.email);
+            }
+            UsersCommand::Unlock { email } => {
+                let user = find(store, &email).await?;
+                store.set_disabled(user.id, false, Utc::now()).await?;
+                store
+                    .append_audit(audit("cli.user_unlock", user.id))
+                    .await?;
+                println!("unlocked {}", user.email);
+            }
+            UsersCommand::List => {
+                let mut after = None;
+                loop {
+                    let page = store.list_users(after, 500).await?;
+                    for user in &page {
+                        let state = if user.disabled_at.is_some() {
+                            "locked"
+                        } else if !user.may_sign_in(Utc::now()) {
+                            "locked-out"
+                        } else {
+                            "active"
+                        };
+                        println!("{}\t{}\t{}\t{}", user.id, user.email, user.role, state);
+                    }
+                    match page.last() {
+                        Some(last) if page.len() == 500 => after = Some(last.id),
+                        _ => break,
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -29,6 +29,11 @@ fn random_base64(bytes: usize) -> String {
     base64::engine::general_purpose::STANDARD.encode(buffer)
 }
 
+/// A random password for accounts created from the command line (24 characters, ~143 bits).
+pub fn generate_password() -> String {
+    random_base64(18).replace(['+', '/'], "-")
+}
+
 /// A fresh key-ring entry, as `jobpilot keys generate` prints it.
 pub fn generate_encryption_key(id: &str) -> String {
     format!("{id}:{}", random_base64(32))

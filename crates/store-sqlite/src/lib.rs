@@ -8,7 +8,10 @@ use std::{str::FromStr, time::Duration};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use domain::{Email, NewUser, User, UserId};
+use domain::{
+    AuditEvent, Email, LockoutPolicy, NewSession, NewUser, RefreshOutcome, Role, Session,
+    SessionId, StoredAuditEvent, User, UserId,
+};
 use sqlx::{
     Row,
     migrate::Migrator,
@@ -17,7 +20,10 @@ use sqlx::{
         SqliteSynchronous,
     },
 };
-use store::{Backend, PoolStats, Readiness, Store, StoreError, StoreResult, user_from_columns};
+use store::{
+    Backend, PoolStats, Readiness, Store, StoreError, StoreResult, UserColumns, audit_details_json,
+    sql::{db_error, is_unique_violation, known_migrations, pool_stats},
+};
 use uuid::Uuid;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -67,28 +73,68 @@ impl SqliteStore {
     }
 }
 
-fn db_error(error: sqlx::Error) -> StoreError {
-    match &error {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-            StoreError::Unavailable(Box::new(error))
-        }
-        _ => StoreError::Other(Box::new(error)),
-    }
+const USER_COLUMNS: &str = "id, email, password_hash, role, created_at, updated_at, \
+                            failed_logins, locked_until, disabled_at";
+const SESSION_COLUMNS: &str =
+    "id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip";
+
+/// Ids are kept as hyphenated text, so the database stays readable with the sqlite3 shell.
+fn text_id(id: Uuid) -> String {
+    id.hyphenated().to_string()
+}
+
+fn parse_id(column: &str, text: &str) -> StoreResult<Uuid> {
+    Uuid::parse_str(text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
 
 fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
     let id: String = row.try_get("id").map_err(db_error)?;
-    let id = Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(format!("users.id: {e}")))?;
-    user_from_columns(
-        id,
-        row.try_get("email").map_err(db_error)?,
-        row.try_get("password_hash").map_err(db_error)?,
-        row.try_get("role").map_err(db_error)?,
-        row.try_get::<DateTime<Utc>, _>("created_at")
-            .map_err(db_error)?,
-        row.try_get::<DateTime<Utc>, _>("updated_at")
-            .map_err(db_error)?,
-    )
+    UserColumns {
+        id: parse_id("users.id", &id)?,
+        email: row.try_get("email").map_err(db_error)?,
+        password_hash: row.try_get("password_hash").map_err(db_error)?,
+        role: row.try_get("role").map_err(db_error)?,
+        created_at: row.try_get("created_at").map_err(db_error)?,
+        updated_at: row.try_get("updated_at").map_err(db_error)?,
+        failed_logins: row.try_get("failed_logins").map_err(db_error)?,
+        locked_until: row.try_get("locked_until").map_err(db_error)?,
+        disabled_at: row.try_get("disabled_at").map_err(db_error)?,
+    }
+    .into_user()
+}
+
+fn session_from_row(row: &SqliteRow) -> StoreResult<Session> {
+    let id: String = row.try_get("id").map_err(db_error)?;
+    let user_id: String = row.try_get("user_id").map_err(db_error)?;
+    Ok(Session {
+        id: SessionId::from_uuid(parse_id("sessions.id", &id)?),
+        user_id: UserId::from_uuid(parse_id("sessions.user_id", &user_id)?),
+        created_at: row.try_get("created_at").map_err(db_error)?,
+        last_used_at: row.try_get("last_used_at").map_err(db_error)?,
+        expires_at: row.try_get("expires_at").map_err(db_error)?,
+        revoked_at: row.try_get("revoked_at").map_err(db_error)?,
+        user_agent: row.try_get("user_agent").map_err(db_error)?,
+        ip: row.try_get("ip").map_err(db_error)?,
+    })
+}
+
+impl SqliteStore {
+    async fn fetch_user(
+        &self,
+        executor: impl sqlx::SqliteExecutor<'_>,
+        id: UserId,
+    ) -> StoreResult<Option<User>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id = ?"
+        )))
+        .bind(text_id(id.as_uuid()))
+        .fetch_optional(executor)
+        .await
+        .map_err(db_error)?
+        .as_ref()
+        .map(user_from_row)
+        .transpose()
+    }
 }
 
 #[async_trait]
@@ -98,10 +144,7 @@ impl Store for SqliteStore {
     }
 
     async fn migrate(&self) -> StoreResult<()> {
-        MIGRATOR
-            .run(&self.pool)
-            .await
-            .map_err(|e| StoreError::Other(Box::new(e)))
+        store::sql::migrate(&MIGRATOR, &self.pool).await
     }
 
     async fn readiness(&self) -> StoreResult<Readiness> {
@@ -119,21 +162,11 @@ impl Store for SqliteStore {
                 .await
                 .map_err(db_error)?
         };
-        Ok(Readiness::compare(
-            MIGRATOR
-                .iter()
-                .filter(|m| !m.migration_type.is_down_migration())
-                .map(|m| m.version),
-            &applied,
-        ))
+        Ok(Readiness::compare(known_migrations(&MIGRATOR), &applied))
     }
 
     fn pool_stats(&self) -> PoolStats {
-        PoolStats {
-            size: self.pool.size(),
-            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
-            max_size: self.pool.options().get_max_connections(),
-        }
+        pool_stats(&self.pool)
     }
 
     async fn close(&self) {
@@ -147,7 +180,7 @@ impl Store for SqliteStore {
             "INSERT INTO users (id, email, password_hash, role, created_at, updated_at) \
              VALUES (?, ?, ?, ?, ?, ?)",
         )
-        .bind(id.as_uuid().hyphenated().to_string())
+        .bind(text_id(id.as_uuid()))
         .bind(new.email.as_str())
         .bind(new.password_hash.as_deref())
         .bind(new.role.as_str())
@@ -163,32 +196,23 @@ impl Store for SqliteStore {
                 role: new.role,
                 created_at: now,
                 updated_at: now,
+                failed_logins: 0,
+                locked_until: None,
+                disabled_at: None,
             }),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(StoreError::Conflict("users.email"))
-            }
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict("users.email")),
             Err(e) => Err(db_error(e)),
         }
     }
 
     async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
-        sqlx::query(
-            "SELECT id, email, password_hash, role, created_at, updated_at FROM users WHERE id = ?",
-        )
-        .bind(id.as_uuid().hyphenated().to_string())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error)?
-        .as_ref()
-        .map(user_from_row)
-        .transpose()
+        self.fetch_user(&self.pool, id).await
     }
 
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
-        sqlx::query(
-            "SELECT id, email, password_hash, role, created_at, updated_at FROM users \
-             WHERE lower(email) = lower(?)",
-        )
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE lower(email) = lower(?)"
+        )))
         .bind(email.as_str())
         .fetch_optional(&self.pool)
         .await
@@ -204,5 +228,330 @@ impl Store for SqliteStore {
             .await
             .map_err(db_error)?;
         Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    async fn list_users(&self, after: Option<UserId>, limit: u32) -> StoreResult<Vec<User>> {
+        // UUIDv7 text sorts by creation time.
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id > ? ORDER BY id LIMIT ?"
+        )))
+        .bind(after.map(|id| text_id(id.as_uuid())).unwrap_or_default())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn set_role(&self, id: UserId, role: Role) -> StoreResult<Option<User>> {
+        sqlx::query("UPDATE users SET role = ?, updated_at = ? WHERE id = ?")
+            .bind(role.as_str())
+            .bind(Utc::now())
+            .bind(text_id(id.as_uuid()))
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        self.user_by_id(id).await
+    }
+
+    async fn set_disabled(
+        &self,
+        id: UserId,
+        disabled: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<User>> {
+        let sql = if disabled {
+            "UPDATE users SET disabled_at = coalesce(disabled_at, ?), updated_at = ? WHERE id = ?"
+        } else {
+            "UPDATE users SET disabled_at = NULL, locked_until = NULL, failed_logins = 0, \
+             updated_at = ?2 WHERE id = ?3 AND ?1 IS NOT NULL"
+        };
+        sqlx::query(sql)
+            .bind(now)
+            .bind(now)
+            .bind(text_id(id.as_uuid()))
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        self.user_by_id(id).await
+    }
+
+    async fn set_password_hash(&self, id: UserId, password_hash: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?")
+            .bind(password_hash)
+            .bind(Utc::now())
+            .bind(text_id(id.as_uuid()))
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn record_login_failure(
+        &self,
+        id: UserId,
+        now: DateTime<Utc>,
+        policy: LockoutPolicy,
+    ) -> StoreResult<Option<DateTime<Utc>>> {
+        let until = now + policy.lock_for;
+        // One statement, so concurrent failures cannot lose a count.
+        let locked: Option<Option<DateTime<Utc>>> = sqlx::query_scalar(
+            "UPDATE users SET \
+               failed_logins = CASE WHEN failed_logins + 1 >= ?1 THEN 0 ELSE failed_logins + 1 END, \
+               locked_until = CASE WHEN failed_logins + 1 >= ?1 THEN ?2 ELSE locked_until END \
+             WHERE id = ?3 RETURNING CASE WHEN failed_logins = 0 THEN locked_until END",
+        )
+        .bind(i64::from(policy.max_failures))
+        .bind(until)
+        .bind(text_id(id.as_uuid()))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(locked.flatten())
+    }
+
+    async fn record_login_success(&self, id: UserId) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE users SET failed_logins = 0, locked_until = NULL \
+             WHERE id = ? AND (failed_logins <> 0 OR locked_until IS NOT NULL)",
+        )
+        .bind(text_id(id.as_uuid()))
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn create_session(&self, new: NewSession) -> StoreResult<Session> {
+        let now = Utc::now();
+        let session = Session {
+            id: SessionId::new(),
+            user_id: new.user_id,
+            created_at: now,
+            last_used_at: now,
+            expires_at: new.expires_at,
+            revoked_at: None,
+            user_agent: new.user_agent,
+            ip: new.ip,
+        };
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(text_id(session.id.as_uuid()))
+        .bind(text_id(session.user_id.as_uuid()))
+        .bind(now)
+        .bind(now)
+        .bind(session.expires_at)
+        .bind(session.user_agent.as_deref())
+        .bind(session.ip.as_deref())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) \
+             VALUES (?, ?, ?, ?)",
+        )
+        .bind(&new.refresh_token_hash[..])
+        .bind(text_id(session.id.as_uuid()))
+        .bind(now)
+        .bind(session.expires_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(session)
+    }
+
+    async fn refresh_session(
+        &self,
+        token_hash: &[u8; 32],
+        successor_hash: &[u8; 32],
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<RefreshOutcome> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        // The first statement writes, so the transaction holds SQLite's write lock from the
+        // start and cannot fail to upgrade later.
+        let spent: Option<String> = sqlx::query_scalar(
+            "UPDATE refresh_tokens SET used_at = ? \
+             WHERE token_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING session_id",
+        )
+        .bind(now)
+        .bind(&token_hash[..])
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let Some(session_id) = spent else {
+            let replayed: Option<String> = sqlx::query_scalar(
+                "SELECT session_id FROM refresh_tokens WHERE token_hash = ? AND used_at IS NOT NULL",
+            )
+            .bind(&token_hash[..])
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            let Some(session_id) = replayed else {
+                return Ok(RefreshOutcome::Invalid);
+            };
+            let user_id: Option<String> = sqlx::query_scalar(
+                "UPDATE sessions SET revoked_at = coalesce(revoked_at, ?) WHERE id = ? \
+                 RETURNING user_id",
+            )
+            .bind(now)
+            .bind(&session_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            tx.commit().await.map_err(db_error)?;
+            return match user_id {
+                Some(user_id) => Ok(RefreshOutcome::Reused {
+                    session_id: SessionId::from_uuid(parse_id("sessions.id", &session_id)?),
+                    user_id: UserId::from_uuid(parse_id("sessions.user_id", &user_id)?),
+                }),
+                None => Ok(RefreshOutcome::Invalid),
+            };
+        };
+        let session = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE sessions SET last_used_at = ?, expires_at = ? \
+             WHERE id = ? AND revoked_at IS NULL AND expires_at > ? RETURNING {SESSION_COLUMNS}"
+        )))
+        .bind(now)
+        .bind(expires_at)
+        .bind(&session_id)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .as_ref()
+        .map(session_from_row)
+        .transpose()?;
+        let Some(session) = session else {
+            return Ok(RefreshOutcome::Invalid);
+        };
+        let Some(user) = self.fetch_user(&mut *tx, session.user_id).await? else {
+            return Ok(RefreshOutcome::Invalid);
+        };
+        if user.disabled_at.is_some() {
+            return Ok(RefreshOutcome::Invalid);
+        }
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) \
+             VALUES (?, ?, ?, ?)",
+        )
+        .bind(&successor_hash[..])
+        .bind(&session_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(RefreshOutcome::Rotated {
+            session,
+            user: Box::new(user),
+        })
+    }
+
+    async fn session(&self, id: SessionId) -> StoreResult<Option<Session>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?"
+        )))
+        .bind(text_id(id.as_uuid()))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .as_ref()
+        .map(session_from_row)
+        .transpose()
+    }
+
+    async fn revoke_session(
+        &self,
+        user_id: UserId,
+        id: SessionId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let result = sqlx::query(
+            "UPDATE sessions SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(text_id(id.as_uuid()))
+        .bind(text_id(user_id.as_uuid()))
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn revoke_sessions(
+        &self,
+        user_id: UserId,
+        except: Option<SessionId>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let result = sqlx::query(
+            "UPDATE sessions SET revoked_at = ? \
+             WHERE user_id = ? AND revoked_at IS NULL AND id <> ?",
+        )
+        .bind(now)
+        .bind(text_id(user_id.as_uuid()))
+        .bind(except.map(|id| text_id(id.as_uuid())).unwrap_or_default())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(result.rows_affected())
+    }
+
+    async fn append_audit(&self, event: AuditEvent) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO audit_events \
+               (at, actor_id, action, outcome, subject_id, ip, user_agent, details) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(event.at)
+        .bind(event.actor_id.map(|id| text_id(id.as_uuid())))
+        .bind(event.action)
+        .bind(event.outcome.as_str())
+        .bind(event.subject_id.map(|id| text_id(id.as_uuid())))
+        .bind(event.ip.as_deref())
+        .bind(event.user_agent.as_deref())
+        .bind(audit_details_json(&event.details))
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn recent_audit(&self, limit: u32) -> StoreResult<Vec<StoredAuditEvent>> {
+        let rows = sqlx::query(
+            "SELECT seq, at, actor_id, action, outcome, subject_id, ip, user_agent, details \
+             FROM audit_events ORDER BY seq DESC LIMIT ?",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter()
+            .map(|row| {
+                let user = |column: &str| -> StoreResult<Option<UserId>> {
+                    let text: Option<String> = row.try_get(column).map_err(db_error)?;
+                    text.map(|t| parse_id(column, &t).map(UserId::from_uuid))
+                        .transpose()
+                };
+                Ok(StoredAuditEvent {
+                    seq: row.try_get("seq").map_err(db_error)?,
+                    at: row.try_get("at").map_err(db_error)?,
+                    actor_id: user("actor_id")?,
+                    action: row.try_get("action").map_err(db_error)?,
+                    outcome: row.try_get("outcome").map_err(db_error)?,
+                    subject_id: user("subject_id")?,
+                    ip: row.try_get("ip").map_err(db_error)?,
+                    user_agent: row.try_get("user_agent").map_err(db_error)?,
+                    details: row.try_get("details").map_err(db_error)?,
+                })
+            })
+            .collect()
     }
 }

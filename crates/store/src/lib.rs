@@ -4,9 +4,15 @@
 //! migrations; the database URL's scheme picks the implementation. Every read of user data takes
 //! the caller's identity, so tenant isolation is enforced here and not only in handlers.
 
+#[cfg(feature = "sqlx")]
+pub mod sql;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use domain::{Email, NewUser, User, UserId};
+use domain::{
+    AuditEvent, Email, LockoutPolicy, NewSession, NewUser, RefreshOutcome, Role, Session,
+    SessionId, StoredAuditEvent, User, UserId,
+};
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +93,71 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
 
     async fn count_users(&self) -> StoreResult<u64>;
+
+    /// Users in id (creation) order, after the cursor.
+    async fn list_users(&self, after: Option<UserId>, limit: u32) -> StoreResult<Vec<User>>;
+
+    /// Changes a role; `None` if there is no such user.
+    async fn set_role(&self, id: UserId, role: Role) -> StoreResult<Option<User>>;
+
+    /// Locks (disables) or unlocks an account; unlocking also clears a failed-login lockout.
+    async fn set_disabled(
+        &self,
+        id: UserId,
+        disabled: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<User>>;
+
+    async fn set_password_hash(&self, id: UserId, password_hash: &str) -> StoreResult<()>;
+
+    /// Counts a failed sign-in; at the policy's limit the account is locked and the count starts
+    /// over. Returns the lock's end when this failure engaged it.
+    async fn record_login_failure(
+        &self,
+        id: UserId,
+        now: DateTime<Utc>,
+        policy: LockoutPolicy,
+    ) -> StoreResult<Option<DateTime<Utc>>>;
+
+    /// Clears the failure count after a successful sign-in.
+    async fn record_login_success(&self, id: UserId) -> StoreResult<()>;
+
+    /// Opens a session together with its first refresh token.
+    async fn create_session(&self, new: NewSession) -> StoreResult<Session>;
+
+    /// Spends a refresh token and stores its successor, atomically. A spent token presented
+    /// again revokes its session.
+    async fn refresh_session(
+        &self,
+        token_hash: &[u8; 32],
+        successor_hash: &[u8; 32],
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<RefreshOutcome>;
+
+    async fn session(&self, id: SessionId) -> StoreResult<Option<Session>>;
+
+    /// Revokes one of this user's sessions; false if it is not theirs or already revoked.
+    async fn revoke_session(
+        &self,
+        user_id: UserId,
+        id: SessionId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Revokes every active session of a user but `except`; returns how many.
+    async fn revoke_sessions(
+        &self,
+        user_id: UserId,
+        except: Option<SessionId>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+
+    /// Appends to the audit log.
+    async fn append_audit(&self, event: AuditEvent) -> StoreResult<()>;
+
+    /// The newest audit events, newest first.
+    async fn recent_audit(&self, limit: u32) -> StoreResult<Vec<StoredAuditEvent>>;
 }
 
 impl Readiness {
@@ -108,23 +179,80 @@ impl Readiness {
     }
 }
 
-/// Rebuilds a [`User`] from the columns every store keeps, checking what the database cannot.
-pub fn user_from_columns(
-    id: uuid::Uuid,
-    email: &str,
-    password_hash: Option<String>,
-    role: &str,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-) -> StoreResult<User> {
-    Ok(User {
-        id: UserId::from_uuid(id),
-        email: Email::parse(email).map_err(|e| StoreError::Corrupt(format!("users.email: {e}")))?,
-        password_hash,
-        role: role
-            .parse()
-            .map_err(|e| StoreError::Corrupt(format!("users.role: {e}")))?,
-        created_at,
-        updated_at,
-    })
+/// The columns every store keeps for a user, as read from a row.
+#[derive(Debug)]
+pub struct UserColumns<'a> {
+    pub id: uuid::Uuid,
+    pub email: &'a str,
+    pub password_hash: Option<String>,
+    pub role: &'a str,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub failed_logins: i64,
+    pub locked_until: Option<DateTime<Utc>>,
+    pub disabled_at: Option<DateTime<Utc>>,
+}
+
+impl UserColumns<'_> {
+    /// Rebuilds the [`User`], checking what the database cannot.
+    pub fn into_user(self) -> StoreResult<User> {
+        Ok(User {
+            id: UserId::from_uuid(self.id),
+            email: Email::parse(self.email)
+                .map_err(|e| StoreError::Corrupt(format!("users.email: {e}")))?,
+            password_hash: self.password_hash,
+            role: self
+                .role
+                .parse()
+                .map_err(|e| StoreError::Corrupt(format!("users.role: {e}")))?,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            failed_logins: u32::try_from(self.failed_logins).unwrap_or(0),
+            locked_until: self.locked_until,
+            disabled_at: self.disabled_at,
+        })
+    }
+}
+
+/// An audit event's details as the JSON object the stores keep.
+pub fn audit_details_json(details: &[(&'static str, String)]) -> String {
+    let mut out = String::from("{");
+    for (i, (key, value)) in details.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json_string(key, &mut out);
+        out.push(':');
+        json_string(value, &mut out);
+    }
+    out.push('}');
+    out
+}
+
+fn json_string(text: &str, out: &mut String) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audit_details_are_a_json_object_with_escapes() {
+        let json = audit_details_json(&[
+            ("reason", "bad \"quote\"\n".to_owned()),
+            ("n", "1".to_owned()),
+        ]);
+        assert_eq!(json, r#"{"reason":"bad \"quote\"\u000a","n":"1"}"#);
+        assert_eq!(audit_details_json(&[]), "{}");
+    }
 }

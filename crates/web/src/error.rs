@@ -10,7 +10,7 @@ use axum::{
     Json,
     body::Body,
     extract::Request,
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderName, HeaderValue, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -67,6 +67,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub details: Vec<ErrorDetail>,
+    /// Headers the response needs (`WWW-Authenticate`, `Retry-After`, …).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -78,7 +80,28 @@ impl ApiError {
             code,
             message: message.into(),
             details: Vec::new(),
+            headers: Vec::new(),
         }
+    }
+
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// 401 with the `WWW-Authenticate` challenge RFC 6750 asks for.
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        let challenge = if code == "unauthorized" {
+            HeaderValue::from_static("Bearer")
+        } else {
+            HeaderValue::from_static("Bearer error=\"invalid_token\"")
+        };
+        Self::new(StatusCode::UNAUTHORIZED, code, message)
+            .with_header(header::WWW_AUTHENTICATE, challenge)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -103,6 +126,7 @@ impl ApiError {
             code: "validation_failed",
             message,
             details,
+            headers: Vec::new(),
         }
     }
 
@@ -154,8 +178,11 @@ impl std::fmt::Display for ErrorChain<'_> {
 }
 
 impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+    fn into_response(mut self) -> Response {
         let mut response = self.status.into_response();
+        response
+            .headers_mut()
+            .extend(std::mem::take(&mut self.headers));
         response.extensions_mut().insert(self);
         response
     }

@@ -1,9 +1,12 @@
 //! jobpilot's HTTP API: router, handlers, middleware and the OpenAPI document.
 
+pub mod authn;
+pub mod client;
 pub mod error;
 pub mod extract;
 pub mod middleware;
 pub mod openapi;
+pub mod rate_limit;
 pub mod routes;
 mod state;
 
@@ -13,7 +16,7 @@ use axum::{
     Router,
     extract::DefaultBodyLimit,
     http::{HeaderName, HeaderValue, Method, StatusCode, header},
-    middleware::from_fn,
+    middleware::{from_fn, from_fn_with_state},
     response::{IntoResponse, Response},
 };
 use tower_http::{
@@ -24,7 +27,10 @@ use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use utoipa_swagger_ui::SwaggerUi;
 
-pub use crate::state::{AppState, WebSettings};
+pub use crate::{
+    client::IpRange,
+    state::{AUDIENCE, AppState, WebSettings},
+};
 use crate::{
     middleware::{http_metrics, request_id, security_headers::SecurityHeaders},
     openapi::ApiDoc,
@@ -41,6 +47,14 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::health::ready))
         .routes(routes!(routes::metrics::metrics))
         .routes(routes!(routes::auth::register))
+        .routes(routes!(routes::auth::login))
+        .routes(routes!(routes::auth::refresh))
+        .routes(routes!(routes::auth::logout))
+        .routes(routes!(routes::auth::logout_all))
+        .routes(routes!(routes::me::me))
+        .routes(routes!(routes::me::change_password))
+        .routes(routes!(routes::admin::list_users))
+        .routes(routes!(routes::admin::update_user))
 }
 
 /// The routes and their finished OpenAPI document.
@@ -66,7 +80,7 @@ pub fn router(state: AppState) -> Router {
     // Layers run outside-in in the reverse order they are added: the request id is assigned
     // first, then the error envelope sees every response that anything below produced.
     let mut app = Router::new()
-        .merge(api.with_state(state))
+        .merge(api.with_state(state.clone()))
         .merge(docs)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(settings.body_limit))
@@ -79,6 +93,8 @@ pub fn router(state: AppState) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             settings.request_timeout,
         ))
+        .layer(from_fn_with_state(state.clone(), rate_limit::global))
+        .layer(from_fn_with_state(state, client::identify))
         .layer(from_fn(http_metrics::record))
         .layer(CompressionLayer::new());
     if let Some(cors) = cors_layer(&settings.cors_origins) {

@@ -6,6 +6,7 @@ use utoipa::{
     openapi::{
         Content, Ref, RefOr, Response,
         path::{Operation, PathItem},
+        security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
     },
 };
 
@@ -23,48 +24,70 @@ use crate::error::{ErrorBody, ErrorDetail, ErrorResponse};
     tags(
         (name = "health", description = "Liveness and readiness probes"),
         (name = "operations", description = "Metrics and other operator endpoints"),
-        (name = "auth", description = "Accounts and sign-in"),
+        (name = "auth", description = "Registration, sign-in, tokens, sign-out"),
+        (name = "account", description = "The signed-in user's own account"),
+        (name = "admin", description = "Administration (admin role)"),
     ),
 )]
 pub struct ApiDoc;
 
-/// (status, component name, description, applies to operations with a request body only)
-const COMMON: &[(&str, &str, &str, bool)] = &[
+/// Which operations an error response applies to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AppliesTo {
+    All,
+    WithBody,
+    Secured,
+}
+
+/// (status, component name, description, which operations)
+const COMMON: &[(&str, &str, &str, AppliesTo)] = &[
     (
         "400",
         "BadRequest",
         "Malformed request (e.g. invalid JSON syntax)",
-        true,
+        AppliesTo::WithBody,
+    ),
+    (
+        "401",
+        "Unauthorized",
+        "No valid access token, or its session has ended",
+        AppliesTo::Secured,
     ),
     (
         "413",
         "PayloadTooLarge",
         "The request body is over the size limit",
-        true,
+        AppliesTo::WithBody,
     ),
     (
         "415",
         "UnsupportedMediaType",
         "The request body is not `application/json`",
-        true,
+        AppliesTo::WithBody,
     ),
     (
         "422",
         "ValidationFailed",
         "The request body does not fit the schema or its rules; `details` names each field",
-        true,
+        AppliesTo::WithBody,
+    ),
+    (
+        "429",
+        "RateLimited",
+        "Too many requests from this address; see `Retry-After`",
+        AppliesTo::All,
     ),
     (
         "500",
         "InternalError",
         "An unexpected error; details are in the server log under the request id",
-        false,
+        AppliesTo::All,
     ),
     (
         "503",
         "ServiceUnavailable",
         "A dependency is unavailable or the request timed out; retry later",
-        false,
+        AppliesTo::All,
     ),
 ];
 
@@ -79,11 +102,31 @@ impl Modify for CommonErrors {
                 .responses
                 .insert((*name).to_owned(), RefOr::T(error_response(description)));
         }
-        for item in openapi.paths.paths.values_mut() {
+        components.security_schemes.insert(
+            "bearer".to_owned(),
+            RefOr::T(SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "An access token from /api/v1/auth/login or /api/v1/auth/refresh",
+                    ))
+                    .build(),
+            )),
+        );
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            // Probes are exempt from rate limits.
+            let probe = path.starts_with("/health/");
             for operation in operations(item) {
                 let has_body = operation.request_body.is_some();
-                for (status, name, _, body_only) in COMMON {
-                    if *body_only && !has_body {
+                let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+                for (status, name, _, applies) in COMMON {
+                    let applies = match applies {
+                        AppliesTo::All => !(probe && *status == "429"),
+                        AppliesTo::WithBody => has_body,
+                        AppliesTo::Secured => secured,
+                    };
+                    if !applies {
                         continue;
                     }
                     operation

@@ -8,11 +8,38 @@ use std::{
     time::Duration,
 };
 
-use auth::PasswordHasher;
+use auth::{PasswordHasher, TokenIssuer};
+use domain::LockoutPolicy;
 use metrics_exporter_prometheus::PrometheusHandle;
 use store::Store;
 
-use crate::routes::health::ReadinessCache;
+use crate::{
+    authn::SessionCache, client::IpRange, rate_limit::RateLimiter, routes::health::ReadinessCache,
+};
+
+/// The rate limiters, one per rule.
+#[derive(Debug)]
+pub(crate) struct Limits {
+    pub global: RateLimiter,
+    pub auth_by_ip: RateLimiter,
+    pub auth_by_account: RateLimiter,
+}
+
+fn token_issuer(settings: &WebSettings) -> TokenIssuer {
+    let ttl = chrono::Duration::from_std(settings.access_token_ttl)
+        .unwrap_or(chrono::Duration::minutes(15));
+    let configured = TokenIssuer::new(
+        settings.jwt_secrets.iter().map(String::as_str),
+        &settings.token_issuer,
+        AUDIENCE,
+        ttl,
+    );
+    // No key configured (tests, embedding): a random one, valid for this process only.
+    configured.unwrap_or_else(|| TokenIssuer::ephemeral(&settings.token_issuer, AUDIENCE, ttl))
+}
+
+/// The `aud` claim of every access token.
+pub const AUDIENCE: &str = "jobpilot-api";
 
 /// The HTTP layer's settings (the binary maps its configuration onto this).
 #[derive(Debug, Clone)]
@@ -29,6 +56,22 @@ pub struct WebSettings {
     pub metrics_token: Option<String>,
     /// How many password hashes may run at once.
     pub password_hash_concurrency: usize,
+    /// Access-token signing keys: the first signs, all verify. Empty: a random key per process.
+    pub jwt_secrets: Vec<String>,
+    /// The `iss` claim of access tokens (the service's public URL when configured).
+    pub token_issuer: String,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    /// Failed sign-ins before an account is locked, and for how long.
+    pub lockout: LockoutPolicy,
+    /// Requests a client address may make per minute, all routes together.
+    pub rate_limit_per_minute: u32,
+    /// Sign-in, registration and refresh attempts per minute, per address and per account.
+    pub auth_rate_limit_per_minute: u32,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpRange>,
+    /// How long "this session is open" is remembered before the database is asked again.
+    pub session_cache_ttl: Duration,
 }
 
 impl Default for WebSettings {
@@ -40,6 +83,18 @@ impl Default for WebSettings {
             hsts: false,
             metrics_token: None,
             password_hash_concurrency: 2,
+            jwt_secrets: Vec::new(),
+            token_issuer: "jobpilot".to_owned(),
+            access_token_ttl: Duration::from_secs(15 * 60),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            lockout: LockoutPolicy {
+                max_failures: 5,
+                lock_for: chrono::Duration::minutes(15),
+            },
+            rate_limit_per_minute: 1000,
+            auth_rate_limit_per_minute: 5,
+            trusted_proxies: Vec::new(),
+            session_cache_ttl: Duration::from_secs(5),
         }
     }
 }
@@ -53,6 +108,11 @@ struct Inner {
     store: Arc<dyn Store>,
     settings: WebSettings,
     passwords: PasswordHasher,
+    tokens: TokenIssuer,
+    sessions: SessionCache,
+    limits: Limits,
+    /// Verified against when an account does not exist, so that costs the same time.
+    dummy_hash: String,
     metrics: PrometheusHandle,
     shutting_down: AtomicBool,
     readiness: ReadinessCache,
@@ -69,10 +129,21 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     pub fn new(store: Arc<dyn Store>, settings: WebSettings) -> Self {
         let passwords = PasswordHasher::new(settings.password_hash_concurrency);
+        let tokens = token_issuer(&settings);
+        let minute = Duration::from_secs(60);
+        let limits = Limits {
+            global: RateLimiter::new(settings.rate_limit_per_minute, minute),
+            auth_by_ip: RateLimiter::new(settings.auth_rate_limit_per_minute, minute),
+            auth_by_account: RateLimiter::new(settings.auth_rate_limit_per_minute, minute),
+        };
         Self {
             inner: Arc::new(Inner {
                 store,
+                dummy_hash: passwords.dummy_hash(),
                 passwords,
+                tokens,
+                sessions: SessionCache::new(settings.session_cache_ttl),
+                limits,
                 metrics: crate::routes::metrics::recorder(),
                 shutting_down: AtomicBool::new(false),
                 readiness: ReadinessCache::default(),
@@ -91,6 +162,22 @@ impl AppState {
 
     pub fn passwords(&self) -> &PasswordHasher {
         &self.inner.passwords
+    }
+
+    pub fn tokens(&self) -> &TokenIssuer {
+        &self.inner.tokens
+    }
+
+    pub(crate) fn sessions(&self) -> &SessionCache {
+        &self.inner.sessions
+    }
+
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    pub(crate) fn dummy_hash(&self) -> &str {
+        &self.inner.dummy_hash
     }
 
     pub(crate) fn metrics(&self) -> &PrometheusHandle {

@@ -194,6 +194,9 @@ impl Builder {
                 data_dir.path().display().to_string(),
             ),
             ("JOBPILOT_POOL_SIZE".to_owned(), "4".to_owned()),
+            // Tests make many requests from one address; the rate-limit tests lower these.
+            ("JOBPILOT_RATE_LIMIT".to_owned(), "100000".to_owned()),
+            ("JOBPILOT_AUTH_RATE_LIMIT".to_owned(), "100000".to_owned()),
         ];
         env.extend(self.env);
         let config = Config::from_sources(env, None).unwrap();
@@ -279,4 +282,94 @@ macro_rules! on_both_databases {
             )*
         }
     };
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A signed-in user's tokens.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub access: String,
+    pub refresh: String,
+    pub body: serde_json::Value,
+}
+
+impl TestApp {
+    pub async fn register(&self, email: &str) {
+        let response = self
+            .post_json(
+                "/api/v1/auth/register",
+                &serde_json::json!({"email": email, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post_json(
+            "/api/v1/auth/login",
+            &serde_json::json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn login_ok(&self, email: &str) -> Tokens {
+        let response = self.login(email, PASSWORD).await;
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+        let body: serde_json::Value = response.json().await.unwrap();
+        Tokens {
+            access: body["access_token"].as_str().unwrap().to_owned(),
+            refresh: body["refresh_token"].as_str().unwrap().to_owned(),
+            body,
+        }
+    }
+
+    /// Registers and signs in a user of the given role (roles other than seeker set in the store).
+    pub async fn user(&self, email: &str, role: domain::Role) -> Tokens {
+        self.register(email).await;
+        if role != domain::Role::Seeker {
+            let user = self
+                .store
+                .user_by_email(&domain::Email::parse(email).unwrap())
+                .await
+                .unwrap()
+                .unwrap();
+            self.store.set_role(user.id, role).await.unwrap();
+        }
+        self.login_ok(email).await
+    }
+
+    pub async fn get_as(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn send_as(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<&serde_json::Value>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> reqwest::Response {
+        self.post_json(
+            "/api/v1/auth/refresh",
+            &serde_json::json!({"refresh_token": refresh_token}),
+        )
+        .await
+    }
 }

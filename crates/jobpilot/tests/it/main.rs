@@ -8,6 +8,7 @@ mod cli;
 mod harness;
 mod http_errors;
 mod http_features;
+mod identity;
 mod openapi;
 mod register;
 mod store_suite;

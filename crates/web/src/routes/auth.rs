@@ -1,17 +1,30 @@
-//! Accounts: registration.
+//! Accounts and sign-in: registration, login, token refresh, logout.
 
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderValue, StatusCode, header::RETRY_AFTER},
+};
 use chrono::{DateTime, Utc};
-use domain::{Email, NewUser, Password, Role, User};
+use domain::{
+    AuditEvent, AuditOutcome, Email, NewSession, NewUser, Password, RefreshOutcome, Role, User,
+    UserId,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{
+    authn::Authenticated,
+    client::Client,
     error::{ApiError, ApiResult, ErrorDetail, ErrorResponse},
     extract::ApiJson,
+    rate_limit::{Decision, RateLimiter},
     state::AppState,
 };
+
+/// Passwords longer than the policy allows cannot be right; they are refused without hashing.
+const LOGIN_PASSWORD_MAX_CHARS: usize = 1024;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -20,7 +33,7 @@ pub struct RegisterRequest {
     /// case-insensitively and stored lower-cased.
     #[schema(format = IdnEmail, max_length = 254, example = "ada@example.org")]
     pub email: String,
-    /// 12 to 128 characters; no composition rules.
+    /// 12 to 128 characters, not one of the 10,000 most common passwords; no composition rules.
     #[schema(min_length = 12, max_length = 128, format = Password)]
     pub password: String,
 }
@@ -46,6 +59,70 @@ impl From<User> for UserView {
     }
 }
 
+/// Checks a new password against the policy: length, and not a common password.
+pub(crate) fn new_password(raw: String, target: &str) -> Result<Password, ErrorDetail> {
+    if auth::is_common_password(&raw) {
+        return Err(ErrorDetail::new(
+            target,
+            "this password is one of the most common ones; choose another",
+        ));
+    }
+    Password::parse(raw).map_err(|e| ErrorDetail::new(target, e.to_string()))
+}
+
+/// Counts an attempt against a limiter; 429 with `Retry-After` when over.
+pub(crate) fn check_limit(limiter: &RateLimiter, key: &str) -> ApiResult<()> {
+    match limiter.check(key) {
+        Decision::Allowed { .. } => Ok(()),
+        Decision::Limited { limit, retry_after } => {
+            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("too many attempts; try again in {seconds} s"),
+            )
+            .with_header(RETRY_AFTER, HeaderValue::from(seconds))
+            .with_header(
+                axum::http::HeaderName::from_static("ratelimit-limit"),
+                HeaderValue::from(limit),
+            )
+            .with_header(
+                axum::http::HeaderName::from_static("ratelimit-remaining"),
+                HeaderValue::from(0),
+            )
+            .with_header(
+                axum::http::HeaderName::from_static("ratelimit-reset"),
+                HeaderValue::from(seconds),
+            ))
+        }
+    }
+}
+
+/// Appends to the audit log; a failure to do so is logged, not fatal to the request.
+pub(crate) async fn audit(
+    state: &AppState,
+    client: &Client,
+    action: &'static str,
+    outcome: AuditOutcome,
+    actor_id: Option<UserId>,
+    subject_id: Option<UserId>,
+    details: Vec<(&'static str, String)>,
+) {
+    let event = AuditEvent {
+        at: Utc::now(),
+        actor_id,
+        action,
+        outcome,
+        subject_id,
+        ip: Some(client.ip.to_string()),
+        user_agent: client.user_agent.clone(),
+        details,
+    };
+    if let Err(error) = state.store().append_audit(event).await {
+        tracing::error!(error = %crate::error::ErrorChain(&error), action, "audit event lost");
+    }
+}
+
 /// Creates a seeker account.
 #[utoipa::path(
     post,
@@ -59,9 +136,25 @@ impl From<User> for UserView {
 )]
 pub async fn register(
     State(state): State<AppState>,
+    client: Client,
     ApiJson(request): ApiJson<RegisterRequest>,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
-    let (email, password) = validate(request)?;
+    check_limit(&state.limits().auth_by_ip, &client.ip.to_string())?;
+    let email = Email::parse(&request.email);
+    let password = new_password(request.password, "password");
+    let (email, password) = match (email, password) {
+        (Ok(email), Ok(password)) => (email, password),
+        (email, password) => {
+            let mut details = Vec::new();
+            if let Err(e) = email {
+                details.push(ErrorDetail::new("email", e.to_string()));
+            }
+            if let Err(detail) = password {
+                details.push(detail);
+            }
+            return Err(ApiError::validation(details));
+        }
+    };
     let password_hash = state
         .passwords()
         .hash(&password)
@@ -82,22 +175,308 @@ pub async fn register(
             ),
             other => other.into(),
         })?;
-    tracing::info!(user_id = %user.id, "account registered");
+    audit(
+        &state,
+        &client,
+        "auth.register",
+        AuditOutcome::Success,
+        Some(user.id),
+        None,
+        Vec::new(),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
-fn validate(request: RegisterRequest) -> ApiResult<(Email, Password)> {
-    let email = Email::parse(&request.email);
-    let password = Password::parse(request.password);
-    let mut details = Vec::new();
-    if let Err(e) = &email {
-        details.push(ErrorDetail::new("email", e.to_string()));
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    #[schema(format = IdnEmail, max_length = 254, example = "ada@example.org")]
+    pub email: String,
+    #[schema(max_length = 1024, format = Password)]
+    pub password: String,
+}
+
+/// A signed-in session's tokens.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// Send as `Authorization: Bearer <access_token>`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// Exchange at `/api/v1/auth/refresh` for new tokens; usable once.
+    pub refresh_token: String,
+    /// Seconds until the refresh token expires.
+    pub refresh_token_expires_in: i64,
+    pub session_id: Uuid,
+}
+
+fn invalid_credentials() -> ApiError {
+    ApiError::unauthorized(
+        "invalid_credentials",
+        "the e-mail address or password is wrong, or the account is locked for now",
+    )
+}
+
+fn refresh_ttl(state: &AppState) -> chrono::Duration {
+    chrono::Duration::from_std(state.settings().refresh_token_ttl)
+        .unwrap_or(chrono::Duration::days(30))
+}
+
+/// Signs in with e-mail and password and opens a session.
+///
+/// Unknown addresses, wrong passwords and locked accounts get the same answer in the same time.
+/// After too many failures in a row the account is locked for a while.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in", body = TokenResponse),
+        (status = 401, description = "Wrong e-mail address or password, or the account is locked", body = ErrorResponse),
+        (status = 429, description = "Too many attempts from this address or for this account", body = ErrorResponse),
+    )
+)]
+pub async fn login(
+    State(state): State<AppState>,
+    client: Client,
+    ApiJson(request): ApiJson<LoginRequest>,
+) -> ApiResult<Json<TokenResponse>> {
+    check_limit(&state.limits().auth_by_ip, &client.ip.to_string())?;
+    let email = Email::parse(&request.email)
+        .map_err(|e| ApiError::validation(vec![ErrorDetail::new("email", e.to_string())]))?;
+    check_limit(&state.limits().auth_by_account, email.as_str())?;
+    if request.password.chars().count() > LOGIN_PASSWORD_MAX_CHARS.min(domain::PASSWORD_MAX_CHARS) {
+        return Err(invalid_credentials());
     }
-    if let Err(e) = &password {
-        details.push(ErrorDetail::new("password", e.to_string()));
+    let now = Utc::now();
+    let user = state.store().user_by_email(&email).await?;
+    let usable = user.as_ref().filter(|u| u.may_sign_in(now));
+    let stored_hash = usable
+        .and_then(|u| u.password_hash.as_deref())
+        .unwrap_or(state.dummy_hash());
+    let verification = state
+        .passwords()
+        .verify(&request.password, stored_hash)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let Some(user) = usable.filter(|_| verification != auth::Verification::Mismatch) else {
+        let (outcome, reason) = match &user {
+            None => (AuditOutcome::Failure, "unknown_account"),
+            Some(u) if !u.may_sign_in(now) => (AuditOutcome::Denied, "locked"),
+            Some(_) => (AuditOutcome::Failure, "wrong_password"),
+        };
+        let mut details = vec![("reason", reason.to_owned())];
+        if let Some(user) = user.as_ref().filter(|_| reason == "wrong_password") {
+            let locked = state
+                .store()
+                .record_login_failure(user.id, now, state.settings().lockout)
+                .await?;
+            if let Some(until) = locked {
+                details.push(("locked_until", until.to_rfc3339()));
+            }
+        }
+        if user.is_none() {
+            details.push(("email", email.to_string()));
+        }
+        audit(
+            &state,
+            &client,
+            "auth.login",
+            outcome,
+            user.as_ref().map(|u| u.id),
+            None,
+            details,
+        )
+        .await;
+        return Err(invalid_credentials());
+    };
+    if let auth::Verification::MatchNeedsRehash(new_hash) = &verification {
+        state.store().set_password_hash(user.id, new_hash).await?;
     }
-    match (email, password) {
-        (Ok(email), Ok(password)) => Ok((email, password)),
-        _ => Err(ApiError::validation(details)),
+    state.store().record_login_success(user.id).await?;
+    let response = open_session(&state, &client, user).await?;
+    audit(
+        &state,
+        &client,
+        "auth.login",
+        AuditOutcome::Success,
+        Some(user.id),
+        None,
+        Vec::new(),
+    )
+    .await;
+    Ok(Json(response))
+}
+
+async fn open_session(state: &AppState, client: &Client, user: &User) -> ApiResult<TokenResponse> {
+    let now = Utc::now();
+    let (refresh_token, refresh_hash) = auth::new_refresh_token();
+    let refresh_ttl = refresh_ttl(state);
+    let session = state
+        .store()
+        .create_session(NewSession {
+            user_id: user.id,
+            refresh_token_hash: refresh_hash,
+            expires_at: now + refresh_ttl,
+            user_agent: client.user_agent.clone(),
+            ip: Some(client.ip.to_string()),
+        })
+        .await?;
+    let (access_token, expires) = state.tokens().issue(user.id, user.role, session.id, now);
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: (expires - now).num_seconds(),
+        refresh_token,
+        refresh_token_expires_in: refresh_ttl.num_seconds(),
+        session_id: session.id.as_uuid(),
+    })
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    #[schema(max_length = 512)]
+    pub refresh_token: String,
+}
+
+/// Exchanges a refresh token for new tokens. Each refresh token works once: presenting a used
+/// one again ends its session (it was copied), and the attempt is audited.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/refresh",
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New tokens; the old refresh token is spent", body = TokenResponse),
+        (status = 401, description = "Unknown, expired or already used refresh token", body = ErrorResponse),
+        (status = 429, description = "Too many attempts from this address", body = ErrorResponse),
+    )
+)]
+pub async fn refresh(
+    State(state): State<AppState>,
+    client: Client,
+    ApiJson(request): ApiJson<RefreshRequest>,
+) -> ApiResult<Json<TokenResponse>> {
+    check_limit(&state.limits().auth_by_ip, &client.ip.to_string())?;
+    let invalid = || {
+        ApiError::unauthorized(
+            "invalid_refresh_token",
+            "the refresh token is unknown, expired or already used; sign in again",
+        )
+    };
+    if request.refresh_token.len() > 512 {
+        return Err(invalid());
     }
+    let now = Utc::now();
+    let (refresh_token, successor_hash) = auth::new_refresh_token();
+    let refresh_ttl = refresh_ttl(&state);
+    let outcome = state
+        .store()
+        .refresh_session(
+            &auth::refresh_token_hash(&request.refresh_token),
+            &successor_hash,
+            now,
+            now + refresh_ttl,
+        )
+        .await?;
+    match outcome {
+        RefreshOutcome::Rotated { session, user } => {
+            let (access_token, expires) = state.tokens().issue(user.id, user.role, session.id, now);
+            Ok(Json(TokenResponse {
+                access_token,
+                token_type: "Bearer",
+                expires_in: (expires - now).num_seconds(),
+                refresh_token,
+                refresh_token_expires_in: refresh_ttl.num_seconds(),
+                session_id: session.id.as_uuid(),
+            }))
+        }
+        RefreshOutcome::Reused {
+            session_id,
+            user_id,
+        } => {
+            state.sessions().forget(session_id);
+            tracing::warn!(%user_id, %session_id, "a spent refresh token was presented again; session revoked");
+            audit(
+                &state,
+                &client,
+                "auth.refresh_reuse",
+                AuditOutcome::Denied,
+                None,
+                Some(user_id),
+                vec![("session_id", session_id.to_string())],
+            )
+            .await;
+            Err(invalid())
+        }
+        RefreshOutcome::Invalid => Err(invalid()),
+    }
+}
+
+/// Ends this session: its refresh token stops working and its access tokens are refused.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses((status = 204, description = "Signed out"))
+)]
+pub async fn logout(
+    State(state): State<AppState>,
+    client: Client,
+    caller: Authenticated,
+) -> ApiResult<StatusCode> {
+    state
+        .store()
+        .revoke_session(caller.user_id, caller.session_id, Utc::now())
+        .await?;
+    state.sessions().forget(caller.session_id);
+    audit(
+        &state,
+        &client,
+        "auth.logout",
+        AuditOutcome::Success,
+        Some(caller.user_id),
+        None,
+        Vec::new(),
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends every session of the caller's account, on every device.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout-all",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses((status = 204, description = "Signed out everywhere"))
+)]
+pub async fn logout_all(
+    State(state): State<AppState>,
+    client: Client,
+    caller: Authenticated,
+) -> ApiResult<StatusCode> {
+    let ended = state
+        .store()
+        .revoke_sessions(caller.user_id, None, Utc::now())
+        .await?;
+    state.sessions().forget_all();
+    audit(
+        &state,
+        &client,
+        "auth.logout_all",
+        AuditOutcome::Success,
+        Some(caller.user_id),
+        None,
+        vec![("sessions", ended.to_string())],
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -1,0 +1,127 @@
+//! The caller's own account.
+
+use axum::{Json, extract::State, http::StatusCode};
+use chrono::Utc;
+use domain::{AuditOutcome, Permission};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::{
+    authn::Authenticated,
+    client::Client,
+    error::{ApiError, ApiResult, ErrorResponse},
+    extract::ApiJson,
+    routes::auth::{UserView, audit, check_limit, new_password},
+    state::AppState,
+};
+
+/// The signed-in user's account.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "account",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The caller's account", body = UserView))
+)]
+pub async fn me(State(state): State<AppState>, caller: Authenticated) -> ApiResult<Json<UserView>> {
+    caller.require(Permission::ManageOwnAccount)?;
+    let user = state
+        .store()
+        .user_by_id(caller.user_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("invalid_token", "this account no longer exists"))?;
+    Ok(Json(user.into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    #[schema(max_length = 1024, format = Password)]
+    pub current_password: String,
+    /// 12 to 128 characters, not one of the 10,000 most common passwords.
+    #[schema(min_length = 12, max_length = 128, format = Password)]
+    pub new_password: String,
+}
+
+/// Changes the caller's password. Every other session of the account ends; this one stays.
+#[utoipa::path(
+    put,
+    path = "/api/v1/me/password",
+    tag = "account",
+    security(("bearer" = [])),
+    request_body = ChangePasswordRequest,
+    responses(
+        (status = 204, description = "Changed; other sessions ended"),
+        (status = 403, description = "The current password is wrong", body = ErrorResponse),
+        (status = 429, description = "Too many attempts for this account", body = ErrorResponse),
+    )
+)]
+pub async fn change_password(
+    State(state): State<AppState>,
+    client: Client,
+    caller: Authenticated,
+    ApiJson(request): ApiJson<ChangePasswordRequest>,
+) -> ApiResult<StatusCode> {
+    caller.require(Permission::ManageOwnAccount)?;
+    check_limit(&state.limits().auth_by_account, &caller.user_id.to_string())?;
+    let new_password = new_password(request.new_password, "new_password")
+        .map_err(|detail| ApiError::validation(vec![detail]))?;
+    let user = state
+        .store()
+        .user_by_id(caller.user_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("invalid_token", "this account no longer exists"))?;
+    let current_ok = match (
+        &user.password_hash,
+        request.current_password.chars().count(),
+    ) {
+        (Some(hash), n) if n <= domain::PASSWORD_MAX_CHARS => {
+            state
+                .passwords()
+                .verify(&request.current_password, hash)
+                .await
+                .map_err(|e| ApiError::internal(&e))?
+                != auth::Verification::Mismatch
+        }
+        _ => false,
+    };
+    if !current_ok {
+        audit(
+            &state,
+            &client,
+            "account.password_change",
+            AuditOutcome::Failure,
+            Some(user.id),
+            None,
+            Vec::new(),
+        )
+        .await;
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "invalid_credentials",
+            "the current password is wrong",
+        ));
+    }
+    let hash = state
+        .passwords()
+        .hash(&new_password)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    state.store().set_password_hash(user.id, &hash).await?;
+    let ended = state
+        .store()
+        .revoke_sessions(user.id, Some(caller.session_id), Utc::now())
+        .await?;
+    state.sessions().forget_all();
+    audit(
+        &state,
+        &client,
+        "account.password_change",
+        AuditOutcome::Success,
+        Some(user.id),
+        None,
+        vec![("other_sessions_ended", ended.to_string())],
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
+}
