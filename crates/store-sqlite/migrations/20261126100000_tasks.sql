@@ -1,0 +1,40 @@
+-- The durable task queue (crates/tasks owns every query on these tables). Times are Unix epoch
+-- milliseconds: integers compare and index cheaply, and the claim query compares them on every poll.
+CREATE TABLE tasks (
+    id               TEXT PRIMARY KEY NOT NULL,          -- UUIDv7, so ids sort by creation time
+    queue            TEXT NOT NULL,
+    kind             TEXT NOT NULL,
+    args             TEXT NOT NULL CHECK (json_valid(args)),
+    state            TEXT NOT NULL CHECK (state IN ('scheduled', 'available', 'executing',
+                         'retryable', 'completed', 'discarded', 'cancelled')),
+    priority         INTEGER NOT NULL DEFAULT 0,         -- higher runs first
+    attempt          INTEGER NOT NULL DEFAULT 0,
+    max_attempts     INTEGER NOT NULL DEFAULT 3 CHECK (max_attempts >= 1),
+    scheduled_at     INTEGER NOT NULL,                   -- not run before this time
+    attempted_at     INTEGER,
+    lease_owner      TEXT,                               -- the worker running it
+    lease_expires_at INTEGER,                            -- rescued after this unless heartbeated
+    errors           TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(errors)),
+    unique_key       TEXT UNIQUE,
+    user_id          TEXT,                               -- on whose behalf, for the owner's view
+    meta             TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(meta)),
+    inserted_at      INTEGER NOT NULL,
+    finished_at      INTEGER                             -- completed, discarded or cancelled at
+) STRICT;
+
+-- The claim query: ready tasks of one queue, best priority first, oldest first.
+CREATE INDEX tasks_ready ON tasks (queue, priority DESC, scheduled_at, id)
+    WHERE state IN ('available', 'scheduled', 'retryable');
+-- The rescuer and the heartbeat: executing tasks by lease.
+CREATE INDEX tasks_executing ON tasks (lease_expires_at) WHERE state = 'executing';
+-- The pruner.
+CREATE INDEX tasks_finished ON tasks (finished_at) WHERE finished_at IS NOT NULL;
+CREATE INDEX tasks_user ON tasks (user_id, id) WHERE user_id IS NOT NULL;
+
+-- One row per cron fire: with several workers each fire inserts once, and so enqueues once.
+CREATE TABLE task_cron_fires (
+    schedule TEXT NOT NULL,
+    fire_at  INTEGER NOT NULL,
+    task_id  TEXT NOT NULL,
+    PRIMARY KEY (schedule, fire_at)
+) STRICT;

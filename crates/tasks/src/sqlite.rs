@@ -1,0 +1,452 @@
+//! The queue's SQL for SQLite. Times are Unix epoch milliseconds from this process's clock (one
+//! machine holds the file, so there is one clock); JSON is TEXT.
+//!
+//! Every write here is a single statement in its own implicit transaction, or a short explicit
+//! one that starts with a write: SQLite takes the write lock at the start of such a statement (as
+//! `BEGIN IMMEDIATE` would), so the busy timeout applies and no stale snapshot can fail it.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use chrono::{DateTime, Utc};
+use sqlx::{Row, SqliteConnection, SqlitePool, sqlite::SqliteRow};
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::{
+    admin::{ListFilter, StateCount},
+    db::{Error, Result},
+    task::{AttemptError, NewTask, Task, TaskId, TaskState},
+    worker::Finish,
+};
+
+/// Wakes this process's SQLite workers when a transaction that enqueued ready work commits.
+/// One signal for every SQLite database of the process: a wake-up meant for another database
+/// costs one empty claim.
+pub(crate) static WAKE: Notify = Notify::const_new();
+
+macro_rules! columns {
+    () => {
+        "id, queue, kind, args, state, priority, attempt, max_attempts, scheduled_at, \
+         attempted_at, lease_owner, lease_expires_at, errors, unique_key, user_id, meta, \
+         inserted_at, finished_at"
+    };
+}
+
+pub(crate) fn ms(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+fn from_ms(column: &str, value: i64) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(value)
+        .ok_or_else(|| Error::Corrupt(format!("tasks.{column}: {value} is out of range")))
+}
+
+fn duration_ms(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn json_column(row: &SqliteRow, column: &str) -> Result<serde_json::Value> {
+    let text: String = row.try_get(column)?;
+    serde_json::from_str(&text).map_err(|e| Error::Corrupt(format!("tasks.{column}: {e}")))
+}
+
+fn task_from_row(row: &SqliteRow) -> Result<Task> {
+    let id: String = row.try_get("id")?;
+    let state: String = row.try_get("state")?;
+    let optional_time = |column: &str| -> Result<Option<DateTime<Utc>>> {
+        row.try_get::<Option<i64>, _>(column)?
+            .map(|v| from_ms(column, v))
+            .transpose()
+    };
+    let errors: Vec<AttemptError> = serde_json::from_value(json_column(row, "errors")?)
+        .map_err(|e| Error::Corrupt(format!("tasks.errors: {e}")))?;
+    let user_id = row
+        .try_get::<Option<String>, _>("user_id")?
+        .map(|v| Uuid::parse_str(&v))
+        .transpose()
+        .map_err(|e| Error::Corrupt(format!("tasks.user_id: {e}")))?;
+    Ok(Task {
+        id: id
+            .parse()
+            .map_err(|e| Error::Corrupt(format!("tasks.id: {e}")))?,
+        queue: row.try_get("queue")?,
+        kind: row.try_get("kind")?,
+        args: json_column(row, "args")?,
+        state: state.parse().map_err(Error::Corrupt)?,
+        priority: row.try_get("priority")?,
+        attempt: row.try_get("attempt")?,
+        max_attempts: row.try_get("max_attempts")?,
+        scheduled_at: from_ms("scheduled_at", row.try_get("scheduled_at")?)?,
+        attempted_at: optional_time("attempted_at")?,
+        lease_owner: row.try_get("lease_owner")?,
+        lease_expires_at: optional_time("lease_expires_at")?,
+        errors,
+        unique_key: row.try_get("unique_key")?,
+        user_id,
+        meta: json_column(row, "meta")?,
+        inserted_at: from_ms("inserted_at", row.try_get("inserted_at")?)?,
+        finished_at: optional_time("finished_at")?,
+    })
+}
+
+/// Fires [`WAKE`] when the caller's transaction commits (or at once, outside a transaction),
+/// and not when it rolls back.
+async fn wake_on_commit(conn: &mut SqliteConnection) -> Result<()> {
+    let pending = Arc::new(AtomicBool::new(true));
+    let on_rollback = pending.clone();
+    let mut handle = conn.lock_handle().await?;
+    handle.set_commit_hook(move || {
+        if pending.swap(false, Ordering::AcqRel) {
+            WAKE.notify_waiters();
+        }
+        true
+    });
+    handle.set_rollback_hook(move || on_rollback.store(false, Ordering::Release));
+    Ok(())
+}
+
+pub(crate) async fn insert(conn: &mut SqliteConnection, tasks: &[NewTask]) -> Result<Vec<TaskId>> {
+    let now = Utc::now();
+    let now_ms = ms(now);
+    let mut rows = Vec::with_capacity(tasks.len());
+    let mut ids = Vec::with_capacity(tasks.len());
+    let mut any_ready = false;
+    for task in tasks {
+        let id = TaskId::new();
+        let scheduled_at = task.scheduled_at.map_or(now_ms, ms);
+        any_ready |= scheduled_at <= now_ms;
+        rows.push(serde_json::json!({
+            "id": id.to_string(),
+            "queue": task.queue,
+            "kind": task.kind,
+            "args": task.args,
+            "priority": task.priority,
+            "max_attempts": task.max_attempts.max(1),
+            "scheduled_at": scheduled_at,
+            "unique_key": task.stored_unique_key(now),
+            "user_id": task.user_id.map(|u| u.to_string()),
+            "meta": task.meta,
+        }));
+        ids.push(id);
+    }
+    if any_ready {
+        wake_on_commit(conn).await?;
+    }
+    // One statement for the whole batch; `WHERE true` lets SQLite tell the upsert clause from a
+    // join constraint.
+    let inserted: Vec<String> = sqlx::query_scalar(
+        "INSERT INTO tasks (id, queue, kind, args, state, priority, max_attempts, scheduled_at,
+                            unique_key, user_id, meta, inserted_at)
+         SELECT value ->> 'id', value ->> 'queue', value ->> 'kind', value -> 'args',
+                CASE WHEN value ->> 'scheduled_at' <= ?2 THEN 'available' ELSE 'scheduled' END,
+                value ->> 'priority', value ->> 'max_attempts', value ->> 'scheduled_at',
+                value ->> 'unique_key', value ->> 'user_id', value -> 'meta', ?2
+         FROM json_each(?1) WHERE true
+         ON CONFLICT (unique_key) DO NOTHING
+         RETURNING id",
+    )
+    .bind(serde_json::Value::Array(rows).to_string())
+    .bind(now_ms)
+    .fetch_all(&mut *conn)
+    .await?;
+    if inserted.len() == ids.len() {
+        return Ok(ids);
+    }
+    // Some keys were taken: those tasks are the existing ones.
+    let inserted: std::collections::HashSet<String> = inserted.into_iter().collect();
+    let mut resolved = Vec::with_capacity(ids.len());
+    for (id, task) in ids.into_iter().zip(tasks) {
+        if inserted.contains(&id.to_string()) {
+            resolved.push(id);
+            continue;
+        }
+        let key = task.stored_unique_key(now);
+        let existing: String = sqlx::query_scalar("SELECT id FROM tasks WHERE unique_key = ?1")
+            .bind(key)
+            .fetch_one(&mut *conn)
+            .await?;
+        resolved.push(
+            existing
+                .parse()
+                .map_err(|e| Error::Corrupt(format!("tasks.id: {e}")))?,
+        );
+    }
+    Ok(resolved)
+}
+
+pub(crate) async fn claim(
+    pool: &SqlitePool,
+    queue: &str,
+    kinds: &str,
+    owner: &str,
+    lease: Duration,
+    limit: usize,
+) -> Result<Vec<Task>> {
+    let now = ms(Utc::now());
+    let rows = sqlx::query(concat!(
+        "UPDATE tasks SET state = 'executing', attempt = attempt + 1, attempted_at = ?1,
+                          lease_owner = ?2, lease_expires_at = ?3
+         WHERE id IN (SELECT id FROM tasks
+                      WHERE queue = ?4 AND state IN ('available', 'scheduled', 'retryable')
+                        AND scheduled_at <= ?1 AND kind IN (SELECT value FROM json_each(?5))
+                      ORDER BY priority DESC, scheduled_at, id
+                      LIMIT ?6)
+         RETURNING ",
+        columns!()
+    ))
+    .bind(now)
+    .bind(owner)
+    .bind(now + duration_ms(lease))
+    .bind(queue)
+    .bind(kinds)
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(task_from_row).collect()
+}
+
+pub(crate) async fn complete(pool: &SqlitePool, owner: &str, ids: &[TaskId]) -> Result<u64> {
+    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    let done = sqlx::query(
+        "UPDATE tasks SET state = 'completed', finished_at = ?1, lease_owner = NULL,
+                          lease_expires_at = NULL
+         WHERE state = 'executing' AND lease_owner = ?2
+           AND id IN (SELECT value FROM json_each(?3))",
+    )
+    .bind(ms(Utc::now()))
+    .bind(owner)
+    .bind(serde_json::to_string(&ids)?)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+pub(crate) async fn finish(
+    pool: &SqlitePool,
+    owner: &str,
+    id: TaskId,
+    attempt: i32,
+    finish: &Finish,
+) -> Result<bool> {
+    let now = Utc::now();
+    let error = finish
+        .error
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()?;
+    let done = sqlx::query(
+        "UPDATE tasks SET state = ?1,
+                          scheduled_at = coalesce(?2, scheduled_at),
+                          finished_at = ?3,
+                          errors = CASE WHEN ?4 IS NULL THEN errors
+                                        ELSE json_insert(errors, '$[#]', json(?4)) END,
+                          attempt = attempt - ?5,
+                          lease_owner = NULL, lease_expires_at = NULL
+         WHERE id = ?6 AND lease_owner = ?7 AND state = 'executing' AND attempt = ?8",
+    )
+    .bind(finish.state.as_str())
+    .bind(finish.run_after.map(|d| ms(now) + duration_ms(d)))
+    .bind(finish.state.is_final().then(|| ms(now)))
+    .bind(error)
+    .bind(i32::from(finish.give_back_attempt))
+    .bind(id.to_string())
+    .bind(owner)
+    .bind(attempt)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(crate) async fn heartbeat(pool: &SqlitePool, owner: &str, lease: Duration) -> Result<u64> {
+    let done = sqlx::query(
+        "UPDATE tasks SET lease_expires_at = ?1 WHERE lease_owner = ?2 AND state = 'executing'",
+    )
+    .bind(ms(Utc::now()) + duration_ms(lease))
+    .bind(owner)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+pub(crate) async fn release(pool: &SqlitePool, owner: &str) -> Result<u64> {
+    let done = sqlx::query(
+        "UPDATE tasks SET state = 'available', attempt = attempt - 1, scheduled_at = ?1,
+                          lease_owner = NULL, lease_expires_at = NULL
+         WHERE lease_owner = ?2 AND state = 'executing'",
+    )
+    .bind(ms(Utc::now()))
+    .bind(owner)
+    .execute(pool)
+    .await?;
+    if done.rows_affected() > 0 {
+        WAKE.notify_waiters();
+    }
+    Ok(done.rows_affected())
+}
+
+pub(crate) async fn rescue(pool: &SqlitePool, message: &str) -> Result<u64> {
+    let now = Utc::now();
+    let done = sqlx::query(
+        "UPDATE tasks SET
+             state = CASE WHEN attempt >= max_attempts THEN 'discarded' ELSE 'retryable' END,
+             finished_at = CASE WHEN attempt >= max_attempts THEN ?1 END,
+             scheduled_at = ?1,
+             errors = json_insert(errors, '$[#]', json_object(
+                 'attempt', attempt, 'at', ?2, 'kind', 'lease_expired', 'message', ?3)),
+             lease_owner = NULL, lease_expires_at = NULL
+         WHERE state = 'executing' AND lease_expires_at < ?1",
+    )
+    .bind(ms(now))
+    .bind(now.to_rfc3339())
+    .bind(message)
+    .execute(pool)
+    .await?;
+    if done.rows_affected() > 0 {
+        WAKE.notify_waiters();
+    }
+    Ok(done.rows_affected())
+}
+
+/// Deletes up to `batch` finished tasks and cron fires older than `before`; returns how many.
+pub(crate) async fn prune(pool: &SqlitePool, before: DateTime<Utc>, batch: i64) -> Result<u64> {
+    let tasks = sqlx::query(
+        "DELETE FROM tasks WHERE id IN
+             (SELECT id FROM tasks WHERE finished_at < ?1 LIMIT ?2)",
+    )
+    .bind(ms(before))
+    .bind(batch)
+    .execute(pool)
+    .await?;
+    let fires = sqlx::query(
+        "DELETE FROM task_cron_fires WHERE rowid IN
+             (SELECT rowid FROM task_cron_fires WHERE fire_at < ?1 LIMIT ?2)",
+    )
+    .bind(ms(before))
+    .bind(batch)
+    .execute(pool)
+    .await?;
+    Ok(tasks.rows_affected() + fires.rows_affected())
+}
+
+/// Records a cron fire and enqueues its task in one transaction; `None` when another worker
+/// already fired it.
+pub(crate) async fn fire_cron(
+    pool: &SqlitePool,
+    schedule: &str,
+    fire_at: DateTime<Utc>,
+    task: &NewTask,
+) -> Result<Option<TaskId>> {
+    let mut tx = pool.begin().await?;
+    let id = TaskId::new();
+    let fired = sqlx::query(
+        "INSERT INTO task_cron_fires (schedule, fire_at, task_id) VALUES (?1, ?2, ?3)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(schedule)
+    .bind(ms(fire_at))
+    .bind(id.to_string())
+    .execute(&mut *tx)
+    .await?;
+    if fired.rows_affected() == 0 {
+        return Ok(None);
+    }
+    let ids = insert(&mut tx, std::slice::from_ref(task)).await?;
+    sqlx::query("UPDATE task_cron_fires SET task_id = ?1 WHERE schedule = ?2 AND fire_at = ?3")
+        .bind(ids.first().map(ToString::to_string))
+        .bind(schedule)
+        .bind(ms(fire_at))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(ids.first().copied())
+}
+
+pub(crate) async fn get(pool: &SqlitePool, id: TaskId) -> Result<Option<Task>> {
+    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM tasks WHERE id = ?1"))
+        .bind(id.to_string())
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(task_from_row).transpose()
+}
+
+pub(crate) async fn list(pool: &SqlitePool, filter: &ListFilter, limit: i64) -> Result<Vec<Task>> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM tasks
+          WHERE (?1 IS NULL OR queue = ?1) AND (?2 IS NULL OR kind = ?2)
+            AND (?3 IS NULL OR state = ?3) AND (?4 IS NULL OR user_id = ?4)
+            AND (?5 IS NULL OR id < ?5)
+          ORDER BY id DESC
+          LIMIT ?6"
+    ))
+    .bind(filter.queue.as_deref())
+    .bind(filter.kind.as_deref())
+    .bind(filter.state.map(TaskState::as_str))
+    .bind(filter.user_id.map(|u| u.to_string()))
+    .bind(filter.before.map(|id| id.to_string()))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(task_from_row).collect()
+}
+
+/// Moves a task from one of `from` to `to`; returns whether it moved.
+pub(crate) async fn set_state(
+    pool: &SqlitePool,
+    id: TaskId,
+    from: &[TaskState],
+    to: TaskState,
+    note: Option<&AttemptError>,
+) -> Result<bool> {
+    let now = ms(Utc::now());
+    let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+    let note = note.map(serde_json::to_string).transpose()?;
+    let done = sqlx::query(
+        "UPDATE tasks SET
+             state = ?1,
+             finished_at = CASE WHEN ?1 IN ('completed', 'discarded', 'cancelled') THEN ?2 END,
+             scheduled_at = CASE WHEN ?1 = 'available' THEN ?2 ELSE scheduled_at END,
+             max_attempts = CASE WHEN ?1 = 'available' THEN max(max_attempts, attempt + 1)
+                                 ELSE max_attempts END,
+             errors = CASE WHEN ?3 IS NULL THEN errors
+                           ELSE json_insert(errors, '$[#]', json(?3)) END,
+             lease_owner = NULL, lease_expires_at = NULL
+         WHERE id = ?4 AND state IN (SELECT value FROM json_each(?5))",
+    )
+    .bind(to.as_str())
+    .bind(now)
+    .bind(note)
+    .bind(id.to_string())
+    .bind(serde_json::to_string(&from)?)
+    .execute(pool)
+    .await?;
+    if to == TaskState::Available && done.rows_affected() > 0 {
+        WAKE.notify_waiters();
+    }
+    Ok(done.rows_affected() == 1)
+}
+
+pub(crate) async fn stats(pool: &SqlitePool) -> Result<Vec<StateCount>> {
+    let rows = sqlx::query(
+        "SELECT queue, state, count(*) AS n FROM tasks GROUP BY queue, state ORDER BY queue, state",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let state: String = row.try_get("state")?;
+            Ok(StateCount {
+                queue: row.try_get("queue")?,
+                state: state.parse().map_err(Error::Corrupt)?,
+                count: row.try_get("n")?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,341 @@
+//! A fresh database per test (SQLite in a temporary directory; PostgreSQL when
+//! JOBPILOT_TEST_POSTGRES_URL is set), migrated with the stores' own migrations.
+
+use std::{future::Future, str::FromStr, time::Duration};
+
+use sqlx::{
+    Connection as _, PgConnection,
+    postgres::PgPoolOptions,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+use tasks::{Backoff, QueueConfig, TaskDb, WorkerConfig};
+
+pub const POSTGRES_ENV: &str = "JOBPILOT_TEST_POSTGRES_URL";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestDb {
+    pub db: TaskDb,
+    pub url: String,
+    _dir: tempfile::TempDir,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// `None` (with a note on stderr) when PostgreSQL is asked for but not configured.
+    pub async fn create(kind: Db) -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        match kind {
+            Db::Sqlite => {
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                let db = connect_sqlite(&url, true).await;
+                if let TaskDb::Sqlite(pool) = &db {
+                    sqlx::migrate!("../store-sqlite/migrations")
+                        .run(pool)
+                        .await
+                        .unwrap();
+                }
+                sqlx::query(
+                    "CREATE TABLE effects (key TEXT PRIMARY KEY, n INTEGER NOT NULL DEFAULT 1)",
+                )
+                .execute(sqlite_pool(&db))
+                .await
+                .unwrap();
+                sqlx::query("CREATE TABLE runs (key TEXT NOT NULL)")
+                    .execute(sqlite_pool(&db))
+                    .await
+                    .unwrap();
+                Some(Self {
+                    db,
+                    url,
+                    _dir: dir,
+                    postgres: None,
+                })
+            }
+            Db::Postgres => {
+                let Ok(admin_url) = std::env::var(POSTGRES_ENV) else {
+                    eprintln!(
+                        "skipped: {POSTGRES_ENV} is not set, so this PostgreSQL test did not run"
+                    );
+                    return None;
+                };
+                let name = format!("jobpilot_tasks_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = PgConnection::connect(&admin_url).await.unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
+                admin.close().await.unwrap();
+                let url = database_url(&admin_url, &name);
+                let db = connect_postgres(&url).await;
+                let TaskDb::Postgres(pool) = &db else {
+                    unreachable!()
+                };
+                sqlx::migrate!("../store-postgres/migrations")
+                    .run(pool)
+                    .await
+                    .unwrap();
+                sqlx::query(
+                    "CREATE TABLE effects (key TEXT PRIMARY KEY, n INTEGER NOT NULL DEFAULT 1)",
+                )
+                .execute(pool)
+                .await
+                .unwrap();
+                sqlx::query("CREATE TABLE runs (key TEXT NOT NULL)")
+                    .execute(pool)
+                    .await
+                    .unwrap();
+                Some(Self {
+                    db,
+                    url,
+                    _dir: dir,
+                    postgres: Some((admin_url, name)),
+                })
+            }
+        }
+    }
+}
+
+/// Opens the database at `url` as the stores do (WAL, synchronous=FULL, busy timeout).
+pub async fn connect(url: &str) -> TaskDb {
+    if url.starts_with("sqlite:") {
+        connect_sqlite(url, false).await
+    } else {
+        connect_postgres(url).await
+    }
+}
+
+async fn connect_sqlite(url: &str, create: bool) -> TaskDb {
+    let options = SqliteConnectOptions::from_str(url)
+        .unwrap()
+        .create_if_missing(create)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10));
+    let pool = SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await
+        .unwrap();
+    TaskDb::Sqlite(pool)
+}
+
+async fn connect_postgres(url: &str) -> TaskDb {
+    let pool = PgPoolOptions::new()
+        .max_connections(8)
+        .connect(url)
+        .await
+        .unwrap();
+    TaskDb::Postgres(pool)
+}
+
+fn sqlite_pool(db: &TaskDb) -> &sqlx::SqlitePool {
+    match db {
+        TaskDb::Sqlite(pool) => pool,
+        TaskDb::Postgres(_) => panic!("not SQLite"),
+    }
+}
+
+/// The admin URL with its database name replaced.
+fn database_url(admin_url: &str, name: &str) -> String {
+    let (base, query) = match admin_url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (admin_url, String::new()),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let authority_end = base[scheme_end..]
+        .find('/')
+        .map(|i| i + scheme_end)
+        .unwrap_or(base.len());
+    format!("{}/{name}{query}", &base[..authority_end])
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs outside any runtime's async context: use a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                if let Ok(mut admin) = PgConnection::connect(&admin_url).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut admin)
+                    .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A worker configuration with every interval tiny, so tests take milliseconds.
+pub fn fast_config() -> WorkerConfig {
+    WorkerConfig {
+        queues: vec![QueueConfig::new(tasks::DEFAULT_QUEUE, 4)],
+        poll_interval: Duration::from_millis(50),
+        lease: Duration::from_secs(5),
+        heartbeat_interval: Duration::from_millis(200),
+        backoff: Backoff {
+            base: Duration::from_millis(50),
+            max: Duration::from_millis(200),
+        },
+        rescue_interval: Duration::from_millis(100),
+        prune_interval: Duration::from_secs(3600),
+        cron_interval: Duration::from_millis(50),
+        shutdown_grace: Duration::from_secs(5),
+        ..WorkerConfig::default()
+    }
+}
+
+/// Polls `check` every 10 ms until it holds; fails the test after `within`.
+pub async fn wait_until<F, Fut>(within: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {within:?} waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Waits until the task reaches `state`; returns it.
+pub async fn wait_for_state(
+    db: &TaskDb,
+    id: tasks::TaskId,
+    state: tasks::TaskState,
+) -> tasks::Task {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let task = tasks::admin::get(db, id).await.unwrap();
+        if task.state == state {
+            return task;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "task never became {state}: {task:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Logs one run of `key` (every execution) in `runs`, and its side effect once in `effects`
+/// (guarded by the unique key, as a real handler's would be).
+pub async fn record_run(db: &TaskDb, key: &str) -> Result<(), sqlx::Error> {
+    match db {
+        TaskDb::Sqlite(pool) => {
+            sqlx::query("INSERT INTO runs (key) VALUES (?1)")
+                .bind(key)
+                .execute(pool)
+                .await?;
+            sqlx::query("INSERT INTO effects (key) VALUES (?1) ON CONFLICT DO NOTHING")
+                .bind(key)
+                .execute(pool)
+                .await?;
+        }
+        TaskDb::Postgres(pool) => {
+            sqlx::query("INSERT INTO runs (key) VALUES ($1)")
+                .bind(key)
+                .execute(pool)
+                .await?;
+            sqlx::query("INSERT INTO effects (key) VALUES ($1) ON CONFLICT DO NOTHING")
+                .bind(key)
+                .execute(pool)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// How many runs were logged (all keys when `key` is `None`).
+pub async fn runs(db: &TaskDb, key: Option<&str>) -> i64 {
+    match db {
+        TaskDb::Sqlite(pool) => {
+            sqlx::query_scalar("SELECT count(*) FROM runs WHERE ?1 IS NULL OR key = ?1")
+                .bind(key)
+                .fetch_one(pool)
+                .await
+                .unwrap()
+        }
+        TaskDb::Postgres(pool) => {
+            sqlx::query_scalar("SELECT count(*) FROM runs WHERE $1::text IS NULL OR key = $1")
+                .bind(key)
+                .fetch_one(pool)
+                .await
+                .unwrap()
+        }
+    }
+}
+
+/// (runs logged, distinct keys run, side effects recorded)
+pub async fn run_counts(db: &TaskDb) -> (i64, i64, i64) {
+    let sql_runs = "SELECT count(*) FROM runs";
+    let sql_distinct = "SELECT count(DISTINCT key) FROM runs";
+    let sql_effects = "SELECT count(*) FROM effects";
+    match db {
+        TaskDb::Sqlite(pool) => (
+            sqlx::query_scalar(sql_runs).fetch_one(pool).await.unwrap(),
+            sqlx::query_scalar(sql_distinct)
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+            sqlx::query_scalar(sql_effects)
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+        ),
+        TaskDb::Postgres(pool) => (
+            sqlx::query_scalar(sql_runs).fetch_one(pool).await.unwrap(),
+            sqlx::query_scalar(sql_distinct)
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+            sqlx::query_scalar(sql_effects)
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+        ),
+    }
+}
+
+/// Runs a test body against SQLite and PostgreSQL, as two tests.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::harness::Db::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::harness::Db::Postgres).await
+                }
+            )*
+        }
+    };
+}
