@@ -147,6 +147,17 @@ impl TokenIssuer {
         }
     }
 
+    /// The same keys, for another kind of token (another audience, another lifetime), so one
+    /// kind can never pass for the other.
+    pub fn with_audience(&self, audience: &str, ttl: Duration) -> Self {
+        Self {
+            keys: self.keys.clone(),
+            issuer: self.issuer.clone(),
+            audience: audience.to_owned(),
+            ttl,
+        }
+    }
+
     pub fn ttl(&self) -> Duration {
         self.ttl
     }

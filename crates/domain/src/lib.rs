@@ -3,15 +3,17 @@
 //! Values that cross a trust boundary enter through a constructor that checks them ("parse, don't
 //! validate"), so the rest of the code only ever sees valid ones.
 
+mod api_key;
 mod email;
 mod password;
 mod session;
 mod user;
 
+pub use api_key::{ApiKey, ApiKeyId, Scope, scopes_from_text, scopes_to_text};
 pub use email::{Email, EmailError};
 pub use password::{PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, Password, PasswordError};
 pub use session::{
     AuditEvent, AuditOutcome, LockoutPolicy, NewSession, RefreshOutcome, Session, SessionId,
-    StoredAuditEvent,
+    StoredAuditEvent, TotpRecord,
 };
 pub use user::{NewUser, Permission, Role, RoleParseError, User, UserId};

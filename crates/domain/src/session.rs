@@ -136,3 +136,11 @@ pub struct StoredAuditEvent {
     /// A JSON object.
     pub details: String,
 }
+
+/// A user's TOTP state as stored (secrets sealed).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TotpRecord {
+    pub secret: Option<Vec<u8>>,
+    pub pending: Option<Vec<u8>>,
+    pub last_step: Option<i64>,
+}

@@ -68,7 +68,9 @@ impl Role {
 /// place; handlers ask, they never compare roles themselves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Permission {
-    /// Read and change one's own account.
+    /// Read one's own account.
+    ReadOwnAccount,
+    /// Change one's own account: password, API keys, sessions.
     ManageOwnAccount,
     /// List users, change roles, lock and unlock accounts.
     ManageUsers,
@@ -79,7 +81,7 @@ pub enum Permission {
 impl Role {
     pub fn permits(self, permission: Permission) -> bool {
         match permission {
-            Permission::ManageOwnAccount => true,
+            Permission::ReadOwnAccount | Permission::ManageOwnAccount => true,
             Permission::ManageUsers | Permission::ReadAudit => self == Role::Admin,
         }
     }
@@ -122,6 +124,8 @@ pub struct User {
     pub locked_until: Option<DateTime<Utc>>,
     /// Locked by an admin: no sign-in until unlocked.
     pub disabled_at: Option<DateTime<Utc>>,
+    /// When two-factor authentication was turned on (if it is on).
+    pub totp_enabled_at: Option<DateTime<Utc>>,
 }
 
 impl User {

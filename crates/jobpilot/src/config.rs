@@ -359,6 +359,12 @@ impl Config {
             rate_limit_per_minute: self.rate_limit,
             auth_rate_limit_per_minute: self.auth_rate_limit,
             trusted_proxies: self.trusted_proxies.clone(),
+            key_ring: self
+                .encryption_keys
+                .as_ref()
+                .and_then(|keys| parse_key_ring(keys.expose_secret()).ok())
+                .and_then(auth::KeyRing::new)
+                .map(std::sync::Arc::new),
             ..web::WebSettings::default()
         }
     }

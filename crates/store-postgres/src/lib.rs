@@ -6,8 +6,8 @@ use std::{str::FromStr, time::Duration};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{
-    AuditEvent, Email, LockoutPolicy, NewSession, NewUser, RefreshOutcome, Role, Session,
-    SessionId, StoredAuditEvent, User, UserId,
+    ApiKey, ApiKeyId, AuditEvent, Email, LockoutPolicy, NewSession, NewUser, RefreshOutcome, Role,
+    Session, SessionId, StoredAuditEvent, TotpRecord, User, UserId,
 };
 use sqlx::{
     Row,
@@ -15,7 +15,8 @@ use sqlx::{
     postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow},
 };
 use store::{
-    Backend, PoolStats, Readiness, Store, StoreError, StoreResult, UserColumns, audit_details_json,
+    ApiKeyColumns, Backend, PoolStats, Readiness, Store, StoreError, StoreResult, UserColumns,
+    audit_details_json,
     sql::{db_error, is_unique_violation, known_migrations, pool_stats},
 };
 use uuid::Uuid;
@@ -60,7 +61,7 @@ impl PostgresStore {
 }
 
 const USER_COLUMNS: &str = "id, email, password_hash, role, created_at, updated_at, \
-                            failed_logins, locked_until, disabled_at";
+                            failed_logins, locked_until, disabled_at, totp_enabled_at";
 const SESSION_COLUMNS: &str =
     "id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip";
 
@@ -75,6 +76,7 @@ fn user_from_row(row: &PgRow) -> StoreResult<User> {
         failed_logins: i64::from(row.try_get::<i32, _>("failed_logins").map_err(db_error)?),
         locked_until: row.try_get("locked_until").map_err(db_error)?,
         disabled_at: row.try_get("disabled_at").map_err(db_error)?,
+        totp_enabled_at: row.try_get("totp_enabled_at").map_err(db_error)?,
     }
     .into_user()
 }
@@ -90,6 +92,25 @@ fn session_from_row(row: &PgRow) -> StoreResult<Session> {
         user_agent: row.try_get("user_agent").map_err(db_error)?,
         ip: row.try_get("ip").map_err(db_error)?,
     })
+}
+
+const API_KEY_COLUMNS: &str = "k.id, k.user_id, k.name, k.prefix, k.secret_hash, k.scopes, \
+     k.created_at, k.expires_at, k.last_used_at, k.revoked_at";
+
+fn api_key_from_row(row: &PgRow) -> StoreResult<ApiKey> {
+    ApiKeyColumns {
+        id: row.try_get("id").map_err(db_error)?,
+        user_id: row.try_get("user_id").map_err(db_error)?,
+        name: row.try_get("name").map_err(db_error)?,
+        prefix: row.try_get("prefix").map_err(db_error)?,
+        secret_hash: row.try_get("secret_hash").map_err(db_error)?,
+        scopes: row.try_get("scopes").map_err(db_error)?,
+        created_at: row.try_get("created_at").map_err(db_error)?,
+        expires_at: row.try_get("expires_at").map_err(db_error)?,
+        last_used_at: row.try_get("last_used_at").map_err(db_error)?,
+        revoked_at: row.try_get("revoked_at").map_err(db_error)?,
+    }
+    .into_api_key()
 }
 
 impl PostgresStore {
@@ -172,6 +193,7 @@ impl Store for PostgresStore {
                 failed_logins: 0,
                 locked_until: None,
                 disabled_at: None,
+                totp_enabled_at: None,
             }),
             Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict("users.email")),
             Err(e) => Err(db_error(e)),
@@ -480,6 +502,208 @@ impl Store for PostgresStore {
         .await
         .map_err(db_error)?;
         Ok(result.rows_affected())
+    }
+
+    async fn create_api_key(&self, key: &ApiKey) -> StoreResult<()> {
+        let result = sqlx::query(
+            "INSERT INTO api_keys (id, user_id, name, prefix, secret_hash, scopes, created_at, \
+             expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(key.id.as_uuid())
+        .bind(key.user_id.as_uuid())
+        .bind(&key.name)
+        .bind(&key.prefix)
+        .bind(&key.secret_hash[..])
+        .bind(domain::scopes_to_text(&key.scopes))
+        .bind(key.created_at)
+        .bind(key.expires_at)
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict("api_keys.prefix")),
+            Err(e) => Err(db_error(e)),
+        }
+    }
+
+    async fn api_key_by_prefix(&self, prefix: &str) -> StoreResult<Option<(ApiKey, User)>> {
+        let Some(row) = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {API_KEY_COLUMNS} FROM api_keys k WHERE k.prefix = $1"
+        )))
+        .bind(prefix)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        else {
+            return Ok(None);
+        };
+        let key = api_key_from_row(&row)?;
+        Ok(self
+            .fetch_user(&self.pool, key.user_id)
+            .await?
+            .map(|user| (key, user)))
+    }
+
+    async fn api_keys(&self, user_id: UserId) -> StoreResult<Vec<ApiKey>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {API_KEY_COLUMNS} FROM api_keys k WHERE k.user_id = $1 ORDER BY k.id DESC"
+        )))
+        .bind(user_id.as_uuid())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter().map(api_key_from_row).collect()
+    }
+
+    async fn revoke_api_key(
+        &self,
+        user_id: UserId,
+        id: ApiKeyId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let result = sqlx::query(
+            "UPDATE api_keys SET revoked_at = $1 \
+             WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(id.as_uuid())
+        .bind(user_id.as_uuid())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn touch_api_key(&self, id: ApiKeyId, now: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id.as_uuid())
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn totp(&self, user_id: UserId) -> StoreResult<TotpRecord> {
+        let row = sqlx::query(
+            "SELECT totp_secret, totp_pending, totp_last_step FROM users WHERE id = $1",
+        )
+        .bind(user_id.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let Some(row) = row else {
+            return Ok(TotpRecord::default());
+        };
+        Ok(TotpRecord {
+            secret: row.try_get("totp_secret").map_err(db_error)?,
+            pending: row.try_get("totp_pending").map_err(db_error)?,
+            last_step: row.try_get("totp_last_step").map_err(db_error)?,
+        })
+    }
+
+    async fn set_totp_pending(&self, user_id: UserId, sealed: Option<&[u8]>) -> StoreResult<()> {
+        sqlx::query("UPDATE users SET totp_pending = $1 WHERE id = $2")
+            .bind(sealed)
+            .bind(user_id.as_uuid())
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn enable_totp(
+        &self,
+        user_id: UserId,
+        sealed_secret: &[u8],
+        step: i64,
+        backup_code_hashes: &[[u8; 32]],
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let id = user_id.as_uuid();
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let enabled = sqlx::query(
+            "UPDATE users SET totp_secret = $1, totp_pending = NULL, totp_enabled_at = $2, \
+             totp_last_step = $3 WHERE id = $4 AND totp_pending IS NOT NULL",
+        )
+        .bind(sealed_secret)
+        .bind(now)
+        .bind(step)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected()
+            == 1;
+        if !enabled {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM backup_codes WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        for hash in backup_code_hashes {
+            sqlx::query("INSERT INTO backup_codes (user_id, code_hash) VALUES ($1, $2)")
+                .bind(id)
+                .bind(&hash[..])
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
+    }
+
+    async fn disable_totp(&self, user_id: UserId) -> StoreResult<()> {
+        let id = user_id.as_uuid();
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        sqlx::query(
+            "UPDATE users SET totp_secret = NULL, totp_pending = NULL, totp_enabled_at = NULL, \
+             totp_last_step = NULL WHERE id = $1",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        sqlx::query("DELETE FROM backup_codes WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn accept_totp_step(&self, user_id: UserId, step: i64) -> StoreResult<bool> {
+        let result = sqlx::query(
+            "UPDATE users SET totp_last_step = $1 \
+             WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+        )
+        .bind(step)
+        .bind(user_id.as_uuid())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn use_backup_code(
+        &self,
+        user_id: UserId,
+        code_hash: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let result = sqlx::query(
+            "UPDATE backup_codes SET used_at = $1 \
+             WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(user_id.as_uuid())
+        .bind(&code_hash[..])
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(result.rows_affected() == 1)
     }
 
     async fn append_audit(&self, event: AuditEvent) -> StoreResult<()> {

@@ -9,8 +9,8 @@ use std::{str::FromStr, time::Duration};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{
-    AuditEvent, Email, LockoutPolicy, NewSession, NewUser, RefreshOutcome, Role, Session,
-    SessionId, StoredAuditEvent, User, UserId,
+    ApiKey, ApiKeyId, AuditEvent, Email, LockoutPolicy, NewSession, NewUser, RefreshOutcome, Role,
+    Session, SessionId, StoredAuditEvent, TotpRecord, User, UserId,
 };
 use sqlx::{
     Row,
@@ -21,7 +21,8 @@ use sqlx::{
     },
 };
 use store::{
-    Backend, PoolStats, Readiness, Store, StoreError, StoreResult, UserColumns, audit_details_json,
+    ApiKeyColumns, Backend, PoolStats, Readiness, Store, StoreError, StoreResult, UserColumns,
+    audit_details_json,
     sql::{db_error, is_unique_violation, known_migrations, pool_stats},
 };
 use uuid::Uuid;
@@ -74,7 +75,7 @@ impl SqliteStore {
 }
 
 const USER_COLUMNS: &str = "id, email, password_hash, role, created_at, updated_at, \
-                            failed_logins, locked_until, disabled_at";
+                            failed_logins, locked_until, disabled_at, totp_enabled_at";
 const SESSION_COLUMNS: &str =
     "id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip";
 
@@ -99,6 +100,7 @@ fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
         failed_logins: row.try_get("failed_logins").map_err(db_error)?,
         locked_until: row.try_get("locked_until").map_err(db_error)?,
         disabled_at: row.try_get("disabled_at").map_err(db_error)?,
+        totp_enabled_at: row.try_get("totp_enabled_at").map_err(db_error)?,
     }
     .into_user()
 }
@@ -116,6 +118,27 @@ fn session_from_row(row: &SqliteRow) -> StoreResult<Session> {
         user_agent: row.try_get("user_agent").map_err(db_error)?,
         ip: row.try_get("ip").map_err(db_error)?,
     })
+}
+
+const API_KEY_COLUMNS: &str = "k.id, k.user_id, k.name, k.prefix, k.secret_hash, k.scopes, \
+     k.created_at, k.expires_at, k.last_used_at, k.revoked_at";
+
+fn api_key_from_row(row: &SqliteRow) -> StoreResult<ApiKey> {
+    let id: String = row.try_get("id").map_err(db_error)?;
+    let user_id: String = row.try_get("user_id").map_err(db_error)?;
+    ApiKeyColumns {
+        id: parse_id("api_keys.id", &id)?,
+        user_id: parse_id("api_keys.user_id", &user_id)?,
+        name: row.try_get("name").map_err(db_error)?,
+        prefix: row.try_get("prefix").map_err(db_error)?,
+        secret_hash: row.try_get("secret_hash").map_err(db_error)?,
+        scopes: row.try_get("scopes").map_err(db_error)?,
+        created_at: row.try_get("created_at").map_err(db_error)?,
+        expires_at: row.try_get("expires_at").map_err(db_error)?,
+        last_used_at: row.try_get("last_used_at").map_err(db_error)?,
+        revoked_at: row.try_get("revoked_at").map_err(db_error)?,
+    }
+    .into_api_key()
 }
 
 impl SqliteStore {
@@ -199,6 +222,7 @@ impl Store for SqliteStore {
                 failed_logins: 0,
                 locked_until: None,
                 disabled_at: None,
+                totp_enabled_at: None,
             }),
             Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict("users.email")),
             Err(e) => Err(db_error(e)),
@@ -502,6 +526,206 @@ impl Store for SqliteStore {
         .await
         .map_err(db_error)?;
         Ok(result.rows_affected())
+    }
+
+    async fn create_api_key(&self, key: &ApiKey) -> StoreResult<()> {
+        let result = sqlx::query(
+            "INSERT INTO api_keys (id, user_id, name, prefix, secret_hash, scopes, created_at, \
+             expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(text_id(key.id.as_uuid()))
+        .bind(text_id(key.user_id.as_uuid()))
+        .bind(&key.name)
+        .bind(&key.prefix)
+        .bind(&key.secret_hash[..])
+        .bind(domain::scopes_to_text(&key.scopes))
+        .bind(key.created_at)
+        .bind(key.expires_at)
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict("api_keys.prefix")),
+            Err(e) => Err(db_error(e)),
+        }
+    }
+
+    async fn api_key_by_prefix(&self, prefix: &str) -> StoreResult<Option<(ApiKey, User)>> {
+        let Some(row) = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {API_KEY_COLUMNS} FROM api_keys k WHERE k.prefix = ?"
+        )))
+        .bind(prefix)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        else {
+            return Ok(None);
+        };
+        let key = api_key_from_row(&row)?;
+        Ok(self
+            .fetch_user(&self.pool, key.user_id)
+            .await?
+            .map(|user| (key, user)))
+    }
+
+    async fn api_keys(&self, user_id: UserId) -> StoreResult<Vec<ApiKey>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {API_KEY_COLUMNS} FROM api_keys k WHERE k.user_id = ? ORDER BY k.id DESC"
+        )))
+        .bind(text_id(user_id.as_uuid()))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter().map(api_key_from_row).collect()
+    }
+
+    async fn revoke_api_key(
+        &self,
+        user_id: UserId,
+        id: ApiKeyId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let result = sqlx::query(
+            "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(text_id(id.as_uuid()))
+        .bind(text_id(user_id.as_uuid()))
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn touch_api_key(&self, id: ApiKeyId, now: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query("UPDATE api_keys SET last_used_at = ? WHERE id = ?")
+            .bind(now)
+            .bind(text_id(id.as_uuid()))
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn totp(&self, user_id: UserId) -> StoreResult<TotpRecord> {
+        let row =
+            sqlx::query("SELECT totp_secret, totp_pending, totp_last_step FROM users WHERE id = ?")
+                .bind(text_id(user_id.as_uuid()))
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_error)?;
+        let Some(row) = row else {
+            return Ok(TotpRecord::default());
+        };
+        Ok(TotpRecord {
+            secret: row.try_get("totp_secret").map_err(db_error)?,
+            pending: row.try_get("totp_pending").map_err(db_error)?,
+            last_step: row.try_get("totp_last_step").map_err(db_error)?,
+        })
+    }
+
+    async fn set_totp_pending(&self, user_id: UserId, sealed: Option<&[u8]>) -> StoreResult<()> {
+        sqlx::query("UPDATE users SET totp_pending = ? WHERE id = ?")
+            .bind(sealed)
+            .bind(text_id(user_id.as_uuid()))
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn enable_totp(
+        &self,
+        user_id: UserId,
+        sealed_secret: &[u8],
+        step: i64,
+        backup_code_hashes: &[[u8; 32]],
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let id = text_id(user_id.as_uuid());
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let enabled = sqlx::query(
+            "UPDATE users SET totp_secret = ?, totp_pending = NULL, totp_enabled_at = ?, \
+             totp_last_step = ? WHERE id = ? AND totp_pending IS NOT NULL",
+        )
+        .bind(sealed_secret)
+        .bind(now)
+        .bind(step)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected()
+            == 1;
+        if !enabled {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM backup_codes WHERE user_id = ?")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        for hash in backup_code_hashes {
+            sqlx::query("INSERT INTO backup_codes (user_id, code_hash) VALUES (?, ?)")
+                .bind(&id)
+                .bind(&hash[..])
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
+    }
+
+    async fn disable_totp(&self, user_id: UserId) -> StoreResult<()> {
+        let id = text_id(user_id.as_uuid());
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        sqlx::query(
+            "UPDATE users SET totp_secret = NULL, totp_pending = NULL, totp_enabled_at = NULL, \
+             totp_last_step = NULL WHERE id = ?",
+        )
+        .bind(&id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        sqlx::query("DELETE FROM backup_codes WHERE user_id = ?")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn accept_totp_step(&self, user_id: UserId, step: i64) -> StoreResult<bool> {
+        let result = sqlx::query(
+            "UPDATE users SET totp_last_step = ?1 \
+             WHERE id = ?2 AND (totp_last_step IS NULL OR totp_last_step < ?1)",
+        )
+        .bind(step)
+        .bind(text_id(user_id.as_uuid()))
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn use_backup_code(
+        &self,
+        user_id: UserId,
+        code_hash: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let result = sqlx::query(
+            "UPDATE backup_codes SET used_at = ? \
+             WHERE user_id = ? AND code_hash = ? AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(text_id(user_id.as_uuid()))
+        .bind(&code_hash[..])
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(result.rows_affected() == 1)
     }
 
     async fn append_audit(&self, event: AuditEvent) -> StoreResult<()> {

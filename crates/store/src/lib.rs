@@ -10,8 +10,8 @@ pub mod sql;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{
-    AuditEvent, Email, LockoutPolicy, NewSession, NewUser, RefreshOutcome, Role, Session,
-    SessionId, StoredAuditEvent, User, UserId,
+    ApiKey, ApiKeyId, AuditEvent, Email, LockoutPolicy, NewSession, NewUser, RefreshOutcome, Role,
+    Session, SessionId, StoredAuditEvent, TotpRecord, User, UserId,
 };
 
 /// Which database a store runs on.
@@ -153,6 +153,57 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         now: DateTime<Utc>,
     ) -> StoreResult<u64>;
 
+    /// Stores a new API key; `Conflict("api_keys.prefix")` on a prefix collision.
+    async fn create_api_key(&self, key: &ApiKey) -> StoreResult<()>;
+
+    /// A key and its owner, by the key's public prefix.
+    async fn api_key_by_prefix(&self, prefix: &str) -> StoreResult<Option<(ApiKey, User)>>;
+
+    /// A user's keys, newest first (revoked ones included).
+    async fn api_keys(&self, user_id: UserId) -> StoreResult<Vec<ApiKey>>;
+
+    /// Revokes one of this user's keys; false if it is not theirs or already revoked.
+    async fn revoke_api_key(
+        &self,
+        user_id: UserId,
+        id: ApiKeyId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Records that a key was used.
+    async fn touch_api_key(&self, id: ApiKeyId, now: DateTime<Utc>) -> StoreResult<()>;
+
+    async fn totp(&self, user_id: UserId) -> StoreResult<TotpRecord>;
+
+    /// Stores (or clears) a sealed secret awaiting its first code.
+    async fn set_totp_pending(&self, user_id: UserId, sealed: Option<&[u8]>) -> StoreResult<()>;
+
+    /// Turns two-factor authentication on with the confirmed secret and new backup codes
+    /// (replacing any old ones); false if nothing was pending.
+    async fn enable_totp(
+        &self,
+        user_id: UserId,
+        sealed_secret: &[u8],
+        step: i64,
+        backup_code_hashes: &[[u8; 32]],
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Turns it off and deletes the secret and backup codes.
+    async fn disable_totp(&self, user_id: UserId) -> StoreResult<()>;
+
+    /// Accepts a code's time step only if it is later than the last accepted one (atomic, so a
+    /// code cannot be used twice even by concurrent requests).
+    async fn accept_totp_step(&self, user_id: UserId, step: i64) -> StoreResult<bool>;
+
+    /// Spends a backup code; false if unknown or already used.
+    async fn use_backup_code(
+        &self,
+        user_id: UserId,
+        code_hash: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
     /// Appends to the audit log.
     async fn append_audit(&self, event: AuditEvent) -> StoreResult<()>;
 
@@ -191,6 +242,7 @@ pub struct UserColumns<'a> {
     pub failed_logins: i64,
     pub locked_until: Option<DateTime<Utc>>,
     pub disabled_at: Option<DateTime<Utc>>,
+    pub totp_enabled_at: Option<DateTime<Utc>>,
 }
 
 impl UserColumns<'_> {
@@ -210,6 +262,43 @@ impl UserColumns<'_> {
             failed_logins: u32::try_from(self.failed_logins).unwrap_or(0),
             locked_until: self.locked_until,
             disabled_at: self.disabled_at,
+            totp_enabled_at: self.totp_enabled_at,
+        })
+    }
+}
+
+/// The columns every store keeps for an API key.
+#[derive(Debug)]
+pub struct ApiKeyColumns {
+    pub id: uuid::Uuid,
+    pub user_id: uuid::Uuid,
+    pub name: String,
+    pub prefix: String,
+    pub secret_hash: Vec<u8>,
+    pub scopes: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl ApiKeyColumns {
+    pub fn into_api_key(self) -> StoreResult<ApiKey> {
+        Ok(ApiKey {
+            id: ApiKeyId::from_uuid(self.id),
+            user_id: UserId::from_uuid(self.user_id),
+            name: self.name,
+            prefix: self.prefix,
+            secret_hash: self
+                .secret_hash
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("api_keys.secret_hash: not 32 bytes".into()))?,
+            scopes: domain::scopes_from_text(&self.scopes)
+                .map_err(|e| StoreError::Corrupt(format!("api_keys.scopes: {e}")))?,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            last_used_at: self.last_used_at,
+            revoked_at: self.revoked_at,
         })
     }
 }

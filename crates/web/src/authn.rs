@@ -9,32 +9,72 @@ use std::{
 
 use axum::{extract::FromRequestParts, http::request::Parts};
 use chrono::Utc;
-use domain::{Permission, Role, SessionId, UserId};
+use domain::{ApiKeyId, Permission, Role, Scope, SessionId, UserId};
 
 use crate::{
     error::{ApiError, ApiResult},
     state::AppState,
 };
 
-/// A caller with a valid access token of an open session.
+/// How a caller proved who they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// An access token of a signed-in session.
+    Session(SessionId),
+    /// An API key, limited to its scopes.
+    ApiKey { id: ApiKeyId, scopes: Vec<Scope> },
+}
+
+/// A caller with a valid access token of an open session, or a valid API key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authenticated {
     pub user_id: UserId,
     pub role: Role,
-    pub session_id: SessionId,
+    pub credential: Credential,
 }
 
 impl Authenticated {
-    /// Fails with 403 unless the caller's role grants `permission`.
+    /// Fails with 403 unless the caller's role grants `permission` and, for an API key, one of
+    /// its scopes covers it.
     pub fn require(&self, permission: Permission) -> ApiResult<()> {
-        if self.role.permits(permission) {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(
+        if !self.role.permits(permission) {
+            return Err(ApiError::forbidden(
                 "your role does not allow this operation",
-            ))
+            ));
+        }
+        match &self.credential {
+            Credential::Session(_) => Ok(()),
+            Credential::ApiKey { scopes, .. } => match Scope::for_permission(permission) {
+                Some(needed) if scopes.contains(&needed) => Ok(()),
+                Some(needed) => Err(ApiError::forbidden(format!(
+                    "this API key lacks the {needed} scope"
+                ))),
+                None => Err(ApiError::forbidden(
+                    "this operation needs a signed-in session, not an API key",
+                )),
+            },
         }
     }
+
+    /// The session this request belongs to, when it comes from one.
+    pub fn session_id(&self) -> Option<SessionId> {
+        match self.credential {
+            Credential::Session(id) => Some(id),
+            Credential::ApiKey { .. } => None,
+        }
+    }
+
+    /// Like [`Authenticated::require`], and also insists on a session (returning its id).
+    pub fn require_session(&self, permission: Permission) -> ApiResult<SessionId> {
+        self.require(permission)?;
+        self.session_id().ok_or_else(|| {
+            ApiError::forbidden("this operation needs a signed-in session, not an API key")
+        })
+    }
+}
+
+fn api_key_header(parts: &Parts) -> Option<&str> {
+    parts.headers.get("x-api-key")?.to_str().ok().map(str::trim)
 }
 
 fn bearer_token(parts: &Parts) -> Option<&str> {
@@ -51,6 +91,11 @@ impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(key) = api_key_header(parts)
+            .or_else(|| bearer_token(parts).filter(|t| auth::looks_like_api_key(t)))
+        {
+            return authenticate_api_key(state, key).await;
+        }
         let Some(token) = bearer_token(parts) else {
             return Err(ApiError::unauthorized(
                 "unauthorized",
@@ -71,8 +116,72 @@ impl FromRequestParts<AppState> for Authenticated {
         Ok(Self {
             user_id: claims.user_id(),
             role: claims.role,
-            session_id,
+            credential: Credential::Session(session_id),
         })
+    }
+}
+
+async fn authenticate_api_key(state: &AppState, token: &str) -> ApiResult<Authenticated> {
+    let invalid = || {
+        ApiError::unauthorized(
+            "invalid_api_key",
+            "the API key is unknown, revoked or expired",
+        )
+    };
+    let (prefix, presented) = auth::parse_api_key(token).ok_or_else(invalid)?;
+    let (key, user) = state
+        .store()
+        .api_key_by_prefix(prefix)
+        .await?
+        .ok_or_else(invalid)?;
+    let now = Utc::now();
+    if !auth::secret_matches(&key.secret_hash, &presented)
+        || !key.is_usable(now)
+        || user.disabled_at.is_some()
+    {
+        return Err(invalid());
+    }
+    state.api_key_usage().record(state, key.id, now).await;
+    Ok(Authenticated {
+        user_id: user.id,
+        role: user.role,
+        credential: Credential::ApiKey {
+            id: key.id,
+            // A key never outranks its owner: scopes the role no longer allows are dropped.
+            scopes: key
+                .scopes
+                .into_iter()
+                .filter(|scope| scope.allowed_for(user.role))
+                .collect(),
+        },
+    })
+}
+
+/// Writes a key's last-used time at most once a minute per key and process.
+#[derive(Debug, Default)]
+pub struct ApiKeyUsage {
+    written: std::sync::Mutex<HashMap<ApiKeyId, Instant>>,
+}
+
+const USAGE_WRITE_EVERY: Duration = Duration::from_secs(60);
+
+impl ApiKeyUsage {
+    async fn record(&self, state: &AppState, id: ApiKeyId, now: chrono::DateTime<Utc>) {
+        let due = self.written.lock().is_ok_and(|mut written| {
+            if written.len() >= CACHE_LIMIT {
+                written.retain(|_, at| at.elapsed() < USAGE_WRITE_EVERY);
+            }
+            match written.get(&id) {
+                Some(at) if at.elapsed() < USAGE_WRITE_EVERY => false,
+                _ => {
+                    written.insert(id, Instant::now());
+                    true
+                }
+            }
+        });
+        if due && let Err(error) = state.store().touch_api_key(id, now).await {
+            tracing::warn!(error = %crate::error::ErrorChain(&error), "could not record API key use");
+        }
     }
 }
 

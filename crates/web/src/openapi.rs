@@ -109,7 +109,8 @@ impl Modify for CommonErrors {
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
                     .description(Some(
-                        "An access token from /api/v1/auth/login or /api/v1/auth/refresh",
+                        "An access token from /api/v1/auth/login or /api/v1/auth/refresh, or an \
+                         API key (`jp_…`, also accepted as the X-API-Key header)",
                     ))
                     .build(),
             )),

@@ -8,13 +8,16 @@ use std::{
     time::Duration,
 };
 
-use auth::{PasswordHasher, TokenIssuer};
+use auth::{KeyRing, PasswordHasher, TokenIssuer};
 use domain::LockoutPolicy;
 use metrics_exporter_prometheus::PrometheusHandle;
 use store::Store;
 
 use crate::{
-    authn::SessionCache, client::IpRange, rate_limit::RateLimiter, routes::health::ReadinessCache,
+    authn::{ApiKeyUsage, SessionCache},
+    client::IpRange,
+    rate_limit::RateLimiter,
+    routes::health::ReadinessCache,
 };
 
 /// The rate limiters, one per rule.
@@ -40,6 +43,8 @@ fn token_issuer(settings: &WebSettings) -> TokenIssuer {
 
 /// The `aud` claim of every access token.
 pub const AUDIENCE: &str = "jobpilot-api";
+/// The `aud` claim of second-factor challenges.
+pub const CHALLENGE_AUDIENCE: &str = "jobpilot-2fa";
 
 /// The HTTP layer's settings (the binary maps its configuration onto this).
 #[derive(Debug, Clone)]
@@ -72,6 +77,8 @@ pub struct WebSettings {
     pub trusted_proxies: Vec<IpRange>,
     /// How long "this session is open" is remembered before the database is asked again.
     pub session_cache_ttl: Duration,
+    /// Seals secrets at rest (TOTP secrets). `None`: a random key per process.
+    pub key_ring: Option<Arc<KeyRing>>,
 }
 
 impl Default for WebSettings {
@@ -95,6 +102,7 @@ impl Default for WebSettings {
             auth_rate_limit_per_minute: 5,
             trusted_proxies: Vec::new(),
             session_cache_ttl: Duration::from_secs(5),
+            key_ring: None,
         }
     }
 }
@@ -109,7 +117,11 @@ struct Inner {
     settings: WebSettings,
     passwords: PasswordHasher,
     tokens: TokenIssuer,
+    /// Short-lived tokens that stand between the password and the second factor.
+    challenges: TokenIssuer,
+    key_ring: Arc<KeyRing>,
     sessions: SessionCache,
+    api_key_usage: ApiKeyUsage,
     limits: Limits,
     /// Verified against when an account does not exist, so that costs the same time.
     dummy_hash: String,
@@ -141,8 +153,14 @@ impl AppState {
                 store,
                 dummy_hash: passwords.dummy_hash(),
                 passwords,
+                challenges: tokens.with_audience(CHALLENGE_AUDIENCE, chrono::Duration::minutes(5)),
                 tokens,
+                key_ring: settings
+                    .key_ring
+                    .clone()
+                    .unwrap_or_else(|| Arc::new(KeyRing::ephemeral())),
                 sessions: SessionCache::new(settings.session_cache_ttl),
+                api_key_usage: ApiKeyUsage::default(),
                 limits,
                 metrics: crate::routes::metrics::recorder(),
                 shutting_down: AtomicBool::new(false),
@@ -168,8 +186,20 @@ impl AppState {
         &self.inner.tokens
     }
 
+    pub(crate) fn challenges(&self) -> &TokenIssuer {
+        &self.inner.challenges
+    }
+
+    pub fn key_ring(&self) -> &KeyRing {
+        &self.inner.key_ring
+    }
+
     pub(crate) fn sessions(&self) -> &SessionCache {
         &self.inner.sessions
+    }
+
+    pub(crate) fn api_key_usage(&self) -> &ApiKeyUsage {
+        &self.inner.api_key_usage
     }
 
     pub(crate) fn limits(&self) -> &Limits {

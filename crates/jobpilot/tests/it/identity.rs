@@ -673,3 +673,455 @@ async fn concurrent_refreshes_of_one_token_succeed_at_most_once() {
         "{statuses:?}"
     );
 }
+
+async fn api_keys_work_within_their_scopes_until_revoked(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let seeker = app.user("script@example.org", domain::Role::Seeker).await;
+    let create = |token: String, body: serde_json::Value| {
+        let app = &app;
+        async move {
+            app.send_as(Method::POST, "/api/v1/me/api-keys", &token, Some(&body))
+                .await
+        }
+    };
+    let response = create(
+        seeker.access.clone(),
+        json!({"name": "export", "scopes": ["account:read"], "expires_in_days": 30}),
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+    let created: serde_json::Value = response.json().await.unwrap();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with(&format!("jp_{}_", created["prefix"].as_str().unwrap())));
+
+    // Both header forms work for what the scope covers.
+    let me = app
+        .client
+        .get(app.url("/api/v1/me"))
+        .header("x-api-key", &secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    assert_eq!(app.get_as("/api/v1/me", &secret).await.status(), 200);
+    // Never more than the role, never account management.
+    assert_error(
+        app.get_as("/api/v1/admin/users", &secret).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    assert_error(
+        create(
+            secret.clone(),
+            json!({"name": "child", "scopes": ["account:read"]}),
+        )
+        .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    assert_error(
+        app.send_as(
+            Method::PUT,
+            "/api/v1/me/password",
+            &secret,
+            Some(&json!({"current_password": PASSWORD, "new_password": "a brand new password"})),
+        )
+        .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    assert_error(
+        create(
+            seeker.access.clone(),
+            json!({"name": "x", "scopes": ["admin"]}),
+        )
+        .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    assert_error(
+        create(
+            seeker.access.clone(),
+            json!({"name": "x", "scopes": ["root"]}),
+        )
+        .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_error(
+        create(seeker.access.clone(), json!({"name": "", "scopes": []})).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+
+    // Listed without the secret, with its last use.
+    let listed: serde_json::Value = app
+        .get_as("/api/v1/me/api-keys", &seeker.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert!(listed[0].get("secret").is_none());
+    assert!(!listed.to_string().contains(&secret[16..]));
+    assert!(listed[0]["last_used_at"].is_string(), "{listed}");
+
+    // Tampered and revoked keys are refused.
+    let mut tampered = secret.clone();
+    tampered.pop();
+    tampered.push('x');
+    assert_error(
+        app.get_as("/api/v1/me", &tampered).await,
+        401,
+        "invalid_api_key",
+    )
+    .await;
+    let id = created["id"].as_str().unwrap();
+    let revoke = app
+        .send_as(
+            Method::DELETE,
+            &format!("/api/v1/me/api-keys/{id}"),
+            &seeker.access,
+            None,
+        )
+        .await;
+    assert_eq!(revoke.status(), 204);
+    assert_error(
+        app.get_as("/api/v1/me", &secret).await,
+        401,
+        "invalid_api_key",
+    )
+    .await;
+    assert_error(
+        app.send_as(
+            Method::DELETE,
+            &format!("/api/v1/me/api-keys/{id}"),
+            &seeker.access,
+            None,
+        )
+        .await,
+        404,
+        "not_found",
+    )
+    .await;
+}
+
+async fn admin_keys_need_the_admin_scope_and_role(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let admin = app.user("ops@example.org", domain::Role::Admin).await;
+    let key = |scopes: serde_json::Value| {
+        let app = &app;
+        let token = admin.access.clone();
+        async move {
+            let response = app
+                .send_as(
+                    Method::POST,
+                    "/api/v1/me/api-keys",
+                    &token,
+                    Some(&json!({"name": "k", "scopes": scopes})),
+                )
+                .await;
+            assert_eq!(response.status(), 201);
+            response.json::<serde_json::Value>().await.unwrap()["secret"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let reader = key(json!(["account:read"])).await;
+    let operator = key(json!(["admin", "account:read"])).await;
+    assert_error(
+        app.get_as("/api/v1/admin/users", &reader).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    assert_eq!(
+        app.get_as("/api/v1/admin/users", &operator).await.status(),
+        200
+    );
+    // Demoted owner: the key's admin scope no longer counts.
+    let owner = app
+        .store
+        .user_by_email(&domain::Email::parse("ops@example.org").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    app.store
+        .set_role(owner.id, domain::Role::Seeker)
+        .await
+        .unwrap();
+    assert_error(
+        app.get_as("/api/v1/admin/users", &operator).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    // Expired keys are refused.
+    let expired = auth::new_api_key();
+    app.store
+        .create_api_key(&domain::ApiKey {
+            id: domain::ApiKeyId::new(),
+            user_id: owner.id,
+            name: "old".into(),
+            prefix: expired.prefix.clone(),
+            secret_hash: expired.secret_hash,
+            scopes: vec![domain::Scope::AccountRead],
+            created_at: chrono::Utc::now() - chrono::Duration::days(10),
+            expires_at: Some(chrono::Utc::now() - chrono::Duration::days(1)),
+            last_used_at: None,
+            revoked_at: None,
+        })
+        .await
+        .unwrap();
+    assert_error(
+        app.get_as("/api/v1/me", &expired.token).await,
+        401,
+        "invalid_api_key",
+    )
+    .await;
+}
+
+mod keys {
+    use super::*;
+    crate::on_both_databases!(
+        api_keys_work_within_their_scopes_until_revoked,
+        admin_keys_need_the_admin_scope_and_role,
+    );
+    async fn api_keys_work_within_their_scopes_until_revoked(db: Db) {
+        super::api_keys_work_within_their_scopes_until_revoked(db).await
+    }
+    async fn admin_keys_need_the_admin_scope_and_role(db: Db) {
+        super::admin_keys_need_the_admin_scope_and_role(db).await
+    }
+}
+
+fn base32_decode(text: &str) -> Vec<u8> {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = Vec::new();
+    let (mut buffer, mut bits) = (0u32, 0);
+    for c in text.bytes() {
+        let value = alphabet.iter().position(|a| *a == c).unwrap() as u32;
+        buffer = (buffer << 5) | value;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+        }
+    }
+    out
+}
+
+async fn two_factor_enrolment_sign_in_and_removal(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let tokens = app.user("careful@example.org", domain::Role::Seeker).await;
+    let post = |path: &'static str, token: String, body: Option<serde_json::Value>| {
+        let app = &app;
+        async move { app.send_as(Method::POST, path, &token, body.as_ref()).await }
+    };
+    assert_error(
+        post(
+            "/api/v1/me/2fa/confirm",
+            tokens.access.clone(),
+            Some(json!({"code": "123456"})),
+        )
+        .await,
+        409,
+        "no_pending_setup",
+    )
+    .await;
+    let setup: serde_json::Value = post("/api/v1/me/2fa/setup", tokens.access.clone(), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let secret = base32_decode(setup["secret"].as_str().unwrap());
+    assert!(
+        setup["otpauth_uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/jobpilot:careful%40example.org?")
+    );
+    assert!(setup["qr_svg"].as_str().unwrap().contains("<svg"));
+    use base64::Engine as _;
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(setup["qr_png_base64"].as_str().unwrap())
+        .unwrap();
+    assert!(png.starts_with(b"\x89PNG"));
+
+    let now_step = auth::step_at(chrono::Utc::now().timestamp());
+    assert_error(
+        post(
+            "/api/v1/me/2fa/confirm",
+            tokens.access.clone(),
+            Some(json!({"code": "000000"})),
+        )
+        .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    let confirmed = post(
+        "/api/v1/me/2fa/confirm",
+        tokens.access.clone(),
+        Some(json!({"code": auth::code_at(&secret, now_step)})),
+    )
+    .await;
+    assert_eq!(confirmed.status(), 200);
+    let backup: Vec<String> = confirmed.json::<serde_json::Value>().await.unwrap()["backup_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(backup.len(), 10);
+    assert_error(
+        post("/api/v1/me/2fa/setup", tokens.access.clone(), None).await,
+        409,
+        "two_factor_enabled",
+    )
+    .await;
+
+    // The secret is sealed at rest, bound to its row.
+    let user = app
+        .store
+        .user_by_email(&domain::Email::parse("careful@example.org").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let sealed = app.store.totp(user.id).await.unwrap().secret.unwrap();
+    assert!(!sealed.windows(secret.len()).any(|w| w == secret.as_slice()));
+    let elsewhere = auth::Place {
+        table: "users",
+        column: "totp_secret",
+        row: "someone-else",
+    };
+    assert!(app.state.key_ring().open(&sealed, elsewhere).is_err());
+
+    // Sign-in now takes two steps.
+    let first = app
+        .login("careful@example.org", PASSWORD)
+        .await
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert_eq!(first["second_factor_required"], true);
+    assert!(first.get("access_token").is_none());
+    let challenge = first["challenge"].as_str().unwrap().to_owned();
+    let second = |code: String| {
+        let app = &app;
+        let challenge = challenge.clone();
+        async move {
+            app.post_json(
+                "/api/v1/auth/login/2fa",
+                &json!({"challenge": challenge, "code": code}),
+            )
+            .await
+        }
+    };
+    assert_error(second("000000".into()).await, 401, "invalid_code").await;
+    // The step used to confirm is spent; the next one is within the allowed skew.
+    assert_error(
+        second(auth::code_at(&secret, now_step)).await,
+        401,
+        "invalid_code",
+    )
+    .await;
+    let next = auth::code_at(&secret, now_step + 1);
+    let signed_in = second(next.clone()).await;
+    assert_eq!(signed_in.status(), 200);
+    let access = signed_in.json::<serde_json::Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(app.get_as("/api/v1/me", &access).await.status(), 200);
+    assert_error(second(next).await, 401, "invalid_code").await;
+    // Backup codes work once each, typed loosely.
+    assert_eq!(
+        second(backup[0].to_uppercase().replace('-', " "))
+            .await
+            .status(),
+        200
+    );
+    assert_error(second(backup[0].clone()).await, 401, "invalid_code").await;
+    // A challenge is no access token, and an access token is no challenge.
+    assert_error(
+        app.get_as("/api/v1/me", &challenge).await,
+        401,
+        "invalid_token",
+    )
+    .await;
+    assert_error(
+        app.post_json(
+            "/api/v1/auth/login/2fa",
+            &json!({"challenge": access, "code": backup[1]}),
+        )
+        .await,
+        401,
+        "invalid_challenge",
+    )
+    .await;
+
+    // Turning it off takes the password and a code.
+    assert_error(
+        post(
+            "/api/v1/me/2fa/disable",
+            access.clone(),
+            Some(json!({"password": "wrong password!", "code": backup[1]})),
+        )
+        .await,
+        403,
+        "invalid_credentials",
+    )
+    .await;
+    let off = post(
+        "/api/v1/me/2fa/disable",
+        access.clone(),
+        Some(json!({"password": PASSWORD, "code": backup[1]})),
+    )
+    .await;
+    assert_eq!(off.status(), 204);
+    let plain = app
+        .login("careful@example.org", PASSWORD)
+        .await
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert!(plain["access_token"].is_string());
+    let audit = app.store.recent_audit(50).await.unwrap();
+    assert!(audit.iter().any(|e| e.action == "account.2fa_enable"));
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "account.2fa_disable" && e.outcome == "success")
+    );
+    assert!(audit.iter().any(|e| e.details.contains("backup_code")));
+}
+
+mod two_factor {
+    use super::*;
+    crate::on_both_databases!(two_factor_enrolment_sign_in_and_removal);
+    async fn two_factor_enrolment_sign_in_and_removal(db: Db) {
+        super::two_factor_enrolment_sign_in_and_removal(db).await
+    }
+}
+
+#[tokio::test]
+async fn api_responses_are_not_cacheable() {
+    let app = TestApp::spawn(Db::Sqlite).await.unwrap();
+    app.register("c@example.org").await;
+    let response = app.login("c@example.org", PASSWORD).await;
+    assert_eq!(response.headers()["cache-control"], "no-store");
+}

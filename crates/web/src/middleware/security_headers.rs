@@ -22,8 +22,13 @@ pub struct SecurityHeaders {
 
 impl SecurityHeaders {
     pub async fn apply(self, request: Request, next: Next) -> Response {
+        // API answers carry tokens, secrets and personal data: no cache may keep them.
+        let api = request.uri().path().starts_with("/api/v1/");
         let mut response = next.run(request).await;
         let headers = response.headers_mut();
+        if api && !headers.contains_key(header::CACHE_CONTROL) {
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
         let mut set = |name: HeaderName, value: &'static str| {
             if !headers.contains_key(&name) {
                 headers.insert(name, HeaderValue::from_static(value));

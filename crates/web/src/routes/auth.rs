@@ -7,8 +7,8 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use domain::{
-    AuditEvent, AuditOutcome, Email, NewSession, NewUser, Password, RefreshOutcome, Role, User,
-    UserId,
+    AuditEvent, AuditOutcome, Email, NewSession, NewUser, Password, Permission, RefreshOutcome,
+    Role, SessionId, User, UserId,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -236,7 +236,7 @@ fn refresh_ttl(state: &AppState) -> chrono::Duration {
     tag = "auth",
     request_body = LoginRequest,
     responses(
-        (status = 200, description = "Signed in", body = TokenResponse),
+        (status = 200, description = "Signed in, or (two-factor authentication on) a challenge for the code", body = LoginResponse),
         (status = 401, description = "Wrong e-mail address or password, or the account is locked", body = ErrorResponse),
         (status = 429, description = "Too many attempts from this address or for this account", body = ErrorResponse),
     )
@@ -245,7 +245,7 @@ pub async fn login(
     State(state): State<AppState>,
     client: Client,
     ApiJson(request): ApiJson<LoginRequest>,
-) -> ApiResult<Json<TokenResponse>> {
+) -> ApiResult<Json<LoginResponse>> {
     check_limit(&state.limits().auth_by_ip, &client.ip.to_string())?;
     let email = Email::parse(&request.email)
         .map_err(|e| ApiError::validation(vec![ErrorDetail::new("email", e.to_string())]))?;
@@ -298,6 +298,28 @@ pub async fn login(
     if let auth::Verification::MatchNeedsRehash(new_hash) = &verification {
         state.store().set_password_hash(user.id, new_hash).await?;
     }
+    if user.totp_enabled_at.is_some() {
+        // The password was right; the session opens only after the second factor.
+        let (challenge, expires) =
+            state
+                .challenges()
+                .issue(user.id, user.role, SessionId::new(), now);
+        audit(
+            &state,
+            &client,
+            "auth.login_second_factor_required",
+            AuditOutcome::Success,
+            Some(user.id),
+            None,
+            Vec::new(),
+        )
+        .await;
+        return Ok(Json(LoginResponse::SecondFactor(SecondFactorRequired {
+            second_factor_required: true,
+            challenge,
+            expires_in: (expires - now).num_seconds(),
+        })));
+    }
     state.store().record_login_success(user.id).await?;
     let response = open_session(&state, &client, user).await?;
     audit(
@@ -308,6 +330,115 @@ pub async fn login(
         Some(user.id),
         None,
         Vec::new(),
+    )
+    .await;
+    Ok(Json(LoginResponse::Tokens(response)))
+}
+
+/// The answer to a correct password on an account with two-factor authentication.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SecondFactorRequired {
+    /// Always `true`.
+    pub second_factor_required: bool,
+    /// Send with the code to `/api/v1/auth/login/2fa`.
+    pub challenge: String,
+    /// Seconds the challenge stays valid.
+    pub expires_in: i64,
+}
+
+/// Tokens, or (with two-factor authentication on) a challenge for the second factor.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum LoginResponse {
+    Tokens(TokenResponse),
+    SecondFactor(SecondFactorRequired),
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecondFactorRequest {
+    /// The `challenge` from `/api/v1/auth/login`.
+    #[schema(max_length = 4096)]
+    pub challenge: String,
+    /// The code the authenticator app shows, or an unused backup code.
+    #[schema(max_length = 64, example = "123456")]
+    pub code: String,
+}
+
+/// Completes a sign-in with the second factor. Each TOTP code and each backup code works once;
+/// wrong codes count towards the account's lockout.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login/2fa",
+    tag = "auth",
+    request_body = SecondFactorRequest,
+    responses(
+        (status = 200, description = "Signed in", body = TokenResponse),
+        (status = 401, description = "Expired challenge, or a wrong or used code", body = ErrorResponse),
+        (status = 429, description = "Too many attempts", body = ErrorResponse),
+    )
+)]
+pub async fn login_second_factor(
+    State(state): State<AppState>,
+    client: Client,
+    ApiJson(request): ApiJson<SecondFactorRequest>,
+) -> ApiResult<Json<TokenResponse>> {
+    check_limit(&state.limits().auth_by_ip, &client.ip.to_string())?;
+    let now = Utc::now();
+    let claims = state
+        .challenges()
+        .verify(&request.challenge, now)
+        .map_err(|_| {
+            ApiError::unauthorized(
+                "invalid_challenge",
+                "the challenge is invalid or expired; sign in again",
+            )
+        })?;
+    let user_id = claims.user_id();
+    check_limit(&state.limits().auth_by_account, &user_id.to_string())?;
+    let wrong = || ApiError::unauthorized("invalid_code", "the code is wrong or was already used");
+    let user = state
+        .store()
+        .user_by_id(user_id)
+        .await?
+        .filter(|u| u.may_sign_in(now))
+        .ok_or_else(wrong)?;
+    let method = if request.code.chars().count() <= 64 {
+        crate::routes::two_factor::check_second_factor(&state, &user, &request.code).await?
+    } else {
+        None
+    };
+    let Some(method) = method else {
+        let locked = state
+            .store()
+            .record_login_failure(user.id, now, state.settings().lockout)
+            .await?;
+        let mut details = vec![("reason", "wrong_second_factor".to_owned())];
+        if let Some(until) = locked {
+            details.push(("locked_until", until.to_rfc3339()));
+        }
+        audit(
+            &state,
+            &client,
+            "auth.login",
+            AuditOutcome::Failure,
+            Some(user.id),
+            None,
+            details,
+        )
+        .await;
+        return Err(wrong());
+    };
+    state.store().record_login_success(user.id).await?;
+    let response = open_session(&state, &client, &user).await?;
+    audit(
+        &state,
+        &client,
+        "auth.login",
+        AuditOutcome::Success,
+        Some(user.id),
+        None,
+        vec![("second_factor", method.to_owned())],
     )
     .await;
     Ok(Json(response))
@@ -432,11 +563,12 @@ pub async fn logout(
     client: Client,
     caller: Authenticated,
 ) -> ApiResult<StatusCode> {
+    let session_id = caller.require_session(Permission::ManageOwnAccount)?;
     state
         .store()
-        .revoke_session(caller.user_id, caller.session_id, Utc::now())
+        .revoke_session(caller.user_id, session_id, Utc::now())
         .await?;
-    state.sessions().forget(caller.session_id);
+    state.sessions().forget(session_id);
     audit(
         &state,
         &client,
@@ -463,6 +595,7 @@ pub async fn logout_all(
     client: Client,
     caller: Authenticated,
 ) -> ApiResult<StatusCode> {
+    caller.require_session(Permission::ManageOwnAccount)?;
     let ended = state
         .store()
         .revoke_sessions(caller.user_id, None, Utc::now())

@@ -24,7 +24,7 @@ use crate::{
     responses((status = 200, description = "The caller's account", body = UserView))
 )]
 pub async fn me(State(state): State<AppState>, caller: Authenticated) -> ApiResult<Json<UserView>> {
-    caller.require(Permission::ManageOwnAccount)?;
+    caller.require(Permission::ReadOwnAccount)?;
     let user = state
         .store()
         .user_by_id(caller.user_id)
@@ -62,7 +62,7 @@ pub async fn change_password(
     caller: Authenticated,
     ApiJson(request): ApiJson<ChangePasswordRequest>,
 ) -> ApiResult<StatusCode> {
-    caller.require(Permission::ManageOwnAccount)?;
+    let session_id = caller.require_session(Permission::ManageOwnAccount)?;
     check_limit(&state.limits().auth_by_account, &caller.user_id.to_string())?;
     let new_password = new_password(request.new_password, "new_password")
         .map_err(|detail| ApiError::validation(vec![detail]))?;
@@ -110,7 +110,7 @@ pub async fn change_password(
     state.store().set_password_hash(user.id, &hash).await?;
     let ended = state
         .store()
-        .revoke_sessions(user.id, Some(caller.session_id), Utc::now())
+        .revoke_sessions(user.id, Some(session_id), Utc::now())
         .await?;
     state.sessions().forget_all();
     audit(

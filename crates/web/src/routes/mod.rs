@@ -1,5 +1,7 @@
 pub mod admin;
+pub mod api_keys;
 pub mod auth;
 pub mod health;
 pub mod me;
 pub mod metrics;
+pub mod two_factor;
