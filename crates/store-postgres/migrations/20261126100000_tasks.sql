@@ -14,13 +14,16 @@ CREATE TABLE tasks (
     lease_owner      TEXT,                               -- the worker running it
     lease_expires_at TIMESTAMPTZ,                        -- rescued after this unless heartbeated
     errors           JSONB NOT NULL DEFAULT '[]',
-    unique_key       TEXT UNIQUE,
+    unique_key       TEXT,
     user_id          UUID,                               -- on whose behalf, for the owner's view
     meta             JSONB NOT NULL DEFAULT '{}',
     inserted_at      TIMESTAMPTZ NOT NULL,
     finished_at      TIMESTAMPTZ                         -- completed, discarded or cancelled at
 );
 
+-- Unique tasks. Partial: most tasks have no key, and on PostgreSQL every row version of a task
+-- (claimed, completed) would otherwise add an entry to this index too.
+CREATE UNIQUE INDEX tasks_unique_key ON tasks (unique_key) WHERE unique_key IS NOT NULL;
 -- The claim query: ready tasks of one queue, best priority first, oldest first.
 CREATE INDEX tasks_ready ON tasks (queue, priority DESC, scheduled_at, id)
     WHERE state IN ('available', 'scheduled', 'retryable');

@@ -77,7 +77,7 @@ pub(crate) async fn insert(conn: &mut PgConnection, tasks: &[NewTask]) -> Result
                     priority, max_attempts, coalesce(scheduled_at, now()), unique_key, user_id,
                     meta, now()
              FROM input
-             ON CONFLICT (unique_key) DO NOTHING
+             ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO NOTHING
              RETURNING id, queue, state
          ), notified AS (
              SELECT pg_notify($11, queue)

@@ -148,7 +148,7 @@ pub(crate) async fn insert(conn: &mut SqliteConnection, tasks: &[NewTask]) -> Re
                 value ->> 'priority', value ->> 'max_attempts', value ->> 'scheduled_at',
                 value ->> 'unique_key', value ->> 'user_id', value -> 'meta', ?2
          FROM json_each(?1) WHERE true
-         ON CONFLICT (unique_key) DO NOTHING
+         ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO NOTHING
          RETURNING id",
     )
     .bind(serde_json::Value::Array(rows).to_string())
