@@ -3,13 +3,13 @@
 
 use std::{
     collections::HashMap,
-    sync::RwLock,
+    sync::{Arc, RwLock},
     time::{Duration, Instant},
 };
 
 use axum::{extract::FromRequestParts, http::request::Parts};
 use chrono::Utc;
-use domain::{ApiKeyId, Permission, Role, Scope, SessionId, UserId};
+use domain::{ApiKeyId, Permission, Role, Scope, SessionId, User, UserId};
 
 use crate::{
     error::{ApiError, ApiResult},
@@ -29,8 +29,11 @@ pub enum Credential {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authenticated {
     pub user_id: UserId,
+    /// The account's current role (from the database, not from the token).
     pub role: Role,
     pub credential: Credential,
+    /// The account as read at most a few seconds ago.
+    pub user: Arc<User>,
 }
 
 impl Authenticated {
@@ -107,16 +110,22 @@ impl FromRequestParts<AppState> for Authenticated {
             .verify(token, Utc::now())
             .map_err(|e| ApiError::unauthorized("invalid_token", format!("{e}; sign in again")))?;
         let session_id = claims.session_id();
-        if !state.sessions().is_open(state, session_id).await? {
+        let Some(user) = state
+            .sessions()
+            .open_session_user(state, session_id)
+            .await?
+            .filter(|user| user.id == claims.user_id())
+        else {
             return Err(ApiError::unauthorized(
                 "invalid_token",
                 "this session has ended; sign in again",
             ));
-        }
+        };
         Ok(Self {
-            user_id: claims.user_id(),
-            role: claims.role,
+            user_id: user.id,
+            role: user.role,
             credential: Credential::Session(session_id),
+            user,
         })
     }
 }
@@ -142,9 +151,11 @@ async fn authenticate_api_key(state: &AppState, token: &str) -> ApiResult<Authen
         return Err(invalid());
     }
     state.api_key_usage().record(state, key.id, now).await;
+    let user = Arc::new(user);
     Ok(Authenticated {
         user_id: user.id,
         role: user.role,
+        user: user.clone(),
         credential: Credential::ApiKey {
             id: key.id,
             // A key never outranks its owner: scopes the role no longer allows are dropped.
@@ -185,13 +196,14 @@ impl ApiKeyUsage {
     }
 }
 
-/// Remembers for a few seconds whether a session is open, so an authenticated request does not
-/// cost a database query. Revocations made through this process take effect at once; those
-/// made by another replica within the cache's lifetime.
+/// Remembers for a few seconds whether a session is open, and its account, so an
+/// authenticated request costs no database query. Changes made through this process take effect
+/// at once (the entries are forgotten); those made by another replica within the cache's
+/// lifetime.
 #[derive(Debug)]
 pub struct SessionCache {
     ttl: Duration,
-    entries: RwLock<HashMap<SessionId, (Instant, bool)>>,
+    entries: RwLock<HashMap<SessionId, (Instant, Option<Arc<User>>)>>,
 }
 
 const CACHE_LIMIT: usize = 100_000;
@@ -204,29 +216,39 @@ impl SessionCache {
         }
     }
 
-    async fn is_open(&self, state: &AppState, id: SessionId) -> ApiResult<bool> {
+    /// The session's account if the session is open and the account may still sign in.
+    async fn open_session_user(
+        &self,
+        state: &AppState,
+        id: SessionId,
+    ) -> ApiResult<Option<Arc<User>>> {
         let cached = self
             .entries
             .read()
             .ok()
-            .and_then(|entries| entries.get(&id).copied())
+            .and_then(|entries| entries.get(&id).cloned())
             .filter(|(at, _)| at.elapsed() < self.ttl);
-        if let Some((_, open)) = cached {
-            return Ok(open);
+        if let Some((_, user)) = cached {
+            return Ok(user);
         }
-        let open = state
-            .store()
-            .session(id)
-            .await?
-            .is_some_and(|session| session.is_active(Utc::now()));
+        let now = Utc::now();
+        let user = match state.store().session(id).await? {
+            Some(session) if session.is_active(now) => state
+                .store()
+                .user_by_id(session.user_id)
+                .await?
+                .filter(|user| user.disabled_at.is_none())
+                .map(Arc::new),
+            _ => None,
+        };
         if let Ok(mut entries) = self.entries.write() {
             if entries.len() >= CACHE_LIMIT {
                 let ttl = self.ttl;
                 entries.retain(|_, (at, _)| at.elapsed() < ttl);
             }
-            entries.insert(id, (Instant::now(), open));
+            entries.insert(id, (Instant::now(), user.clone()));
         }
-        Ok(open)
+        Ok(user)
     }
 
     /// Forgets one session (after revoking it).

@@ -23,14 +23,9 @@ use crate::{
     security(("bearer" = [])),
     responses((status = 200, description = "The caller's account", body = UserView))
 )]
-pub async fn me(State(state): State<AppState>, caller: Authenticated) -> ApiResult<Json<UserView>> {
+pub async fn me(caller: Authenticated) -> ApiResult<Json<UserView>> {
     caller.require(Permission::ReadOwnAccount)?;
-    let user = state
-        .store()
-        .user_by_id(caller.user_id)
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("invalid_token", "this account no longer exists"))?;
-    Ok(Json(user.into()))
+    Ok(Json(caller.user.as_ref().clone().into()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
