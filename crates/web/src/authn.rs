@@ -203,8 +203,11 @@ impl ApiKeyUsage {
 #[derive(Debug)]
 pub struct SessionCache {
     ttl: Duration,
-    entries: RwLock<HashMap<SessionId, (Instant, Option<Arc<User>>)>>,
+    entries: RwLock<HashMap<SessionId, CachedSession>>,
 }
+
+/// When a session was looked up, and its account if it was open.
+type CachedSession = (Instant, Option<Arc<User>>);
 
 const CACHE_LIMIT: usize = 100_000;
 
