@@ -165,8 +165,18 @@ async fn a_commit_wakes_an_idle_worker_at_once(kind: Db) {
     let mut config = crate::harness::fast_config();
     config.poll_interval = Duration::from_secs(600);
     let worker = tasks::Worker::new(test.db.clone(), handlers, config).start();
-    // Let the worker make its first (empty) claim and start listening.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Once the worker listens, a notified enqueue runs at once; until then, nothing would run it
+    // for ten minutes. Enqueue until one runs.
+    let queue = tasks::Queue::new(test.db.clone());
+    crate::harness::wait_until(Duration::from_secs(10), "the worker listens", || async {
+        let id = queue
+            .enqueue(NewTask::new("noop", json!({})))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        admin::get(&test.db, id).await.unwrap().state == TaskState::Completed
+    })
+    .await;
     for round in 0..3 {
         let id = match &test.db {
             TaskDb::Sqlite(pool) => {

@@ -39,7 +39,7 @@ async fn a_dead_workers_task_is_rescued_after_its_lease_expires(kind: Db) {
         return;
     };
     let mut config = fast_config();
-    config.lease = Duration::from_millis(400);
+    config.lease = Duration::from_millis(1000);
     config.heartbeat_interval = Duration::from_millis(100);
     config.rescue_interval = Duration::from_secs(3600);
     let doomed = Worker::new(test.db.clone(), hanging_handlers(), config.clone()).start();
@@ -52,7 +52,7 @@ async fn a_dead_workers_task_is_rescued_after_its_lease_expires(kind: Db) {
     assert_eq!(task.lease_owner.as_deref(), Some(doomed_id.as_str()));
 
     // While the worker lives, heartbeats keep its lease fresh however long the task runs.
-    tokio::time::sleep(Duration::from_millis(900)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(maintenance::rescue(&test.db).await.unwrap(), 0);
     let renewed = admin::get(&test.db, id).await.unwrap();
     assert!(renewed.lease_expires_at > task.lease_expires_at);
@@ -60,7 +60,7 @@ async fn a_dead_workers_task_is_rescued_after_its_lease_expires(kind: Db) {
     // The worker dies without a word: the task stays leased until the lease runs out.
     doomed.kill();
     assert_eq!(maintenance::rescue(&test.db).await.unwrap(), 0);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
 
     config.rescue_interval = Duration::from_millis(50);
     let rescuer = Worker::new(test.db.clone(), working_handlers(), config).start();
