@@ -45,7 +45,9 @@ impl Scope {
         match permission {
             Permission::ReadOwnAccount => Some(Scope::AccountRead),
             Permission::ManageOwnAccount => None,
-            Permission::ManageUsers | Permission::ReadAudit => Some(Scope::Admin),
+            Permission::ManageUsers | Permission::ReadAudit | Permission::ManageTasks => {
+                Some(Scope::Admin)
+            }
         }
     }
 

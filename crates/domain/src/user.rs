@@ -76,13 +76,17 @@ pub enum Permission {
     ManageUsers,
     /// Read the audit log.
     ReadAudit,
+    /// See every task of the queue; retry, cancel and discard them.
+    ManageTasks,
 }
 
 impl Role {
     pub fn permits(self, permission: Permission) -> bool {
         match permission {
             Permission::ReadOwnAccount | Permission::ManageOwnAccount => true,
-            Permission::ManageUsers | Permission::ReadAudit => self == Role::Admin,
+            Permission::ManageUsers | Permission::ReadAudit | Permission::ManageTasks => {
+                self == Role::Admin
+            }
         }
     }
 }

@@ -12,8 +12,20 @@ use web::AppState;
 
 use crate::config::{Config, DatabaseKind, redact_url};
 
+/// The database: the store, and the task queue that lives beside it.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pub store: Arc<dyn Store>,
+    pub tasks: tasks::TaskDb,
+}
+
 /// Connects to the database the URL names.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(open_database(config).await?.store)
+}
+
+/// Connects to the database the URL names, for the store and the task queue.
+pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
     let url = config.database.url.expose_secret();
     let shown = redact_url(url);
     match config.database.kind {
@@ -41,7 +53,10 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
             if config.database.is_default {
                 restrict_to_owner(&config.data_dir.join("jobpilot.db"))?;
             }
-            Ok(Arc::new(store))
+            Ok(Database {
+                tasks: tasks::TaskDb::Sqlite(store.pool().clone()),
+                store: Arc::new(store),
+            })
         }
         DatabaseKind::Postgres => {
             let store = PostgresStore::connect(&PostgresSettings {
@@ -55,7 +70,10 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
                     error_chain(&e)
                 )
             })?;
-            Ok(Arc::new(store))
+            Ok(Database {
+                tasks: tasks::TaskDb::Postgres(store.pool().clone()),
+                store: Arc::new(store),
+            })
         }
     }
 }
@@ -92,19 +110,21 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 pub struct Server {
     listener: TcpListener,
     state: AppState,
+    worker: Option<tasks::WorkerHandle>,
     shutdown_delay: Duration,
     shutdown_timeout: Duration,
 }
 
 impl Server {
     /// Binds the listener (port 0 picks a free port) and builds the application.
-    pub async fn bind(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Self> {
+    pub async fn bind(config: &Config, database: Database) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         Ok(Self {
             listener,
-            state: AppState::new(store, config.web_settings()),
+            state: AppState::new(database.store, database.tasks, config.web_settings()),
+            worker: None,
             shutdown_delay: config.shutdown_delay,
             shutdown_timeout: config.shutdown_timeout,
         })
@@ -118,6 +138,12 @@ impl Server {
         &self.state
     }
 
+    /// Runs the task queue's workers beside the server; they stop after the HTTP drain.
+    pub fn with_worker(mut self, worker: tasks::WorkerHandle) -> Self {
+        self.worker = Some(worker);
+        self
+    }
+
     /// Serves until `shutdown` completes, then drains: readiness turns false at once, the
     /// listener closes after the shutdown delay, and in-flight requests get the shutdown
     /// timeout to finish.
@@ -128,6 +154,7 @@ impl Server {
         let Server {
             listener,
             state,
+            worker,
             shutdown_delay,
             shutdown_timeout,
         } = self;
@@ -161,6 +188,15 @@ impl Server {
                 timeout_s = shutdown_timeout.as_secs(),
                 "in-flight requests did not finish in time; closing them"
             ),
+        }
+        if let Some(worker) = worker {
+            // Stops claiming, lets running tasks finish within its grace, hands the rest back.
+            match worker.shutdown().await {
+                Ok(report) => tracing::info!(?report, "task worker stopped"),
+                Err(error) => {
+                    tracing::warn!(error = %error_chain(&error), "task worker stopped uncleanly")
+                }
+            }
         }
         state.store().close().await;
         tracing::info!("stopped");

@@ -111,6 +111,18 @@ pub const SETTINGS: &[(&str, &str, bool, &str)] = &[
         "sign-in/registration/refresh attempts per minute per address and per account",
     ),
     (
+        "worker_concurrency",
+        "JOBPILOT_WORKER_CONCURRENCY",
+        false,
+        "tasks this process runs at once (0: no workers, HTTP only)",
+    ),
+    (
+        "task_retention_days",
+        "JOBPILOT_TASK_RETENTION_DAYS",
+        false,
+        "days finished tasks are kept",
+    ),
+    (
         "trusted_proxies",
         "JOBPILOT_TRUSTED_PROXIES",
         false,
@@ -218,6 +230,8 @@ pub struct Config {
     pub auth_rate_limit: u32,
     pub trusted_proxies: Vec<web::IpRange>,
     trusted_proxy_text: String,
+    pub worker_concurrency: usize,
+    pub task_retention: Duration,
     /// `JOBPILOT_*` variables that name no setting (likely typos).
     pub unknown_variables: Vec<String>,
 }
@@ -444,6 +458,11 @@ impl Config {
             ("rate_limit", self.rate_limit.to_string()),
             ("auth_rate_limit", self.auth_rate_limit.to_string()),
             ("trusted_proxies", self.trusted_proxy_text.clone()),
+            ("worker_concurrency", self.worker_concurrency.to_string()),
+            (
+                "task_retention_days",
+                (self.task_retention.as_secs() / 86_400).to_string(),
+            ),
         ];
         lines
             .into_iter()
@@ -713,6 +732,24 @@ impl Parser<'_> {
             },
         );
 
+        let worker_concurrency = self.get(
+            "worker_concurrency",
+            10,
+            "a number of tasks from 0 to 1000",
+            |v| v.parse::<usize>().ok().filter(|n| *n <= 1000),
+        );
+        let task_retention = self.get(
+            "task_retention_days",
+            crate::workers::DEFAULT_RETENTION,
+            "a number of days from 1 to 3650",
+            |v| {
+                v.parse::<u64>()
+                    .ok()
+                    .filter(|n| (1..=3650).contains(n))
+                    .map(|days| Duration::from_secs(days * 86_400))
+            },
+        );
+
         let database_url = self.secret("database_url");
         let redis_url = self.secret("redis_url");
         let encryption_keys = self.secret("encryption_keys");
@@ -795,6 +832,8 @@ impl Parser<'_> {
             auth_rate_limit: auth_rate_limit?,
             trusted_proxies: trusted_proxies.clone()?.0,
             trusted_proxy_text: trusted_proxies?.1,
+            worker_concurrency: worker_concurrency?,
+            task_retention: task_retention?,
             unknown_variables,
         })
     }

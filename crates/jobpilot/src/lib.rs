@@ -5,3 +5,4 @@ pub mod app;
 pub mod config;
 pub mod secrets;
 pub mod telemetry;
+pub mod workers;

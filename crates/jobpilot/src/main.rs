@@ -4,7 +4,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
 use jobpilot::{
-    app::{Server, open_store, shutdown_signal},
+    app::{Server, open_database, open_store, shutdown_signal},
     config::{Config, SETTINGS},
     secrets, telemetry,
 };
@@ -55,6 +55,35 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// The background task queue.
+    Tasks {
+        #[command(subcommand)]
+        command: TasksCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TasksCommand {
+    /// List tasks, newest first.
+    List {
+        #[arg(long)]
+        queue: Option<String>,
+        #[arg(long)]
+        kind: Option<String>,
+        /// scheduled, available, executing, retryable, completed, discarded or cancelled.
+        #[arg(long)]
+        state: Option<tasks::TaskState>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Task counts by queue and state.
+    Stats,
+    /// Run a failed, discarded or cancelled task again.
+    Retry { id: tasks::TaskId },
+    /// Make sure a waiting task never runs.
+    Cancel { id: tasks::TaskId },
+    /// Give up a waiting or failed task.
+    Discard { id: tasks::TaskId },
 }
 
 #[derive(Debug, Subcommand)]
@@ -149,6 +178,7 @@ fn main() -> ExitCode {
         Command::Serve { no_migrate } => run(config, |config| serve(config, !no_migrate)),
         Command::Migrate => run(config, migrate),
         Command::Users { command } => run(config, |config| users::run(config, command)),
+        Command::Tasks { command } => run(config, |config| task_commands(config, command)),
     }
 }
 
@@ -310,6 +340,63 @@ mod users {
     }
 }
 
+async fn task_commands(config: Config, command: TasksCommand) -> anyhow::Result<()> {
+    use tasks::admin;
+    let database = open_database(&config).await?;
+    let db = &database.tasks;
+    let result = async {
+        match command {
+            TasksCommand::List {
+                queue,
+                kind,
+                state,
+                limit,
+            } => {
+                let filter = admin::ListFilter {
+                    queue,
+                    kind,
+                    state,
+                    ..admin::ListFilter::default()
+                };
+                for task in admin::list(db, &filter, limit).await?.tasks {
+                    let last_error = task.errors.last().map_or("", |e| e.message.as_str());
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}/{}\t{}",
+                        task.id,
+                        task.queue,
+                        task.kind,
+                        task.state,
+                        task.attempt,
+                        task.max_attempts,
+                        last_error
+                    );
+                }
+            }
+            TasksCommand::Stats => {
+                for count in admin::stats(db).await? {
+                    println!("{}\t{}\t{}", count.queue, count.state, count.count);
+                }
+            }
+            TasksCommand::Retry { id } => {
+                admin::retry(db, id).await?;
+                println!("task {id} will run again");
+            }
+            TasksCommand::Cancel { id } => {
+                admin::cancel(db, id).await?;
+                println!("task {id} cancelled");
+            }
+            TasksCommand::Discard { id } => {
+                admin::discard(db, id).await?;
+                println!("task {id} discarded");
+            }
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    database.store.close().await;
+    result
+}
+
 async fn migrate(config: Config) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
     store
@@ -325,14 +412,20 @@ async fn serve(config: Config, migrate_first: bool) -> anyhow::Result<()> {
     if config.mode == jobpilot::config::Mode::Development {
         tracing::warn!("running in development mode; set JOBPILOT_MODE=production for deployments");
     }
-    let store = open_store(&config).await?;
+    let database = open_database(&config).await?;
     if migrate_first && config.migrate_on_start {
-        store
+        database
+            .store
             .migrate()
             .await
             .map_err(|e| anyhow::anyhow!("migration failed: {}", web::error::ErrorChain(&e)))?;
     }
-    let server = Server::bind(&config, store).await?;
+    let worker = jobpilot::workers::start(&config, database.tasks.clone());
+    let mut server = Server::bind(&config, database).await?;
+    if let Some(worker) = worker {
+        tracing::info!(worker = worker.id(), "task worker started");
+        server = server.with_worker(worker);
+    }
     tracing::info!(
         address = %server.local_addr()?,
         database = server.state().store().backend().as_str(),

@@ -54,13 +54,20 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::auth::logout_all))
         .routes(routes!(routes::me::me))
         .routes(routes!(routes::me::change_password))
-        .routes(routes!(routes::api_keys::create, routes::api_keys::list))
-        .routes(routes!(routes::api_keys::revoke))
-        .routes(routes!(routes::two_factor::setup))
-        .routes(routes!(routes::two_factor::confirm))
-        .routes(routes!(routes::two_factor::disable))
+        .routes(routes!(
+            routes::api_keys::create_api_key,
+            routes::api_keys::list_api_keys
+        ))
+        .routes(routes!(routes::api_keys::revoke_api_key))
+        .routes(routes!(routes::two_factor::setup_two_factor))
+        .routes(routes!(routes::two_factor::confirm_two_factor))
+        .routes(routes!(routes::two_factor::disable_two_factor))
         .routes(routes!(routes::admin::list_users))
         .routes(routes!(routes::admin::update_user))
+        .routes(routes!(routes::tasks::get_task))
+        .routes(routes!(routes::tasks::list_tasks))
+        .routes(routes!(routes::tasks::task_stats))
+        .routes(routes!(routes::tasks::act_on_task))
 }
 
 /// The routes and their finished OpenAPI document.

@@ -27,6 +27,7 @@ use crate::error::{ErrorBody, ErrorDetail, ErrorResponse};
         (name = "auth", description = "Registration, sign-in, tokens, sign-out"),
         (name = "account", description = "The signed-in user's own account"),
         (name = "admin", description = "Administration (admin role)"),
+        (name = "tasks", description = "Background work started on the caller's behalf"),
     ),
 )]
 pub struct ApiDoc;

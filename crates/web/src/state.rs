@@ -114,6 +114,7 @@ pub struct AppState {
 
 struct Inner {
     store: Arc<dyn Store>,
+    tasks: tasks::TaskDb,
     settings: WebSettings,
     passwords: PasswordHasher,
     tokens: TokenIssuer,
@@ -139,7 +140,7 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, settings: WebSettings) -> Self {
+    pub fn new(store: Arc<dyn Store>, tasks: tasks::TaskDb, settings: WebSettings) -> Self {
         let passwords = PasswordHasher::new(settings.password_hash_concurrency);
         let tokens = token_issuer(&settings);
         let minute = Duration::from_secs(60);
@@ -151,6 +152,7 @@ impl AppState {
         Self {
             inner: Arc::new(Inner {
                 store,
+                tasks,
                 dummy_hash: passwords.dummy_hash(),
                 passwords,
                 challenges: tokens.with_audience(CHALLENGE_AUDIENCE, chrono::Duration::minutes(5)),
@@ -172,6 +174,11 @@ impl AppState {
 
     pub fn store(&self) -> &dyn Store {
         self.inner.store.as_ref()
+    }
+
+    /// The task queue, in the same database as the store.
+    pub fn tasks(&self) -> &tasks::TaskDb {
+        &self.inner.tasks
     }
 
     pub fn settings(&self) -> &WebSettings {

@@ -360,3 +360,51 @@ async fn traces_are_exported_over_otlp_when_configured() {
         "{received:?}"
     );
 }
+
+#[test]
+fn users_and_tasks_commands_work_on_a_fresh_install() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| output(jobpilot().args(args).env("JOBPILOT_DATA_DIR", dir.path()));
+    let (code, stdout, stderr) = run(&[
+        "users",
+        "create",
+        "--email",
+        "Root@Example.org",
+        "--role",
+        "admin",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("created root@example.org (admin)"),
+        "{stdout}"
+    );
+    let password = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("password (shown once): "))
+        .unwrap();
+    assert!(password.len() >= 20);
+    let (code, _, stderr) = run(&["users", "create", "--email", "root@example.org"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("already exists"), "{stderr}");
+    let (code, _, _) = run(&["users", "lock", "root@example.org"]);
+    assert_eq!(code, 0);
+    let (_, listed, _) = run(&["users", "list"]);
+    assert!(
+        listed.contains("root@example.org\tadmin\tlocked"),
+        "{listed}"
+    );
+    let (code, _, _) = run(&["users", "unlock", "root@example.org"]);
+    assert_eq!(code, 0);
+    let (code, _, stderr) = run(&["users", "lock", "nobody@example.org"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no account"), "{stderr}");
+
+    let (code, stats, stderr) = run(&["tasks", "stats"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stats.is_empty());
+    let (code, _, stderr) = run(&["tasks", "retry", "01a217cd-0ed1-708f-a3c7-f002b6bf66f3"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("not found"), "{stderr}");
+    let (code, _, stderr) = run(&["tasks", "list", "--state", "sleeping"]);
+    assert_eq!(code, 2, "{stderr}");
+}

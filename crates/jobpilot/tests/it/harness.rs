@@ -200,11 +200,12 @@ impl Builder {
         ];
         env.extend(self.env);
         let config = Config::from_sources(env, None).unwrap();
-        let store = jobpilot::app::open_store(&config).await.unwrap();
+        let database = jobpilot::app::open_database(&config).await.unwrap();
+        let store = database.store.clone();
         if self.migrate {
             store.migrate().await.unwrap();
         }
-        let server = Server::bind(&config, store.clone()).await.unwrap();
+        let server = Server::bind(&config, database).await.unwrap();
         let addr = server.local_addr().unwrap();
         let state = server.state().clone();
         let (tx, rx) = oneshot::channel::<()>();

@@ -12,3 +12,4 @@ mod identity;
 mod openapi;
 mod register;
 mod store_suite;
+mod tasks_api;

@@ -82,3 +82,17 @@ fn resolve<'a>(spec: &'a serde_json::Value, value: &'a serde_json::Value) -> &'a
         None => value,
     }
 }
+
+#[test]
+fn operation_ids_are_unique() {
+    let spec = serde_json::to_value(web::openapi()).unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for item in spec["paths"].as_object().unwrap().values() {
+        for operation in item.as_object().unwrap().values() {
+            if let Some(id) = operation.get("operationId").and_then(|v| v.as_str()) {
+                assert!(seen.insert(id.to_owned()), "operationId {id} appears twice");
+            }
+        }
+    }
+    assert!(seen.len() > 10);
+}

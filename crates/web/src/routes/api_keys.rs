@@ -84,7 +84,7 @@ pub struct CreatedApiKey {
         (status = 409, description = "Too many active keys", body = ErrorResponse),
     )
 )]
-pub async fn create(
+pub async fn create_api_key(
     State(state): State<AppState>,
     client: Client,
     caller: Authenticated,
@@ -179,7 +179,7 @@ pub async fn create(
         (status = 403, description = "API keys cannot list keys", body = ErrorResponse),
     )
 )]
-pub async fn list(
+pub async fn list_api_keys(
     State(state): State<AppState>,
     caller: Authenticated,
 ) -> ApiResult<Json<Vec<ApiKeyView>>> {
@@ -201,7 +201,7 @@ pub async fn list(
         (status = 404, description = "No such active key of yours", body = ErrorResponse),
     )
 )]
-pub async fn revoke(
+pub async fn revoke_api_key(
     State(state): State<AppState>,
     client: Client,
     caller: Authenticated,

@@ -97,7 +97,7 @@ pub struct TwoFactorSetup {
         (status = 409, description = "Two-factor authentication is already on", body = ErrorResponse),
     )
 )]
-pub async fn setup(
+pub async fn setup_two_factor(
     State(state): State<AppState>,
     caller: Authenticated,
 ) -> ApiResult<Json<TwoFactorSetup>> {
@@ -161,7 +161,7 @@ pub struct BackupCodes {
         (status = 409, description = "No enrolment is in progress", body = ErrorResponse),
     )
 )]
-pub async fn confirm(
+pub async fn confirm_two_factor(
     State(state): State<AppState>,
     client: Client,
     caller: Authenticated,
@@ -235,7 +235,7 @@ pub struct DisableTwoFactorRequest {
         (status = 409, description = "Two-factor authentication is not on", body = ErrorResponse),
     )
 )]
-pub async fn disable(
+pub async fn disable_two_factor(
     State(state): State<AppState>,
     client: Client,
     caller: Authenticated,
