@@ -83,6 +83,9 @@ pub struct WorkerConfig {
     pub max_batch: usize,
     /// How often to look for work when no wake-up came (scheduled tasks, missed notifications).
     pub poll_interval: Duration,
+    /// After a claim that left slots free, the least time before the next one: a trickle of
+    /// wake-ups is gathered into one claim instead of one statement per task.
+    pub fetch_cooldown: Duration,
     /// How long a claim holds a task before the rescuer may take it back.
     pub lease: Duration,
     /// How often leases are renewed; well under `lease`.
@@ -109,6 +112,7 @@ impl Default for WorkerConfig {
             queues: vec![QueueConfig::new(DEFAULT_QUEUE, 10)],
             max_batch: 100,
             poll_interval: Duration::from_secs(1),
+            fetch_cooldown: Duration::from_millis(5),
             lease: Duration::from_secs(60),
             heartbeat_interval: Duration::from_secs(15),
             backoff: Backoff::default(),
@@ -164,6 +168,10 @@ struct Inner {
 }
 
 /// A configured worker; [`Worker::start`] sets it running.
+///
+/// Size the pool for it: on PostgreSQL a worker keeps one connection for `LISTEN`, and each of
+/// its loops (a producer per queue, the completer, the heartbeat, maintenance) borrows one for a
+/// statement at a time.
 #[derive(Debug)]
 pub struct Worker {
     db: TaskDb,
@@ -393,6 +401,7 @@ async fn produce(inner: Arc<Inner>, queue: QueueConfig, slots: Arc<Semaphore>, w
         own_wake.as_mut().enable();
         sqlite_wake.as_mut().enable();
 
+        let claimed_at = Instant::now();
         let claimed = match &inner.db {
             TaskDb::Sqlite(pool) => {
                 sqlite::claim(
@@ -462,6 +471,12 @@ async fn produce(inner: Arc<Inner>, queue: QueueConfig, slots: Arc<Semaphore>, w
             _ = &mut sqlite_wake, if matches!(inner.db, TaskDb::Sqlite(_)) => {}
             _ = tokio::time::sleep(inner.config.poll_interval) => {}
             _ = raised(&mut stop) => break,
+        }
+        let since = claimed_at.elapsed();
+        if since < inner.config.fetch_cooldown
+            && sleep_or(&mut stop, inner.config.fetch_cooldown - since).await
+        {
+            break;
         }
     }
 }
