@@ -2,7 +2,6 @@ use std::{fmt, str::FromStr};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::{Permission, Role, UserId};
 
@@ -77,36 +76,10 @@ impl FromStr for Scope {
     }
 }
 
-/// An API key's id; its first characters also appear, in the clear, in the key itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ApiKeyId(Uuid);
-
-impl ApiKeyId {
-    pub fn new() -> Self {
-        Self(Uuid::now_v7())
-    }
-
-    pub fn from_uuid(id: Uuid) -> Self {
-        Self(id)
-    }
-
-    pub fn as_uuid(&self) -> Uuid {
-        self.0
-    }
-}
-
-impl Default for ApiKeyId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for ApiKeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+crate::id::uuid_id!(
+    /// An API key's id (the key itself carries a separate random prefix, not this id).
+    ApiKeyId
+);
 
 /// An API key as stored (its secret only as a SHA-256).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,6 +5,7 @@
 
 mod api_key;
 mod email;
+mod id;
 mod password;
 mod session;
 mod user;

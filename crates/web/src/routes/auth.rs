@@ -70,6 +70,27 @@ pub(crate) fn new_password(raw: String, target: &str) -> Result<Password, ErrorD
     Password::parse(raw).map_err(|e| ErrorDetail::new(target, e.to_string()))
 }
 
+/// Re-authentication for sensitive changes: whether `password` is the account's password.
+/// Over-long input cannot match and is not hashed.
+pub(crate) async fn password_matches(
+    state: &AppState,
+    user: &User,
+    password: &str,
+) -> ApiResult<bool> {
+    let Some(hash) = &user.password_hash else {
+        return Ok(false);
+    };
+    if password.chars().count() > domain::PASSWORD_MAX_CHARS {
+        return Ok(false);
+    }
+    let verification = state
+        .passwords()
+        .verify(password, hash)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(verification != auth::Verification::Mismatch)
+}
+
 /// Counts an attempt against a limiter; 429 with `Retry-After` when over.
 pub(crate) fn check_limit(limiter: &RateLimiter, key: &str) -> ApiResult<()> {
     match limiter.check(key) {

@@ -11,7 +11,7 @@ use crate::{
     client::Client,
     error::{ApiError, ApiResult, ErrorResponse},
     extract::ApiJson,
-    routes::auth::{UserView, audit, check_limit, new_password},
+    routes::auth::{UserView, audit, check_limit, new_password, password_matches},
     state::AppState,
 };
 
@@ -66,20 +66,7 @@ pub async fn change_password(
         .user_by_id(caller.user_id)
         .await?
         .ok_or_else(|| ApiError::unauthorized("invalid_token", "this account no longer exists"))?;
-    let current_ok = match (
-        &user.password_hash,
-        request.current_password.chars().count(),
-    ) {
-        (Some(hash), n) if n <= domain::PASSWORD_MAX_CHARS => {
-            state
-                .passwords()
-                .verify(&request.current_password, hash)
-                .await
-                .map_err(|e| ApiError::internal(&e))?
-                != auth::Verification::Mismatch
-        }
-        _ => false,
-    };
+    let current_ok = password_matches(&state, &user, &request.current_password).await?;
     if !current_ok {
         audit(
             &state,

@@ -13,7 +13,7 @@ use crate::{
     client::Client,
     error::{ApiError, ApiResult, ErrorDetail, ErrorResponse},
     extract::ApiJson,
-    routes::auth::{audit, check_limit},
+    routes::auth::{audit, check_limit, password_matches},
     state::AppState,
 };
 
@@ -254,17 +254,7 @@ pub async fn disable_two_factor(
             "two-factor authentication is not on",
         ));
     }
-    let password_ok = match &user.password_hash {
-        Some(hash) if request.password.chars().count() <= domain::PASSWORD_MAX_CHARS => {
-            state
-                .passwords()
-                .verify(&request.password, hash)
-                .await
-                .map_err(|e| ApiError::internal(&e))?
-                != auth::Verification::Mismatch
-        }
-        _ => false,
-    };
+    let password_ok = password_matches(&state, &user, &request.password).await?;
     let code_ok = password_ok
         && request.code.chars().count() <= 64
         && check_second_factor(&state, &user, &request.code)
