@@ -6,7 +6,7 @@ use utoipa::{
     openapi::{
         Content, Ref, RefOr, Response,
         path::{Operation, PathItem},
-        security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+        security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
     },
 };
 
@@ -115,6 +115,16 @@ impl Modify for CommonErrors {
                     ))
                     .build(),
             )),
+        );
+        components.security_schemes.insert(
+            "api_key".to_owned(),
+            RefOr::T(SecurityScheme::ApiKey(ApiKey::Header(
+                ApiKeyValue::with_description(
+                    "X-API-Key",
+                    "An API key (`jp_…`) from /api/v1/me/api-keys, limited to its scopes; it may \
+                 also be sent as `Authorization: Bearer jp_…`",
+                ),
+            ))),
         );
         for (path, item) in openapi.paths.paths.iter_mut() {
             // Probes are exempt from rate limits.

@@ -69,7 +69,7 @@ pub struct UserPage {
     get,
     path = "/api/v1/admin/users",
     tag = "admin",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = [])),
     params(ListUsersQuery),
     responses(
         (status = 200, description = "A page of accounts", body = UserPage),
@@ -118,7 +118,7 @@ pub struct UpdateUserRequest {
     patch,
     path = "/api/v1/admin/users/{id}",
     tag = "admin",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = [])),
     params(("id" = Uuid, Path, description = "The account's id")),
     request_body = UpdateUserRequest,
     responses(

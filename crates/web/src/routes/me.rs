@@ -20,7 +20,7 @@ use crate::{
     get,
     path = "/api/v1/me",
     tag = "account",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "The caller's account", body = UserView))
 )]
 pub async fn me(caller: Authenticated) -> ApiResult<Json<UserView>> {

@@ -95,7 +95,7 @@ fn task_error(error: tasks::Error) -> ApiError {
     get,
     path = "/api/v1/tasks/{id}",
     tag = "tasks",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = [])),
     params(("id" = Uuid, Path, description = "The task's id")),
     responses(
         (status = 200, description = "The task", body = TaskView),
@@ -146,7 +146,7 @@ pub struct TaskPage {
     get,
     path = "/api/v1/admin/tasks",
     tag = "admin",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = [])),
     params(ListTasksQuery),
     responses(
         (status = 200, description = "A page of tasks", body = TaskPage),
@@ -164,6 +164,14 @@ pub async fn list_tasks(
     let mut problems = Vec::new();
     if !(1..=500).contains(&limit) {
         problems.push(ErrorDetail::new("limit", "must be from 1 to 500"));
+    }
+    for (field, value) in [("queue", &query.queue), ("kind", &query.kind)] {
+        if value
+            .as_deref()
+            .is_some_and(|v| v.chars().count() > 200 || v.chars().any(char::is_control))
+        {
+            problems.push(ErrorDetail::new(field, "at most 200 printable characters"));
+        }
     }
     let task_state = match query.state.as_deref().map(str::parse::<TaskState>) {
         Some(Err(message)) => {
@@ -205,7 +213,7 @@ pub struct QueueCount {
     get,
     path = "/api/v1/admin/tasks/stats",
     tag = "admin",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "Counts per queue and state", body = Vec<QueueCount>),
         (status = 403, description = "Only administrators see the queue", body = ErrorResponse),
@@ -244,7 +252,7 @@ pub struct TaskAction {
     post,
     path = "/api/v1/admin/tasks/{id}/{action}",
     tag = "admin",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = [])),
     params(TaskAction),
     responses(
         (status = 200, description = "The task afterwards", body = TaskView),
