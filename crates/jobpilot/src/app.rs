@@ -121,9 +121,27 @@ impl Server {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let shared = match &config.redis_url {
+            Some(url) => Some(
+                web::Shared::connect(url.expose_secret(), &config.redis_prefix)
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "cannot connect to Redis at {}: {e}",
+                            redact_url(url.expose_secret())
+                        )
+                    })?,
+            ),
+            None => None,
+        };
         Ok(Self {
             listener,
-            state: AppState::new(database.store, database.tasks, config.web_settings()),
+            state: AppState::new(
+                database.store,
+                database.tasks,
+                config.web_settings(),
+                shared,
+            ),
             worker: None,
             shutdown_delay: config.shutdown_delay,
             shutdown_timeout: config.shutdown_timeout,

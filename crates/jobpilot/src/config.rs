@@ -111,6 +111,12 @@ pub const SETTINGS: &[(&str, &str, bool, &str)] = &[
         "sign-in/registration/refresh attempts per minute per address and per account",
     ),
     (
+        "redis_prefix",
+        "JOBPILOT_REDIS_PREFIX",
+        false,
+        "prefix of every Redis key and channel (several deployments can share one Redis)",
+    ),
+    (
         "worker_concurrency",
         "JOBPILOT_WORKER_CONCURRENCY",
         false,
@@ -232,6 +238,7 @@ pub struct Config {
     trusted_proxy_text: String,
     pub worker_concurrency: usize,
     pub task_retention: Duration,
+    pub redis_prefix: String,
     /// `JOBPILOT_*` variables that name no setting (likely typos).
     pub unknown_variables: Vec<String>,
 }
@@ -458,6 +465,7 @@ impl Config {
             ("rate_limit", self.rate_limit.to_string()),
             ("auth_rate_limit", self.auth_rate_limit.to_string()),
             ("trusted_proxies", self.trusted_proxy_text.clone()),
+            ("redis_prefix", self.redis_prefix.clone()),
             ("worker_concurrency", self.worker_concurrency.to_string()),
             (
                 "task_retention_days",
@@ -732,6 +740,18 @@ impl Parser<'_> {
             },
         );
 
+        let redis_prefix = self.get(
+            "redis_prefix",
+            "jobpilot".to_owned(),
+            "1 to 64 letters, digits, '-', '_' or ':'",
+            |v| {
+                let ok = !v.is_empty()
+                    && v.len() <= 64
+                    && v.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':'));
+                ok.then(|| v.to_owned())
+            },
+        );
         let worker_concurrency = self.get(
             "worker_concurrency",
             10,
@@ -833,6 +853,7 @@ impl Parser<'_> {
             trusted_proxies: trusted_proxies.clone()?.0,
             trusted_proxy_text: trusted_proxies?.1,
             worker_concurrency: worker_concurrency?,
+            redis_prefix: redis_prefix?,
             task_retention: task_retention?,
             unknown_variables,
         })

@@ -254,15 +254,15 @@ impl SessionCache {
         Ok(user)
     }
 
-    /// Forgets one session (after revoking it).
-    pub fn forget(&self, id: SessionId) {
+    /// Forgets one session (after it was revoked here or on another replica).
+    pub(crate) fn forget_locally(&self, id: SessionId) {
         if let Ok(mut entries) = self.entries.write() {
             entries.remove(&id);
         }
     }
 
-    /// Forgets every session (after revoking several of a user's).
-    pub fn forget_all(&self) {
+    /// Forgets every session (after several of a user's were revoked).
+    pub(crate) fn forget_all_locally(&self) {
         if let Ok(mut entries) = self.entries.write() {
             entries.clear();
         }

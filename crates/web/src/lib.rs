@@ -8,6 +8,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod rate_limit;
 pub mod routes;
+pub mod shared;
 mod state;
 
 use std::time::Duration;
@@ -29,6 +30,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 pub use crate::{
     client::IpRange,
+    shared::Shared,
     state::{AUDIENCE, AppState, WebSettings},
 };
 use crate::{

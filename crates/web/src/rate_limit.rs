@@ -94,7 +94,7 @@ pub async fn global(
             .get::<crate::client::Client>()
             .map(|client| client.ip.to_string())
             .unwrap_or_default();
-        if let Err(error) = crate::routes::auth::check_limit(&state.limits().global, &ip) {
+        if let Err(error) = state.check_limit(crate::state::Rule::Global, &ip).await {
             return error.into_response();
         }
     }

@@ -16,9 +16,26 @@ use store::Store;
 use crate::{
     authn::{ApiKeyUsage, SessionCache},
     client::IpRange,
+    error::ApiResult,
+    rate_limit::Decision,
     rate_limit::RateLimiter,
+    routes::auth::rate_limited,
     routes::health::ReadinessCache,
+    shared::{Shared, SharedDecision},
 };
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+/// The rate-limit rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rule {
+    /// Every request of a client address, all routes but the probes.
+    Global,
+    /// Sign-in, registration, refresh and second-factor attempts of a client address.
+    AuthByIp,
+    /// Sign-in and sensitive attempts on one account.
+    AuthByAccount,
+}
 
 /// The rate limiters, one per rule.
 #[derive(Debug)]
@@ -121,8 +138,9 @@ struct Inner {
     /// Short-lived tokens that stand between the password and the second factor.
     challenges: TokenIssuer,
     key_ring: Arc<KeyRing>,
-    sessions: SessionCache,
+    sessions: Arc<SessionCache>,
     api_key_usage: ApiKeyUsage,
+    shared: Option<Shared>,
     limits: Limits,
     /// Verified against when an account does not exist, so that costs the same time.
     dummy_hash: String,
@@ -140,16 +158,20 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, tasks: tasks::TaskDb, settings: WebSettings) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        tasks: tasks::TaskDb,
+        settings: WebSettings,
+        shared: Option<Shared>,
+    ) -> Self {
         let passwords = PasswordHasher::new(settings.password_hash_concurrency);
         let tokens = token_issuer(&settings);
-        let minute = Duration::from_secs(60);
         let limits = Limits {
-            global: RateLimiter::new(settings.rate_limit_per_minute, minute),
-            auth_by_ip: RateLimiter::new(settings.auth_rate_limit_per_minute, minute),
-            auth_by_account: RateLimiter::new(settings.auth_rate_limit_per_minute, minute),
+            global: RateLimiter::new(settings.rate_limit_per_minute, MINUTE),
+            auth_by_ip: RateLimiter::new(settings.auth_rate_limit_per_minute, MINUTE),
+            auth_by_account: RateLimiter::new(settings.auth_rate_limit_per_minute, MINUTE),
         };
-        Self {
+        let state = Self {
             inner: Arc::new(Inner {
                 store,
                 tasks,
@@ -161,15 +183,20 @@ impl AppState {
                     .key_ring
                     .clone()
                     .unwrap_or_else(|| Arc::new(KeyRing::ephemeral())),
-                sessions: SessionCache::new(settings.session_cache_ttl),
+                sessions: Arc::new(SessionCache::new(settings.session_cache_ttl)),
                 api_key_usage: ApiKeyUsage::default(),
+                shared,
                 limits,
                 metrics: crate::routes::metrics::recorder(),
                 shutting_down: AtomicBool::new(false),
                 readiness: ReadinessCache::default(),
                 settings,
             }),
+        };
+        if let Some(shared) = &state.inner.shared {
+            shared.follow_revocations(Arc::downgrade(&state.inner.sessions));
         }
+        state
     }
 
     pub fn store(&self) -> &dyn Store {
@@ -205,12 +232,54 @@ impl AppState {
         &self.inner.sessions
     }
 
-    pub(crate) fn api_key_usage(&self) -> &ApiKeyUsage {
-        &self.inner.api_key_usage
+    /// Counts a request against a rate-limit rule: in Redis when replicas share one (falling
+    /// back to this process's own count if Redis fails), in process otherwise.
+    pub(crate) async fn check_limit(&self, rule: Rule, key: &str) -> ApiResult<()> {
+        let settings = &self.inner.settings;
+        let limits = &self.inner.limits;
+        let (limiter, name, limit) = match rule {
+            Rule::Global => (&limits.global, "global", settings.rate_limit_per_minute),
+            Rule::AuthByIp => (
+                &limits.auth_by_ip,
+                "auth-ip",
+                settings.auth_rate_limit_per_minute,
+            ),
+            Rule::AuthByAccount => (
+                &limits.auth_by_account,
+                "auth-account",
+                settings.auth_rate_limit_per_minute,
+            ),
+        };
+        if let Some(shared) = &self.inner.shared {
+            match shared.check(name, key, limit, MINUTE).await {
+                Ok(SharedDecision::Allowed) => return Ok(()),
+                Ok(SharedDecision::Limited { retry_after }) => {
+                    return Err(rate_limited(limit, retry_after));
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error, "Redis rate limit unavailable; counting locally");
+                }
+            }
+        }
+        match limiter.check(key) {
+            Decision::Allowed { .. } => Ok(()),
+            Decision::Limited { limit, retry_after } => Err(rate_limited(limit, retry_after)),
+        }
     }
 
-    pub(crate) fn limits(&self) -> &Limits {
-        &self.inner.limits
+    /// A session ended (`None`: possibly several): forget it here and tell the other replicas.
+    pub(crate) async fn session_ended(&self, session: Option<domain::SessionId>) {
+        match session {
+            Some(id) => self.inner.sessions.forget_locally(id),
+            None => self.inner.sessions.forget_all_locally(),
+        }
+        if let Some(shared) = &self.inner.shared {
+            shared.publish_revocation(session).await;
+        }
+    }
+
+    pub(crate) fn api_key_usage(&self) -> &ApiKeyUsage {
+        &self.inner.api_key_usage
     }
 
     pub(crate) fn dummy_hash(&self) -> &str {

@@ -408,3 +408,24 @@ fn users_and_tasks_commands_work_on_a_fresh_install() {
     let (code, _, stderr) = run(&["tasks", "list", "--state", "sleeping"]);
     assert_eq!(code, 2, "{stderr}");
 }
+
+#[test]
+fn an_unreachable_redis_stops_serve_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = output(
+        jobpilot()
+            .arg("serve")
+            .env("JOBPILOT_DATA_DIR", dir.path())
+            .env("JOBPILOT_LISTEN", "127.0.0.1:0")
+            .env("JOBPILOT_REDIS_URL", "redis://:redis-pass@127.0.0.1:1/0"),
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("cannot connect to Redis at redis://:***@127.0.0.1:1/0"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("redis-pass") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+}

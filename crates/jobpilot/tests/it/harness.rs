@@ -108,7 +108,9 @@ pub struct TestApp {
     pub state: web::AppState,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
-    _db: TestDb,
+    /// The database URL, for a second app on the same database (a second replica).
+    pub db_url: String,
+    _db: Option<TestDb>,
     _data_dir: tempfile::TempDir,
 }
 
@@ -116,6 +118,7 @@ pub struct Builder {
     db: Db,
     env: Vec<(String, String)>,
     migrate: bool,
+    shared_db: Option<String>,
 }
 
 impl TestApp {
@@ -124,6 +127,7 @@ impl TestApp {
             db,
             env: Vec::new(),
             migrate: true,
+            shared_db: None,
         }
     }
 
@@ -177,6 +181,12 @@ impl Builder {
         self
     }
 
+    /// Runs on another app's database, as a second replica would.
+    pub fn share_database(mut self, other: &TestApp) -> Self {
+        self.shared_db = Some(other.db_url.clone());
+        self
+    }
+
     /// Starts without applying migrations.
     pub fn unmigrated(mut self) -> Self {
         self.migrate = false;
@@ -184,11 +194,18 @@ impl Builder {
     }
 
     pub async fn spawn(self) -> Option<TestApp> {
-        let db = TestDb::create(self.db).await?;
+        let (db, db_url) = match self.shared_db {
+            Some(url) => (None, url),
+            None => {
+                let db = TestDb::create(self.db).await?;
+                let url = db.url.clone();
+                (Some(db), url)
+            }
+        };
         let data_dir = tempfile::tempdir().unwrap();
         let mut env = vec![
             ("JOBPILOT_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
-            ("JOBPILOT_DATABASE_URL".to_owned(), db.url.clone()),
+            ("JOBPILOT_DATABASE_URL".to_owned(), db_url.clone()),
             (
                 "JOBPILOT_DATA_DIR".to_owned(),
                 data_dir.path().display().to_string(),
@@ -223,6 +240,7 @@ impl Builder {
             state,
             shutdown: Some(tx),
             server: Some(handle),
+            db_url,
             _db: db,
             _data_dir: data_dir,
         })

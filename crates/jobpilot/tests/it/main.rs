@@ -11,5 +11,6 @@ mod http_features;
 mod identity;
 mod openapi;
 mod register;
+mod replicas;
 mod store_suite;
 mod tasks_api;

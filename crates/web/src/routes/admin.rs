@@ -189,7 +189,7 @@ pub async fn update_user(
     }
     if end_sessions {
         state.store().revoke_sessions(id, None, now).await?;
-        state.sessions().forget_all();
+        state.session_ended(None).await;
     }
     Ok(Json(user.into()))
 }

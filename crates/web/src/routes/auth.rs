@@ -19,8 +19,7 @@ use crate::{
     client::Client,
     error::{ApiError, ApiResult, ErrorDetail, ErrorResponse},
     extract::ApiJson,
-    rate_limit::{Decision, RateLimiter},
-    state::AppState,
+    state::{AppState, Rule},
 };
 
 /// Passwords longer than the policy allows cannot be right; they are refused without hashing.
@@ -91,32 +90,27 @@ pub(crate) async fn password_matches(
     Ok(verification != auth::Verification::Mismatch)
 }
 
-/// Counts an attempt against a limiter; 429 with `Retry-After` when over.
-pub(crate) fn check_limit(limiter: &RateLimiter, key: &str) -> ApiResult<()> {
-    match limiter.check(key) {
-        Decision::Allowed { .. } => Ok(()),
-        Decision::Limited { limit, retry_after } => {
-            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-            Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!("too many attempts; try again in {seconds} s"),
-            )
-            .with_header(RETRY_AFTER, HeaderValue::from(seconds))
-            .with_header(
-                axum::http::HeaderName::from_static("ratelimit-limit"),
-                HeaderValue::from(limit),
-            )
-            .with_header(
-                axum::http::HeaderName::from_static("ratelimit-remaining"),
-                HeaderValue::from(0),
-            )
-            .with_header(
-                axum::http::HeaderName::from_static("ratelimit-reset"),
-                HeaderValue::from(seconds),
-            ))
-        }
-    }
+/// The 429 for a request over a limit, with `Retry-After` and the `RateLimit-*` headers.
+pub(crate) fn rate_limited(limit: u32, retry_after: std::time::Duration) -> ApiError {
+    let seconds = (retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)).max(1);
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("too many attempts; try again in {seconds} s"),
+    )
+    .with_header(RETRY_AFTER, HeaderValue::from(seconds))
+    .with_header(
+        axum::http::HeaderName::from_static("ratelimit-limit"),
+        HeaderValue::from(limit),
+    )
+    .with_header(
+        axum::http::HeaderName::from_static("ratelimit-remaining"),
+        HeaderValue::from(0),
+    )
+    .with_header(
+        axum::http::HeaderName::from_static("ratelimit-reset"),
+        HeaderValue::from(seconds),
+    )
 }
 
 /// Appends to the audit log; a failure to do so is logged, not fatal to the request.
@@ -160,7 +154,9 @@ pub async fn register(
     client: Client,
     ApiJson(request): ApiJson<RegisterRequest>,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
-    check_limit(&state.limits().auth_by_ip, &client.ip.to_string())?;
+    state
+        .check_limit(Rule::AuthByIp, &client.ip.to_string())
+        .await?;
     let email = Email::parse(&request.email);
     let password = new_password(request.password, "password");
     let (email, password) = match (email, password) {
@@ -267,10 +263,14 @@ pub async fn login(
     client: Client,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
-    check_limit(&state.limits().auth_by_ip, &client.ip.to_string())?;
+    state
+        .check_limit(Rule::AuthByIp, &client.ip.to_string())
+        .await?;
     let email = Email::parse(&request.email)
         .map_err(|e| ApiError::validation(vec![ErrorDetail::new("email", e.to_string())]))?;
-    check_limit(&state.limits().auth_by_account, email.as_str())?;
+    state
+        .check_limit(Rule::AuthByAccount, email.as_str())
+        .await?;
     if request.password.chars().count() > LOGIN_PASSWORD_MAX_CHARS.min(domain::PASSWORD_MAX_CHARS) {
         return Err(invalid_credentials());
     }
@@ -404,7 +404,9 @@ pub async fn login_second_factor(
     client: Client,
     ApiJson(request): ApiJson<SecondFactorRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
-    check_limit(&state.limits().auth_by_ip, &client.ip.to_string())?;
+    state
+        .check_limit(Rule::AuthByIp, &client.ip.to_string())
+        .await?;
     let now = Utc::now();
     let claims = state
         .challenges()
@@ -416,7 +418,9 @@ pub async fn login_second_factor(
             )
         })?;
     let user_id = claims.user_id();
-    check_limit(&state.limits().auth_by_account, &user_id.to_string())?;
+    state
+        .check_limit(Rule::AuthByAccount, &user_id.to_string())
+        .await?;
     let wrong = || ApiError::unauthorized("invalid_code", "the code is wrong or was already used");
     let user = state
         .store()
@@ -515,7 +519,9 @@ pub async fn refresh(
     client: Client,
     ApiJson(request): ApiJson<RefreshRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
-    check_limit(&state.limits().auth_by_ip, &client.ip.to_string())?;
+    state
+        .check_limit(Rule::AuthByIp, &client.ip.to_string())
+        .await?;
     let invalid = || {
         ApiError::unauthorized(
             "invalid_refresh_token",
@@ -553,7 +559,7 @@ pub async fn refresh(
             session_id,
             user_id,
         } => {
-            state.sessions().forget(session_id);
+            state.session_ended(Some(session_id)).await;
             tracing::warn!(%user_id, %session_id, "a spent refresh token was presented again; session revoked");
             audit(
                 &state,
@@ -589,7 +595,7 @@ pub async fn logout(
         .store()
         .revoke_session(caller.user_id, session_id, Utc::now())
         .await?;
-    state.sessions().forget(session_id);
+    state.session_ended(Some(session_id)).await;
     audit(
         &state,
         &client,
@@ -621,7 +627,7 @@ pub async fn logout_all(
         .store()
         .revoke_sessions(caller.user_id, None, Utc::now())
         .await?;
-    state.sessions().forget_all();
+    state.session_ended(None).await;
     audit(
         &state,
         &client,

@@ -11,8 +11,9 @@ use crate::{
     client::Client,
     error::{ApiError, ApiResult, ErrorResponse},
     extract::ApiJson,
-    routes::auth::{UserView, audit, check_limit, new_password, password_matches},
+    routes::auth::{UserView, audit, new_password, password_matches},
     state::AppState,
+    state::Rule,
 };
 
 /// The signed-in user's account.
@@ -58,7 +59,9 @@ pub async fn change_password(
     ApiJson(request): ApiJson<ChangePasswordRequest>,
 ) -> ApiResult<StatusCode> {
     let session_id = caller.require_session(Permission::ManageOwnAccount)?;
-    check_limit(&state.limits().auth_by_account, &caller.user_id.to_string())?;
+    state
+        .check_limit(Rule::AuthByAccount, &caller.user_id.to_string())
+        .await?;
     let new_password = new_password(request.new_password, "new_password")
         .map_err(|detail| ApiError::validation(vec![detail]))?;
     let user = state
@@ -94,7 +97,7 @@ pub async fn change_password(
         .store()
         .revoke_sessions(user.id, Some(session_id), Utc::now())
         .await?;
-    state.sessions().forget_all();
+    state.session_ended(None).await;
     audit(
         &state,
         &client,

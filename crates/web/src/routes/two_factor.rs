@@ -13,8 +13,9 @@ use crate::{
     client::Client,
     error::{ApiError, ApiResult, ErrorDetail, ErrorResponse},
     extract::ApiJson,
-    routes::auth::{audit, check_limit, password_matches},
+    routes::auth::{audit, password_matches},
     state::AppState,
+    state::Rule,
 };
 
 /// Where a user's TOTP secrets are sealed: bound to the row, so a sealed secret copied to
@@ -168,7 +169,9 @@ pub async fn confirm_two_factor(
     ApiJson(request): ApiJson<ConfirmTwoFactorRequest>,
 ) -> ApiResult<Json<BackupCodes>> {
     caller.require_session(Permission::ManageOwnAccount)?;
-    check_limit(&state.limits().auth_by_account, &caller.user_id.to_string())?;
+    state
+        .check_limit(Rule::AuthByAccount, &caller.user_id.to_string())
+        .await?;
     let record = state.store().totp(caller.user_id).await?;
     let Some(pending) = record.pending else {
         return Err(ApiError::conflict(
@@ -242,7 +245,9 @@ pub async fn disable_two_factor(
     ApiJson(request): ApiJson<DisableTwoFactorRequest>,
 ) -> ApiResult<StatusCode> {
     caller.require_session(Permission::ManageOwnAccount)?;
-    check_limit(&state.limits().auth_by_account, &caller.user_id.to_string())?;
+    state
+        .check_limit(Rule::AuthByAccount, &caller.user_id.to_string())
+        .await?;
     let user = state
         .store()
         .user_by_id(caller.user_id)
