@@ -66,6 +66,14 @@ fn options() -> Options {
 
 #[tokio::main]
 async fn main() {
+    // The queue's warnings (failed claims, lost outcomes) would explain a bad run.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("JOBPILOT_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let options = options();
     for database in &options.databases {
         let (db, _guard) = match database.as_str() {

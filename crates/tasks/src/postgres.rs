@@ -149,15 +149,28 @@ pub(crate) async fn claim(
     rows.iter().map(task_from_row).collect()
 }
 
-pub(crate) async fn complete(pool: &PgPool, owner: &str, ids: &[TaskId]) -> Result<u64> {
-    let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
+/// Completes a batch of `(id, attempt)`: only the attempt this worker still holds.
+pub(crate) async fn complete(
+    pool: &PgPool,
+    owner: &str,
+    attempts: &[(TaskId, i32)],
+) -> Result<u64> {
+    let ids: Vec<Uuid> = attempts.iter().map(|(id, _)| id.0).collect();
+    let keys: Vec<String> = attempts
+        .iter()
+        .map(|(id, attempt)| format!("{id}:{attempt}"))
+        .collect();
+    // `id = ANY(…)` keeps the plan an index scan whatever the statistics say (a join with
+    // UNNEST could turn into a sequential scan per batch); the keys check each row's attempt.
     let done = sqlx::query(
         "UPDATE tasks SET state = 'completed', finished_at = now(), lease_owner = NULL,
                           lease_expires_at = NULL
-         WHERE state = 'executing' AND lease_owner = $1 AND id = ANY($2)",
+         WHERE state = 'executing' AND lease_owner = $1 AND id = ANY($2)
+           AND id::text || ':' || attempt = ANY($3)",
     )
     .bind(owner)
     .bind(ids)
+    .bind(keys)
     .execute(pool)
     .await?;
     Ok(done.rows_affected())

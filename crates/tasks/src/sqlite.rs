@@ -211,17 +211,30 @@ pub(crate) async fn claim(
     rows.iter().map(task_from_row).collect()
 }
 
-pub(crate) async fn complete(pool: &SqlitePool, owner: &str, ids: &[TaskId]) -> Result<u64> {
-    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+/// Completes a batch of `(id, attempt)`: only the attempt this worker still holds.
+pub(crate) async fn complete(
+    pool: &SqlitePool,
+    owner: &str,
+    attempts: &[(TaskId, i32)],
+) -> Result<u64> {
+    let ids: Vec<String> = attempts.iter().map(|(id, _)| id.to_string()).collect();
+    let keys: Vec<String> = attempts
+        .iter()
+        .map(|(id, attempt)| format!("{id}:{attempt}"))
+        .collect();
+    // Both lists become ephemeral indexes: the ids drive the primary-key lookups, the keys check
+    // each row's attempt.
     let done = sqlx::query(
         "UPDATE tasks SET state = 'completed', finished_at = ?1, lease_owner = NULL,
                           lease_expires_at = NULL
          WHERE state = 'executing' AND lease_owner = ?2
-           AND id IN (SELECT value FROM json_each(?3))",
+           AND id IN (SELECT value FROM json_each(?3))
+           AND id || ':' || attempt IN (SELECT value FROM json_each(?4))",
     )
     .bind(ms(Utc::now()))
     .bind(owner)
     .bind(serde_json::to_string(&ids)?)
+    .bind(serde_json::to_string(&keys)?)
     .execute(pool)
     .await?;
     Ok(done.rows_affected())

@@ -692,11 +692,11 @@ async fn record(inner: &Inner, finished: Vec<Finished>) {
     if completed.is_empty() {
         return;
     }
-    let ids: Vec<TaskId> = completed.iter().map(|f| f.id).collect();
+    let attempts: Vec<(TaskId, i32)> = completed.iter().map(|f| (f.id, f.attempt)).collect();
     let recorded = retrying(inner, || async {
         match &inner.db {
-            TaskDb::Sqlite(pool) => sqlite::complete(pool, &inner.owner, &ids).await,
-            TaskDb::Postgres(pool) => postgres::complete(pool, &inner.owner, &ids).await,
+            TaskDb::Sqlite(pool) => sqlite::complete(pool, &inner.owner, &attempts).await,
+            TaskDb::Postgres(pool) => postgres::complete(pool, &inner.owner, &attempts).await,
         }
     })
     .await;
