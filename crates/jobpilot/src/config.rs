@@ -111,6 +111,12 @@ pub const SETTINGS: &[(&str, &str, bool, &str)] = &[
         "sign-in/registration/refresh attempts per minute per address and per account",
     ),
     (
+        "cookie_secure",
+        "JOBPILOT_COOKIE_SECURE",
+        false,
+        "mark browser-session cookies Secure (set false only for plain-HTTP development)",
+    ),
+    (
         "redis_prefix",
         "JOBPILOT_REDIS_PREFIX",
         false,
@@ -239,6 +245,7 @@ pub struct Config {
     pub worker_concurrency: usize,
     pub task_retention: Duration,
     pub redis_prefix: String,
+    pub cookie_secure: bool,
     /// `JOBPILOT_*` variables that name no setting (likely typos).
     pub unknown_variables: Vec<String>,
 }
@@ -386,6 +393,7 @@ impl Config {
                 .and_then(|keys| parse_key_ring(keys.expose_secret()).ok())
                 .and_then(auth::KeyRing::new)
                 .map(std::sync::Arc::new),
+            cookie_secure: self.cookie_secure,
             ..web::WebSettings::default()
         }
     }
@@ -466,6 +474,7 @@ impl Config {
             ("auth_rate_limit", self.auth_rate_limit.to_string()),
             ("trusted_proxies", self.trusted_proxy_text.clone()),
             ("redis_prefix", self.redis_prefix.clone()),
+            ("cookie_secure", self.cookie_secure.to_string()),
             ("worker_concurrency", self.worker_concurrency.to_string()),
             (
                 "task_retention_days",
@@ -740,6 +749,7 @@ impl Parser<'_> {
             },
         );
 
+        let cookie_secure = self.get("cookie_secure", true, "true or false", parse_bool);
         let redis_prefix = self.get(
             "redis_prefix",
             "jobpilot".to_owned(),
@@ -854,6 +864,7 @@ impl Parser<'_> {
             trusted_proxy_text: trusted_proxies?.1,
             worker_concurrency: worker_concurrency?,
             redis_prefix: redis_prefix?,
+            cookie_secure: cookie_secure?,
             task_retention: task_retention?,
             unknown_variables,
         })

@@ -99,11 +99,17 @@ impl FromRequestParts<AppState> for Authenticated {
         {
             return authenticate_api_key(state, key).await;
         }
-        let Some(token) = bearer_token(parts) else {
-            return Err(ApiError::unauthorized(
-                "unauthorized",
-                "sign in first: send Authorization: Bearer <access token>",
-            ));
+        let (token, from_cookie) = match bearer_token(parts) {
+            Some(token) => (token, false),
+            None => match crate::cookies::read(&parts.headers, crate::cookies::ACCESS_COOKIE) {
+                Some(token) if !token.is_empty() => (token, true),
+                _ => {
+                    return Err(ApiError::unauthorized(
+                        "unauthorized",
+                        "sign in first: send Authorization: Bearer <access token>",
+                    ));
+                }
+            },
         };
         let claims = state
             .tokens()
@@ -121,6 +127,18 @@ impl FromRequestParts<AppState> for Authenticated {
                 "this session has ended; sign in again",
             ));
         };
+        // A browser sends cookies on its own: a state-changing request must also prove it comes
+        // from our pages.
+        if from_cookie
+            && crate::cookies::needs_csrf(&parts.method)
+            && !crate::cookies::csrf_ok(state, session_id, &parts.headers)
+        {
+            return Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "csrf_failed",
+                "send this session's CSRF token in the X-CSRF-Token header",
+            ));
+        }
         Ok(Self {
             user_id: user.id,
             role: user.role,

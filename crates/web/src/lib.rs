@@ -2,6 +2,7 @@
 
 pub mod authn;
 pub mod client;
+pub mod cookies;
 pub mod error;
 pub mod extract;
 pub mod middleware;
@@ -54,6 +55,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::auth::refresh))
         .routes(routes!(routes::auth::logout))
         .routes(routes!(routes::auth::logout_all))
+        .routes(routes!(routes::web_session::web_login))
+        .routes(routes!(routes::web_session::web_login_second_factor))
+        .routes(routes!(routes::web_session::web_refresh))
         .routes(routes!(routes::me::me))
         .routes(routes!(routes::me::change_password))
         .routes(routes!(

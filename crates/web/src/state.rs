@@ -96,6 +96,8 @@ pub struct WebSettings {
     pub session_cache_ttl: Duration,
     /// Seals secrets at rest (TOTP secrets). `None`: a random key per process.
     pub key_ring: Option<Arc<KeyRing>>,
+    /// Mark session cookies `Secure` (off only for plain-HTTP development).
+    pub cookie_secure: bool,
 }
 
 impl Default for WebSettings {
@@ -120,6 +122,7 @@ impl Default for WebSettings {
             trusted_proxies: Vec::new(),
             session_cache_ttl: Duration::from_secs(5),
             key_ring: None,
+            cookie_secure: true,
         }
     }
 }

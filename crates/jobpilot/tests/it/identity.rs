@@ -1125,3 +1125,168 @@ async fn api_responses_are_not_cacheable() {
     let response = app.login("c@example.org", PASSWORD).await;
     assert_eq!(response.headers()["cache-control"], "no-store");
 }
+
+/// The `name=value` pairs of a response's `Set-Cookie` headers, with their attributes.
+fn set_cookies(response: &reqwest::Response) -> Vec<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+fn cookie_value(cookies: &[String], name: &str) -> String {
+    cookies
+        .iter()
+        .find_map(|c| c.strip_prefix(&format!("{name}=")))
+        .map(|rest| rest.split(';').next().unwrap().to_owned())
+        .unwrap()
+}
+
+async fn browser_sessions_use_cookies_and_csrf(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    app.register("browser@example.org").await;
+    let response = app
+        .post_json(
+            "/api/v1/auth/web/login",
+            &json!({"email": "browser@example.org", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let cookies = set_cookies(&response);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(
+        body.get("access_token").is_none(),
+        "tokens must stay out of the page: {body}"
+    );
+    let csrf = body["csrf_token"].as_str().unwrap().to_owned();
+    let access_cookie = cookies
+        .iter()
+        .find(|c| c.starts_with("jp_access="))
+        .unwrap();
+    for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
+        assert!(access_cookie.contains(attribute), "{access_cookie}");
+    }
+    let refresh_cookie = cookies
+        .iter()
+        .find(|c| c.starts_with("jp_refresh="))
+        .unwrap();
+    assert!(
+        refresh_cookie.contains("SameSite=Strict")
+            && refresh_cookie.contains("Path=/api/v1/auth/web")
+    );
+    assert_eq!(cookie_value(&cookies, "jp_csrf"), csrf);
+    let access = cookie_value(&cookies, "jp_access");
+    let refresh = cookie_value(&cookies, "jp_refresh");
+
+    let with_cookie = |method: Method, path: &str, csrf: Option<&str>| {
+        let mut request = app
+            .client
+            .request(method, app.url(path))
+            .header("cookie", format!("jp_access={access}"));
+        if let Some(csrf) = csrf {
+            request = request.header("x-csrf-token", csrf);
+        }
+        request.send()
+    };
+    // Reading needs no CSRF token; changing does, and only the right one.
+    assert_eq!(
+        with_cookie(Method::GET, "/api/v1/me", None)
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_error(
+        with_cookie(Method::POST, "/api/v1/me/2fa/setup", None)
+            .await
+            .unwrap(),
+        403,
+        "csrf_failed",
+    )
+    .await;
+    assert_error(
+        with_cookie(Method::POST, "/api/v1/me/2fa/setup", Some("forged"))
+            .await
+            .unwrap(),
+        403,
+        "csrf_failed",
+    )
+    .await;
+    assert_eq!(
+        with_cookie(Method::POST, "/api/v1/me/2fa/setup", Some(&csrf))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // The refresh cookie renews the session and rotates; a replayed one ends it.
+    let renew = |refresh: String| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.url("/api/v1/auth/web/refresh"))
+                .header("cookie", format!("jp_refresh={refresh}"))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let renewed = renew(refresh.clone()).await;
+    assert_eq!(renewed.status(), 200);
+    let new_cookies = set_cookies(&renewed);
+    assert_ne!(cookie_value(&new_cookies, "jp_refresh"), refresh);
+    assert_error(renew(refresh).await, 401, "invalid_refresh_token").await;
+    assert_error(
+        app.client
+            .post(app.url("/api/v1/auth/web/refresh"))
+            .send()
+            .await
+            .unwrap(),
+        401,
+        "invalid_refresh_token",
+    )
+    .await;
+
+    // Signing out clears the cookies.
+    let fresh = app
+        .post_json(
+            "/api/v1/auth/web/login",
+            &json!({"email": "browser@example.org", "password": PASSWORD}),
+        )
+        .await;
+    let cookies = set_cookies(&fresh);
+    let csrf = fresh.json::<serde_json::Value>().await.unwrap()["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let out = app
+        .client
+        .post(app.url("/api/v1/auth/logout"))
+        .header(
+            "cookie",
+            format!("jp_access={}", cookie_value(&cookies, "jp_access")),
+        )
+        .header("x-csrf-token", csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+    assert!(
+        set_cookies(&out)
+            .iter()
+            .any(|c| c.starts_with("jp_access=;") && c.contains("Max-Age=0"))
+    );
+}
+
+mod browser {
+    use super::*;
+    crate::on_both_databases!(browser_sessions_use_cookies_and_csrf);
+    async fn browser_sessions_use_cookies_and_csrf(db: Db) {
+        super::browser_sessions_use_cookies_and_csrf(db).await
+    }
+}

@@ -577,6 +577,19 @@ pub async fn refresh(
     }
 }
 
+/// `Set-Cookie` headers that remove a browser session's cookies (harmless for token clients).
+pub(crate) type ClearCookies =
+    axum::response::AppendHeaders<Vec<(axum::http::HeaderName, axum::http::HeaderValue)>>;
+
+fn clear_cookies(state: &AppState) -> ClearCookies {
+    axum::response::AppendHeaders(
+        crate::cookies::clearing_cookies(state)
+            .into_iter()
+            .map(|value| (axum::http::header::SET_COOKIE, value))
+            .collect(),
+    )
+}
+
 /// Ends this session: its refresh token stops working and its access tokens are refused.
 #[utoipa::path(
     post,
@@ -589,7 +602,7 @@ pub async fn logout(
     State(state): State<AppState>,
     client: Client,
     caller: Authenticated,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<(ClearCookies, StatusCode)> {
     let session_id = caller.require_session(Permission::ManageOwnAccount)?;
     state
         .store()
@@ -606,7 +619,7 @@ pub async fn logout(
         Vec::new(),
     )
     .await;
-    Ok(StatusCode::NO_CONTENT)
+    Ok((clear_cookies(&state), StatusCode::NO_CONTENT))
 }
 
 /// Ends every session of the caller's account, on every device.
@@ -621,7 +634,7 @@ pub async fn logout_all(
     State(state): State<AppState>,
     client: Client,
     caller: Authenticated,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<(ClearCookies, StatusCode)> {
     caller.require_session(Permission::ManageOwnAccount)?;
     let ended = state
         .store()
@@ -638,5 +651,5 @@ pub async fn logout_all(
         vec![("sessions", ended.to_string())],
     )
     .await;
-    Ok(StatusCode::NO_CONTENT)
+    Ok((clear_cookies(&state), StatusCode::NO_CONTENT))
 }

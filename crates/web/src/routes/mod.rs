@@ -6,3 +6,4 @@ pub mod me;
 pub mod metrics;
 pub mod tasks;
 pub mod two_factor;
+pub mod web_session;
