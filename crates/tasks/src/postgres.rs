@@ -214,8 +214,11 @@ pub(crate) async fn finish(
 
 pub(crate) async fn heartbeat(pool: &PgPool, owner: &str, lease: Duration) -> Result<u64> {
     let done = sqlx::query(
+        // SKIP LOCKED: a row being completed right now needs no renewal, and waiting for it
+        // while holding other rows could deadlock with the completer's batch.
         "UPDATE tasks SET lease_expires_at = now() + make_interval(secs => $1)
-         WHERE lease_owner = $2 AND state = 'executing'",
+         WHERE id IN (SELECT id FROM tasks WHERE lease_owner = $2 AND state = 'executing'
+                      FOR UPDATE SKIP LOCKED)",
     )
     .bind(seconds(lease))
     .bind(owner)
@@ -254,7 +257,9 @@ pub(crate) async fn rescue(pool: &PgPool, message: &str) -> Result<u64> {
                  errors = errors || jsonb_build_array(jsonb_build_object(
                      'attempt', attempt, 'at', now(), 'kind', 'lease_expired', 'message', $1::text)),
                  lease_owner = NULL, lease_expires_at = NULL
-             WHERE state = 'executing' AND lease_expires_at < now()
+             WHERE id IN (SELECT id FROM tasks
+                          WHERE state = 'executing' AND lease_expires_at < now()
+                          FOR UPDATE SKIP LOCKED)
              RETURNING queue, state
          ), notified AS (
              SELECT pg_notify($2, queue)
