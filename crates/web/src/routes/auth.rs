@@ -483,15 +483,36 @@ async fn open_session(state: &AppState, client: &Client, user: &User) -> ApiResu
             ip: Some(client.ip.to_string()),
         })
         .await?;
-    let (access_token, expires) = state.tokens().issue(user.id, user.role, session.id, now);
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in: (expires - now).num_seconds(),
+    Ok(TokenResponse::issue(
+        state,
+        user,
+        session.id,
         refresh_token,
-        refresh_token_expires_in: refresh_ttl.num_seconds(),
-        session_id: session.id.as_uuid(),
-    })
+        refresh_ttl,
+        now,
+    ))
+}
+
+impl TokenResponse {
+    /// A fresh access token for the session, with the refresh token that goes with it.
+    fn issue(
+        state: &AppState,
+        user: &User,
+        session: SessionId,
+        refresh_token: String,
+        refresh_ttl: chrono::Duration,
+        now: chrono::DateTime<Utc>,
+    ) -> Self {
+        let (access_token, expires) = state.tokens().issue(user.id, user.role, session, now);
+        Self {
+            access_token,
+            token_type: "Bearer",
+            expires_in: (expires - now).num_seconds(),
+            refresh_token,
+            refresh_token_expires_in: refresh_ttl.num_seconds(),
+            session_id: session.as_uuid(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -544,17 +565,14 @@ pub async fn refresh(
         )
         .await?;
     match outcome {
-        RefreshOutcome::Rotated { session, user } => {
-            let (access_token, expires) = state.tokens().issue(user.id, user.role, session.id, now);
-            Ok(Json(TokenResponse {
-                access_token,
-                token_type: "Bearer",
-                expires_in: (expires - now).num_seconds(),
-                refresh_token,
-                refresh_token_expires_in: refresh_ttl.num_seconds(),
-                session_id: session.id.as_uuid(),
-            }))
-        }
+        RefreshOutcome::Rotated { session, user } => Ok(Json(TokenResponse::issue(
+            &state,
+            &user,
+            session.id,
+            refresh_token,
+            refresh_ttl,
+            now,
+        ))),
         RefreshOutcome::Reused {
             session_id,
             user_id,
