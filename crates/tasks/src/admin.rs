@@ -153,20 +153,32 @@ pub async fn stats(db: &TaskDb) -> Result<Vec<StateCount>> {
 /// on a timer). Every state of every queue seen gets a value, zero included, so a gauge falls
 /// back to zero when its tasks are gone.
 pub async fn record_gauges(db: &TaskDb) -> Result<Vec<StateCount>> {
+    // Queues reported before: when all their tasks are pruned they drop out of the counts, and
+    // their gauges must fall to zero instead of keeping their last value.
+    static SEEN: std::sync::Mutex<std::collections::BTreeSet<String>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
     let counts = stats(db).await?;
-    let mut by_queue: BTreeMap<&str, BTreeMap<&'static str, i64>> = BTreeMap::new();
+    let mut by_queue: BTreeMap<String, BTreeMap<&'static str, i64>> = BTreeMap::new();
+    if let Ok(seen) = SEEN.lock() {
+        for queue in seen.iter() {
+            by_queue.entry(queue.clone()).or_default();
+        }
+    }
     for row in &counts {
         by_queue
-            .entry(row.queue.as_str())
+            .entry(row.queue.clone())
             .or_default()
             .insert(row.state.as_str(), row.count);
     }
-    for (queue, states) in by_queue {
+    for (queue, states) in &by_queue {
         for state in TaskState::ALL {
             let count = states.get(state.as_str()).copied().unwrap_or(0);
-            ::metrics::gauge!(telemetry::TASKS, "queue" => queue.to_owned(), "state" => state.as_str())
+            ::metrics::gauge!(telemetry::TASKS, "queue" => queue.clone(), "state" => state.as_str())
                 .set(count as f64);
         }
+    }
+    if let Ok(mut seen) = SEEN.lock() {
+        seen.extend(by_queue.into_keys());
     }
     Ok(counts)
 }

@@ -151,3 +151,38 @@ async fn owners_and_admins_see_tasks_and_admins_steer_them(db: Db) {
 }
 
 crate::on_both_databases!(owners_and_admins_see_tasks_and_admins_steer_them);
+
+#[tokio::test]
+async fn queue_gauges_fall_to_zero_when_a_queue_empties() {
+    let app = TestApp::spawn(Db::Sqlite).await.unwrap();
+    let queue = format!("gauge-{}", uuid::Uuid::new_v4().simple());
+    let task = tasks::NewTask::new("noop", json!({})).with_queue(&queue);
+    let id = tasks::Queue::new(app.state.tasks().clone())
+        .enqueue(task)
+        .await
+        .unwrap();
+    let gauge = |text: &str, state: &str| {
+        text.lines()
+            .find(|l| {
+                l.starts_with("tasks{")
+                    && l.contains(&format!(r#"queue="{queue}""#))
+                    && l.contains(&format!(r#"state="{state}""#))
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .map(str::to_owned)
+    };
+    let before = app.get("/metrics").await.text().await.unwrap();
+    assert_eq!(
+        gauge(&before, "available").as_deref(),
+        Some("1"),
+        "{before}"
+    );
+    tasks::admin::cancel(app.state.tasks(), id).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    tasks::maintenance::prune(app.state.tasks(), std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    let after = app.get("/metrics").await.text().await.unwrap();
+    assert_eq!(gauge(&after, "available").as_deref(), Some("0"), "{after}");
+    assert_eq!(gauge(&after, "cancelled").as_deref(), Some("0"), "{after}");
+}
