@@ -3,17 +3,11 @@
 use std::{sync::Arc, time::Duration};
 
 use jobpilot::{app::Server, config::Config};
-use sqlx::{Connection as _, PgConnection};
 use store::Store;
+use test_support::ScratchDatabase;
 use tokio::{sync::oneshot, task::JoinHandle};
 
-pub const POSTGRES_ENV: &str = "JOBPILOT_TEST_POSTGRES_URL";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Db {
-    Sqlite,
-    Postgres,
-}
+pub use test_support::Db;
 
 /// Installs the process's TLS provider once (reqwest is built without one).
 pub fn init() {
@@ -23,81 +17,23 @@ pub fn init() {
 /// A database made for one test and dropped after it.
 pub struct TestDb {
     pub url: String,
-    _dir: tempfile::TempDir,
-    postgres: Option<(String, String)>,
+    _scratch: ScratchDatabase,
 }
 
 impl TestDb {
     /// `None` (with a note on stderr) when PostgreSQL is asked for but not configured.
     pub async fn create(db: Db) -> Option<Self> {
         init();
-        let dir = tempfile::tempdir().unwrap();
-        match db {
-            Db::Sqlite => Some(Self {
-                url: format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()),
-                _dir: dir,
-                postgres: None,
-            }),
-            Db::Postgres => {
-                let Ok(admin_url) = std::env::var(POSTGRES_ENV) else {
-                    eprintln!(
-                        "skipped: {POSTGRES_ENV} is not set, so this PostgreSQL test did not run"
-                    );
-                    return None;
-                };
-                let name = format!("jobpilot_test_{}", uuid::Uuid::new_v4().simple());
-                let mut admin = PgConnection::connect(&admin_url).await.unwrap();
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&mut admin)
-                    .await
-                    .unwrap();
-                admin.close().await.unwrap();
-                Some(Self {
-                    url: database_url(&admin_url, &name),
-                    _dir: dir,
-                    postgres: Some((admin_url, name)),
-                })
-            }
-        }
-    }
-}
-
-/// The admin URL with its database name replaced.
-fn database_url(admin_url: &str, name: &str) -> String {
-    let (base, query) = match admin_url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (admin_url, String::new()),
-    };
-    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let authority_end = base[scheme_end..]
-        .find('/')
-        .map(|i| i + scheme_end)
-        .unwrap_or(base.len());
-    format!("{}/{name}{query}", &base[..authority_end])
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Some((admin_url, name)) = self.postgres.take() else {
-            return;
+        let scratch = ScratchDatabase::create(db, "jobpilot_test").await?;
+        let url = match db {
+            // An explicit SQLite URL must ask for the file to be created.
+            Db::Sqlite => format!("{}?mode=rwc", scratch.url),
+            Db::Postgres => scratch.url.clone(),
         };
-        // Drop runs outside any runtime's async context: use a thread with its own.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                if let Ok(mut admin) = PgConnection::connect(&admin_url).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
-                    .execute(&mut admin)
-                    .await;
-                }
-            });
+        Some(Self {
+            url,
+            _scratch: scratch,
         })
-        .join();
     }
 }
 

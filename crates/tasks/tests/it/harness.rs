@@ -4,111 +4,59 @@
 use std::{future::Future, str::FromStr, time::Duration};
 
 use sqlx::{
-    Connection as _, PgConnection,
     postgres::PgPoolOptions,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 use tasks::{Backoff, QueueConfig, TaskDb, WorkerConfig};
+use test_support::ScratchDatabase;
 
-pub const POSTGRES_ENV: &str = "JOBPILOT_TEST_POSTGRES_URL";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Db {
-    Sqlite,
-    Postgres,
-}
+pub use test_support::Db;
 
 pub struct TestDb {
     pub db: TaskDb,
     pub url: String,
-    _dir: tempfile::TempDir,
-    postgres: Option<(String, String)>,
+    _scratch: ScratchDatabase,
 }
 
 impl TestDb {
     /// `None` (with a note on stderr) when PostgreSQL is asked for but not configured.
     pub async fn create(kind: Db) -> Option<Self> {
-        let dir = tempfile::tempdir().unwrap();
-        match kind {
-            Db::Sqlite => {
-                let url = format!("sqlite://{}", dir.path().join("test.db").display());
-                let db = connect_sqlite(&url, true).await;
-                if let TaskDb::Sqlite(pool) = &db {
-                    sqlx::migrate!("../store-sqlite/migrations")
-                        .run(pool)
-                        .await
-                        .unwrap();
+        let scratch = ScratchDatabase::create(kind, "jobpilot_tasks_test").await?;
+        let url = scratch.url.clone();
+        let db = match kind {
+            Db::Sqlite => connect_sqlite(&url, true).await,
+            Db::Postgres => connect_postgres(&url).await,
+        };
+        match &db {
+            TaskDb::Sqlite(pool) => sqlx::migrate!("../store-sqlite/migrations")
+                .run(pool)
+                .await
+                .unwrap(),
+            TaskDb::Postgres(pool) => sqlx::migrate!("../store-postgres/migrations")
+                .run(pool)
+                .await
+                .unwrap(),
+        }
+        // Side-effect tables for the exactly-once tests.
+        for statement in [
+            "CREATE TABLE effects (key TEXT PRIMARY KEY, n INTEGER NOT NULL DEFAULT 1)",
+            "CREATE TABLE runs (key TEXT NOT NULL)",
+        ] {
+            match &db {
+                TaskDb::Sqlite(pool) => {
+                    sqlx::query(statement).execute(pool).await.unwrap();
                 }
-                sqlx::query(
-                    "CREATE TABLE effects (key TEXT PRIMARY KEY, n INTEGER NOT NULL DEFAULT 1)",
-                )
-                .execute(sqlite_pool(&db))
-                .await
-                .unwrap();
-                sqlx::query("CREATE TABLE runs (key TEXT NOT NULL)")
-                    .execute(sqlite_pool(&db))
-                    .await
-                    .unwrap();
-                Some(Self {
-                    db,
-                    url,
-                    _dir: dir,
-                    postgres: None,
-                })
-            }
-            Db::Postgres => {
-                let Ok(admin_url) = std::env::var(POSTGRES_ENV) else {
-                    note_postgres_skipped();
-                    return None;
-                };
-                let name = format!("jobpilot_tasks_test_{}", uuid::Uuid::new_v4().simple());
-                let mut admin = PgConnection::connect(&admin_url).await.unwrap();
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&mut admin)
-                    .await
-                    .unwrap();
-                admin.close().await.unwrap();
-                let url = database_url(&admin_url, &name);
-                let db = connect_postgres(&url).await;
-                let TaskDb::Postgres(pool) = &db else {
-                    unreachable!()
-                };
-                sqlx::migrate!("../store-postgres/migrations")
-                    .run(pool)
-                    .await
-                    .unwrap();
-                sqlx::query(
-                    "CREATE TABLE effects (key TEXT PRIMARY KEY, n INTEGER NOT NULL DEFAULT 1)",
-                )
-                .execute(pool)
-                .await
-                .unwrap();
-                sqlx::query("CREATE TABLE runs (key TEXT NOT NULL)")
-                    .execute(pool)
-                    .await
-                    .unwrap();
-                Some(Self {
-                    db,
-                    url,
-                    _dir: dir,
-                    postgres: Some((admin_url, name)),
-                })
+                TaskDb::Postgres(pool) => {
+                    sqlx::query(statement).execute(pool).await.unwrap();
+                }
             }
         }
+        Some(Self {
+            db,
+            url,
+            _scratch: scratch,
+        })
     }
-}
-
-/// Says once per run, past the test harness's output capture, that the PostgreSQL half of the
-/// suite did not run (those tests pass without doing anything).
-fn note_postgres_skipped() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "skipped: {POSTGRES_ENV} is not set, so the PostgreSQL tests did not run"
-        );
-    });
 }
 
 /// Opens the database at `url` as the stores do (WAL, synchronous=FULL, busy timeout).
@@ -143,52 +91,6 @@ async fn connect_postgres(url: &str) -> TaskDb {
         .await
         .unwrap();
     TaskDb::Postgres(pool)
-}
-
-fn sqlite_pool(db: &TaskDb) -> &sqlx::SqlitePool {
-    match db {
-        TaskDb::Sqlite(pool) => pool,
-        TaskDb::Postgres(_) => panic!("not SQLite"),
-    }
-}
-
-/// The admin URL with its database name replaced.
-fn database_url(admin_url: &str, name: &str) -> String {
-    let (base, query) = match admin_url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (admin_url, String::new()),
-    };
-    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let authority_end = base[scheme_end..]
-        .find('/')
-        .map(|i| i + scheme_end)
-        .unwrap_or(base.len());
-    format!("{}/{name}{query}", &base[..authority_end])
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Some((admin_url, name)) = self.postgres.take() else {
-            return;
-        };
-        // Drop runs outside any runtime's async context: use a thread with its own.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                if let Ok(mut admin) = PgConnection::connect(&admin_url).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
-                    .execute(&mut admin)
-                    .await;
-                }
-            });
-        })
-        .join();
-    }
 }
 
 /// A worker configuration with every interval tiny, so tests take milliseconds.
