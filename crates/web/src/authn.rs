@@ -67,6 +67,16 @@ impl Authenticated {
         }
     }
 
+    /// The account as the database holds it now (the cached [`Authenticated::user`] may be a few
+    /// seconds old): for changes that re-check the password or the second factor.
+    pub async fn fresh_user(&self, state: &AppState) -> ApiResult<User> {
+        state
+            .store()
+            .user_by_id(self.user_id)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("invalid_token", "this account no longer exists"))
+    }
+
     /// Like [`Authenticated::require`], and also insists on a session (returning its id).
     pub fn require_session(&self, permission: Permission) -> ApiResult<SessionId> {
         self.require(permission)?;

@@ -64,11 +64,7 @@ pub async fn change_password(
         .await?;
     let new_password = new_password(request.new_password, "new_password")
         .map_err(|detail| ApiError::validation(vec![detail]))?;
-    let user = state
-        .store()
-        .user_by_id(caller.user_id)
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("invalid_token", "this account no longer exists"))?;
+    let user = caller.fresh_user(&state).await?;
     let current_ok = password_matches(&state, &user, &request.current_password).await?;
     if !current_ok {
         audit(

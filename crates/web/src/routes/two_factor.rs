@@ -103,11 +103,7 @@ pub async fn setup_two_factor(
     caller: Authenticated,
 ) -> ApiResult<Json<TwoFactorSetup>> {
     caller.require_session(Permission::ManageOwnAccount)?;
-    let user = state
-        .store()
-        .user_by_id(caller.user_id)
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("invalid_token", "this account no longer exists"))?;
+    let user = caller.fresh_user(&state).await?;
     if user.totp_enabled_at.is_some() {
         return Err(ApiError::conflict(
             "two_factor_enabled",
@@ -248,11 +244,7 @@ pub async fn disable_two_factor(
     state
         .check_limit(Rule::AuthByAccount, &caller.user_id.to_string())
         .await?;
-    let user = state
-        .store()
-        .user_by_id(caller.user_id)
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("invalid_token", "this account no longer exists"))?;
+    let user = caller.fresh_user(&state).await?;
     if user.totp_enabled_at.is_none() {
         return Err(ApiError::conflict(
             "two_factor_disabled",
