@@ -241,7 +241,6 @@ pub struct Config {
     pub rate_limit: u32,
     pub auth_rate_limit: u32,
     pub trusted_proxies: Vec<web::IpRange>,
-    trusted_proxy_text: String,
     pub worker_concurrency: usize,
     pub task_retention: Duration,
     pub redis_prefix: String,
@@ -472,7 +471,14 @@ impl Config {
             ("lockout_seconds", self.lockout.as_secs().to_string()),
             ("rate_limit", self.rate_limit.to_string()),
             ("auth_rate_limit", self.auth_rate_limit.to_string()),
-            ("trusted_proxies", self.trusted_proxy_text.clone()),
+            (
+                "trusted_proxies",
+                self.trusted_proxies
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
             ("redis_prefix", self.redis_prefix.clone()),
             ("cookie_secure", self.cookie_secure.to_string()),
             ("worker_concurrency", self.worker_concurrency.to_string()),
@@ -736,16 +742,14 @@ impl Parser<'_> {
         );
         let trusted_proxies = self.get(
             "trusted_proxies",
-            (Vec::new(), String::new()),
+            Vec::new(),
             "comma-separated addresses or CIDR ranges such as 10.0.0.0/8",
             |v| {
-                let ranges: Option<Vec<web::IpRange>> = v
-                    .split(',')
+                v.split(',')
                     .map(str::trim)
                     .filter(|p| !p.is_empty())
                     .map(web::IpRange::parse)
-                    .collect();
-                ranges.map(|r| (r, v.to_owned()))
+                    .collect::<Option<Vec<web::IpRange>>>()
             },
         );
 
@@ -860,8 +864,7 @@ impl Parser<'_> {
             lockout: lockout?,
             rate_limit: rate_limit?,
             auth_rate_limit: auth_rate_limit?,
-            trusted_proxies: trusted_proxies.clone()?.0,
-            trusted_proxy_text: trusted_proxies?.1,
+            trusted_proxies: trusted_proxies?,
             worker_concurrency: worker_concurrency?,
             redis_prefix: redis_prefix?,
             cookie_secure: cookie_secure?,

@@ -51,6 +51,12 @@ impl IpRange {
     }
 }
 
+impl std::fmt::Display for IpRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.network, self.prefix)
+    }
+}
+
 /// IPv4-mapped IPv6 addresses (`::ffff:1.2.3.4`) compare as the IPv4 address they carry.
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
@@ -153,6 +159,8 @@ mod tests {
         );
         assert!(IpRange::parse("10.0.0.0/33").is_none());
         assert!(IpRange::parse("nonsense").is_none());
+        assert_eq!(range.to_string(), "10.0.0.0/8");
+        assert_eq!(single.to_string(), "::1/128");
     }
 
     #[test]
