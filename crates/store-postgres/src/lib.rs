@@ -66,17 +66,38 @@ const SESSION_COLUMNS: &str =
     "id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip";
 
 fn user_from_row(row: &PgRow) -> StoreResult<User> {
+    user_from_prefixed_row(row, "")
+}
+
+/// A user from columns named `<prefix><column>` (joined queries alias them, e.g. `u_email`).
+fn user_from_prefixed_row(row: &PgRow, prefix: &str) -> StoreResult<User> {
+    let column = |name: &str| format!("{prefix}{name}");
     UserColumns {
-        id: row.try_get("id").map_err(db_error)?,
-        email: row.try_get("email").map_err(db_error)?,
-        password_hash: row.try_get("password_hash").map_err(db_error)?,
-        role: row.try_get("role").map_err(db_error)?,
-        created_at: row.try_get("created_at").map_err(db_error)?,
-        updated_at: row.try_get("updated_at").map_err(db_error)?,
-        failed_logins: i64::from(row.try_get::<i32, _>("failed_logins").map_err(db_error)?),
-        locked_until: row.try_get("locked_until").map_err(db_error)?,
-        disabled_at: row.try_get("disabled_at").map_err(db_error)?,
-        totp_enabled_at: row.try_get("totp_enabled_at").map_err(db_error)?,
+        id: row.try_get(column("id").as_str()).map_err(db_error)?,
+        email: row.try_get(column("email").as_str()).map_err(db_error)?,
+        password_hash: row
+            .try_get(column("password_hash").as_str())
+            .map_err(db_error)?,
+        role: row.try_get(column("role").as_str()).map_err(db_error)?,
+        created_at: row
+            .try_get(column("created_at").as_str())
+            .map_err(db_error)?,
+        updated_at: row
+            .try_get(column("updated_at").as_str())
+            .map_err(db_error)?,
+        failed_logins: i64::from(
+            row.try_get::<i32, _>(column("failed_logins").as_str())
+                .map_err(db_error)?,
+        ),
+        locked_until: row
+            .try_get(column("locked_until").as_str())
+            .map_err(db_error)?,
+        disabled_at: row
+            .try_get(column("disabled_at").as_str())
+            .map_err(db_error)?,
+        totp_enabled_at: row
+            .try_get(column("totp_enabled_at").as_str())
+            .map_err(db_error)?,
     }
     .into_user()
 }
@@ -94,6 +115,11 @@ fn session_from_row(row: &PgRow) -> StoreResult<Session> {
     })
 }
 
+/// The owner's columns in a join with api_keys, prefixed so they do not clash with the key's.
+const OWNER_COLUMNS: &str = "u.id AS u_id, u.email AS u_email, u.password_hash AS u_password_hash, \
+     u.role AS u_role, u.created_at AS u_created_at, u.updated_at AS u_updated_at, \
+     u.failed_logins AS u_failed_logins, u.locked_until AS u_locked_until, \
+     u.disabled_at AS u_disabled_at, u.totp_enabled_at AS u_totp_enabled_at";
 const API_KEY_COLUMNS: &str = "k.id, k.user_id, k.name, k.prefix, k.secret_hash, k.scopes, \
      k.created_at, k.expires_at, k.last_used_at, k.revoked_at";
 
@@ -527,8 +553,10 @@ impl Store for PostgresStore {
     }
 
     async fn api_key_by_prefix(&self, prefix: &str) -> StoreResult<Option<(ApiKey, User)>> {
+        // One round trip: this runs on every request authenticated by an API key.
         let Some(row) = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {API_KEY_COLUMNS} FROM api_keys k WHERE k.prefix = $1"
+            "SELECT {API_KEY_COLUMNS}, {OWNER_COLUMNS} FROM api_keys k \
+             JOIN users u ON u.id = k.user_id WHERE k.prefix = $1"
         )))
         .bind(prefix)
         .fetch_optional(&self.pool)
@@ -537,11 +565,10 @@ impl Store for PostgresStore {
         else {
             return Ok(None);
         };
-        let key = api_key_from_row(&row)?;
-        Ok(self
-            .fetch_user(&self.pool, key.user_id)
-            .await?
-            .map(|user| (key, user)))
+        Ok(Some((
+            api_key_from_row(&row)?,
+            user_from_prefixed_row(&row, "u_")?,
+        )))
     }
 
     async fn api_keys(&self, user_id: UserId) -> StoreResult<Vec<ApiKey>> {
