@@ -3,6 +3,7 @@
 mod api_keys;
 mod common;
 mod keyring;
+pub mod oidc;
 mod password;
 mod tokens;
 mod totp;

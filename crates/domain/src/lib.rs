@@ -5,6 +5,7 @@
 
 mod api_key;
 mod email;
+mod external_identity;
 mod id;
 mod password;
 mod session;
@@ -12,6 +13,7 @@ mod user;
 
 pub use api_key::{ApiKey, ApiKeyId, Scope, scopes_from_text, scopes_to_text};
 pub use email::{Email, EmailError};
+pub use external_identity::ExternalIdentity;
 pub use password::{PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, Password, PasswordError};
 pub use session::{
     AuditEvent, AuditOutcome, LockoutPolicy, NewSession, RefreshOutcome, Session, SessionId,

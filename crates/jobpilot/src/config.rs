@@ -75,6 +75,54 @@ pub const SETTINGS: &[(&str, &str, bool, &str)] = &[
         "the URL users reach jobpilot at (the tokens' issuer)",
     ),
     (
+        "google_client_id",
+        "JOBPILOT_GOOGLE_CLIENT_ID",
+        false,
+        "OAuth client id for \"Sign in with Google\" (with the secret below)",
+    ),
+    (
+        "google_client_secret",
+        "JOBPILOT_GOOGLE_CLIENT_SECRET",
+        true,
+        "OAuth client secret for \"Sign in with Google\"",
+    ),
+    (
+        "oidc_issuer",
+        "JOBPILOT_OIDC_ISSUER",
+        false,
+        "issuer URL of another OpenID Connect provider (discovery is read from it)",
+    ),
+    (
+        "oidc_client_id",
+        "JOBPILOT_OIDC_CLIENT_ID",
+        false,
+        "client id at that provider",
+    ),
+    (
+        "oidc_client_secret",
+        "JOBPILOT_OIDC_CLIENT_SECRET",
+        true,
+        "client secret at that provider",
+    ),
+    (
+        "oidc_name",
+        "JOBPILOT_OIDC_NAME",
+        false,
+        "what the sign-in button for that provider says",
+    ),
+    (
+        "oidc_scopes",
+        "JOBPILOT_OIDC_SCOPES",
+        false,
+        "space-separated scopes asked of identity providers (openid is always asked)",
+    ),
+    (
+        "oidc_signup",
+        "JOBPILOT_OIDC_SIGNUP",
+        false,
+        "whether signing in with a provider may create an account (true/false)",
+    ),
+    (
         "access_token_ttl",
         "JOBPILOT_ACCESS_TOKEN_TTL",
         false,
@@ -245,6 +293,9 @@ pub struct Config {
     pub task_retention: Duration,
     pub redis_prefix: String,
     pub cookie_secure: bool,
+    /// Identity providers users may sign in with.
+    pub oidc_providers: Vec<auth::oidc::ProviderConfig>,
+    pub oidc_signup: bool,
     /// `JOBPILOT_*` variables that name no setting (likely typos).
     pub unknown_variables: Vec<String>,
 }
@@ -393,6 +444,12 @@ impl Config {
                 .and_then(auth::KeyRing::new)
                 .map(std::sync::Arc::new),
             cookie_secure: self.cookie_secure,
+            public_url: self
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", self.listen)),
+            oidc_providers: self.oidc_providers.clone(),
+            oidc_signup: self.oidc_signup,
             ..web::WebSettings::default()
         }
     }
@@ -481,6 +538,15 @@ impl Config {
             ),
             ("redis_prefix", self.redis_prefix.clone()),
             ("cookie_secure", self.cookie_secure.to_string()),
+            (
+                "oidc_providers",
+                self.oidc_providers
+                    .iter()
+                    .map(|p| format!("{} ({}, client {})", p.id, p.issuer, p.client_id))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            ("oidc_signup", self.oidc_signup.to_string()),
             ("worker_concurrency", self.worker_concurrency.to_string()),
             (
                 "task_retention_days",
@@ -824,6 +890,8 @@ impl Parser<'_> {
                 Self::origin("jwt_secret")
             ));
         }
+        let oidc_providers = self.oidc_providers(public_url.as_ref().and_then(Option::as_ref));
+        let oidc_signup = self.get("oidc_signup", true, "true or false", parse_bool);
         if mode_or_default == Mode::Production {
             for (key, present) in [
                 ("jwt_secret", jwt_secret.is_some()),
@@ -869,8 +937,98 @@ impl Parser<'_> {
             redis_prefix: redis_prefix?,
             cookie_secure: cookie_secure?,
             task_retention: task_retention?,
+            oidc_providers,
+            oidc_signup: oidc_signup?,
             unknown_variables,
         })
+    }
+
+    /// Google and a generic OpenID Connect provider, each when its client id and secret are set.
+    fn oidc_providers(&mut self, public_url: Option<&String>) -> Vec<auth::oidc::ProviderConfig> {
+        let scopes: Vec<String> = self
+            .get(
+                "oidc_scopes",
+                "openid email profile".to_owned(),
+                "scopes",
+                |v| Some(v.to_owned()),
+            )
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        let generic_issuer = self.get("oidc_issuer", None, "an https:// issuer URL", |v| {
+            if v.is_empty() {
+                Some(None)
+            } else {
+                auth::oidc::is_acceptable_url(v).then(|| Some(v.trim_end_matches('/').to_owned()))
+            }
+        });
+        let generic_name = self
+            .get("oidc_name", "Single sign-on".to_owned(), "a name", |v| {
+                (!v.is_empty() && v.len() <= 64).then(|| v.to_owned())
+            })
+            .unwrap_or_default();
+        let candidates = [
+            (
+                "google",
+                "Google".to_owned(),
+                Some(auth::oidc::GOOGLE_ISSUER.to_owned()),
+                "google_client_id",
+                "google_client_secret",
+            ),
+            (
+                "oidc",
+                generic_name,
+                generic_issuer.flatten(),
+                "oidc_client_id",
+                "oidc_client_secret",
+            ),
+        ];
+        let mut providers = Vec::new();
+        for (id, display_name, issuer, id_key, secret_key) in candidates {
+            let client_id = self
+                .raw
+                .get(id_key)
+                .map(|r| r.value.trim().to_owned())
+                .filter(|v| !v.is_empty());
+            let client_secret = self.secret(secret_key);
+            let (client_id, client_secret) = match (client_id, client_secret) {
+                (None, None) => continue,
+                (Some(client_id), Some(secret)) => (client_id, secret),
+                (Some(_), None) | (None, Some(_)) => {
+                    self.problems.push(format!(
+                        "{} and {}: set both or neither",
+                        Self::origin(id_key),
+                        Self::origin(secret_key)
+                    ));
+                    continue;
+                }
+            };
+            let Some(issuer) = issuer else {
+                self.problems.push(format!(
+                    "{}: required with {}",
+                    Self::origin("oidc_issuer"),
+                    Self::origin(id_key)
+                ));
+                continue;
+            };
+            if public_url.is_none() {
+                self.problems.push(format!(
+                    "{}: required when signing in with {display_name} is configured \
+                     (the provider sends users back to it)",
+                    Self::origin("public_url")
+                ));
+            }
+            providers.push(auth::oidc::ProviderConfig {
+                id: id.to_owned(),
+                display_name,
+                issuer,
+                client_id,
+                client_secret,
+                scopes: scopes.clone(),
+            });
+        }
+        providers
     }
 
     fn database(

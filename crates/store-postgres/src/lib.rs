@@ -6,8 +6,8 @@ use std::{str::FromStr, time::Duration};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{
-    ApiKey, ApiKeyId, AuditEvent, Email, LockoutPolicy, NewSession, NewUser, RefreshOutcome, Role,
-    Session, SessionId, StoredAuditEvent, TotpRecord, User, UserId,
+    ApiKey, ApiKeyId, AuditEvent, Email, ExternalIdentity, LockoutPolicy, NewSession, NewUser,
+    RefreshOutcome, Role, Session, SessionId, StoredAuditEvent, TotpRecord, User, UserId,
 };
 use sqlx::{
     Row,
@@ -140,6 +140,64 @@ fn api_key_from_row(row: &PgRow) -> StoreResult<ApiKey> {
 }
 
 impl PostgresStore {
+    async fn insert_user(executor: impl sqlx::PgExecutor<'_>, new: NewUser) -> StoreResult<User> {
+        let now = truncate_to_micros(Utc::now());
+        let id = UserId::new();
+        let result = sqlx::query(
+            "INSERT INTO users (id, email, password_hash, role, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $5)",
+        )
+        .bind(id.as_uuid())
+        .bind(new.email.as_str())
+        .bind(new.password_hash.as_deref())
+        .bind(new.role.as_str())
+        .bind(now)
+        .execute(executor)
+        .await;
+        match result {
+            Ok(_) => Ok(User {
+                id,
+                email: new.email,
+                password_hash: new.password_hash,
+                role: new.role,
+                created_at: now,
+                updated_at: now,
+                failed_logins: 0,
+                locked_until: None,
+                disabled_at: None,
+                totp_enabled_at: None,
+            }),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict("users.email")),
+            Err(e) => Err(db_error(e)),
+        }
+    }
+
+    async fn insert_identity(
+        executor: impl sqlx::PgExecutor<'_>,
+        user_id: UserId,
+        issuer: &str,
+        subject: &str,
+        email: Option<&str>,
+        linked_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let result = sqlx::query(
+            "INSERT INTO user_identities (issuer, subject, user_id, email, linked_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(issuer)
+        .bind(subject)
+        .bind(user_id.as_uuid())
+        .bind(email)
+        .bind(linked_at)
+        .execute(executor)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict("user_identities")),
+            Err(e) => Err(db_error(e)),
+        }
+    }
+
     async fn fetch_user(
         &self,
         executor: impl sqlx::PgExecutor<'_>,
@@ -195,35 +253,7 @@ impl Store for PostgresStore {
     }
 
     async fn create_user(&self, new: NewUser) -> StoreResult<User> {
-        let now = truncate_to_micros(Utc::now());
-        let id = UserId::new();
-        let result = sqlx::query(
-            "INSERT INTO users (id, email, password_hash, role, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $5)",
-        )
-        .bind(id.as_uuid())
-        .bind(new.email.as_str())
-        .bind(new.password_hash.as_deref())
-        .bind(new.role.as_str())
-        .bind(now)
-        .execute(&self.pool)
-        .await;
-        match result {
-            Ok(_) => Ok(User {
-                id,
-                email: new.email,
-                password_hash: new.password_hash,
-                role: new.role,
-                created_at: now,
-                updated_at: now,
-                failed_logins: 0,
-                locked_until: None,
-                disabled_at: None,
-                totp_enabled_at: None,
-            }),
-            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict("users.email")),
-            Err(e) => Err(db_error(e)),
-        }
+        Self::insert_user(&self.pool, new).await
     }
 
     async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
@@ -731,6 +761,74 @@ impl Store for PostgresStore {
         .await
         .map_err(db_error)?;
         Ok(result.rows_affected() == 1)
+    }
+
+    async fn user_by_external_identity(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> StoreResult<Option<User>> {
+        sqlx::query(
+            "SELECT u.id, u.email, u.password_hash, u.role, u.created_at, u.updated_at, u.failed_logins, u.locked_until, u.disabled_at, u.totp_enabled_at \
+             FROM user_identities i JOIN users u ON u.id = i.user_id \
+             WHERE i.issuer = $1 AND i.subject = $2",
+        )
+        .bind(issuer)
+        .bind(subject)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .as_ref()
+        .map(user_from_row)
+        .transpose()
+    }
+
+    async fn link_external_identity(&self, identity: &ExternalIdentity) -> StoreResult<()> {
+        Self::insert_identity(
+            &self.pool,
+            identity.user_id,
+            &identity.issuer,
+            &identity.subject,
+            identity.email.as_deref(),
+            identity.linked_at,
+        )
+        .await
+    }
+
+    async fn create_user_with_identity(
+        &self,
+        new: NewUser,
+        issuer: &str,
+        subject: &str,
+        email: Option<&str>,
+    ) -> StoreResult<User> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let user = Self::insert_user(&mut *tx, new).await?;
+        Self::insert_identity(&mut *tx, user.id, issuer, subject, email, user.created_at).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(user)
+    }
+
+    async fn external_identities(&self, user_id: UserId) -> StoreResult<Vec<ExternalIdentity>> {
+        sqlx::query(
+            "SELECT user_id, issuer, subject, email, linked_at FROM user_identities \
+             WHERE user_id = $1 ORDER BY linked_at, issuer, subject",
+        )
+        .bind(user_id.as_uuid())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(|row| {
+            Ok(ExternalIdentity {
+                user_id: UserId::from_uuid(row.try_get("user_id").map_err(db_error)?),
+                issuer: row.try_get("issuer").map_err(db_error)?,
+                subject: row.try_get("subject").map_err(db_error)?,
+                email: row.try_get("email").map_err(db_error)?,
+                linked_at: row.try_get("linked_at").map_err(db_error)?,
+            })
+        })
+        .collect()
     }
 
     async fn append_audit(&self, event: AuditEvent) -> StoreResult<()> {

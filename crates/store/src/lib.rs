@@ -10,8 +10,8 @@ pub mod sql;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{
-    ApiKey, ApiKeyId, AuditEvent, Email, LockoutPolicy, NewSession, NewUser, RefreshOutcome, Role,
-    Session, SessionId, StoredAuditEvent, TotpRecord, User, UserId,
+    ApiKey, ApiKeyId, AuditEvent, Email, ExternalIdentity, LockoutPolicy, NewSession, NewUser,
+    RefreshOutcome, Role, Session, SessionId, StoredAuditEvent, TotpRecord, User, UserId,
 };
 
 /// Which database a store runs on.
@@ -203,6 +203,30 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         code_hash: &[u8; 32],
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
+
+    /// The account linked to an identity provider's subject, if any.
+    async fn user_by_external_identity(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> StoreResult<Option<User>>;
+
+    /// Links a provider's subject to an account; `Conflict("user_identities")` if that subject
+    /// is linked already.
+    async fn link_external_identity(&self, identity: &ExternalIdentity) -> StoreResult<()>;
+
+    /// Creates an account and links the provider's subject to it, atomically.
+    /// `Conflict("users.email")` or `Conflict("user_identities")` when either exists.
+    async fn create_user_with_identity(
+        &self,
+        new: NewUser,
+        issuer: &str,
+        subject: &str,
+        email: Option<&str>,
+    ) -> StoreResult<User>;
+
+    /// The provider accounts linked to a user, oldest first.
+    async fn external_identities(&self, user_id: UserId) -> StoreResult<Vec<ExternalIdentity>>;
 
     /// Appends to the audit log.
     async fn append_audit(&self, event: AuditEvent) -> StoreResult<()>;

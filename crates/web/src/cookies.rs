@@ -16,6 +16,10 @@ pub const ACCESS_COOKIE: &str = "jp_access";
 pub const REFRESH_COOKIE: &str = "jp_refresh";
 pub const CSRF_COOKIE: &str = "jp_csrf";
 pub const CSRF_HEADER: &str = "x-csrf-token";
+/// Carries an identity-provider sign-in's sealed secrets while the browser is at the provider.
+pub const OIDC_FLOW_COOKIE: &str = "jp_oidc";
+/// Where the flow cookie is sent: the identity-provider routes only.
+pub const OIDC_PATH: &str = "/api/v1/auth/oidc";
 /// Where the refresh cookie is sent: the browser-session routes only.
 pub const REFRESH_PATH: &str = "/api/v1/auth/web";
 
@@ -52,7 +56,7 @@ pub fn csrf_ok(state: &AppState, session: SessionId, headers: &HeaderMap) -> boo
     )
 }
 
-fn cookie(
+pub(crate) fn cookie(
     state: &AppState,
     name: &str,
     value: &str,

@@ -58,6 +58,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::web_session::web_login))
         .routes(routes!(routes::web_session::web_login_second_factor))
         .routes(routes!(routes::web_session::web_refresh))
+        .routes(routes!(routes::oidc::list_providers))
+        .routes(routes!(routes::oidc::start))
+        .routes(routes!(routes::oidc::callback))
         .routes(routes!(routes::me::me))
         .routes(routes!(routes::me::change_password))
         .routes(routes!(

@@ -58,6 +58,20 @@ fn token_issuer(settings: &WebSettings) -> TokenIssuer {
     configured.unwrap_or_else(|| TokenIssuer::ephemeral(&settings.token_issuer, AUDIENCE, ttl))
 }
 
+fn oidc_clients(settings: &WebSettings) -> Vec<Arc<auth::oidc::OidcClient>> {
+    settings
+        .oidc_providers
+        .iter()
+        .filter_map(|config| match auth::oidc::OidcClient::new(config.clone()) {
+            Ok(client) => Some(Arc::new(client)),
+            Err(error) => {
+                tracing::error!(%error, provider = %config.id, "identity provider left out");
+                None
+            }
+        })
+        .collect()
+}
+
 /// The `aud` claim of every access token.
 pub const AUDIENCE: &str = "jobpilot-api";
 /// The `aud` claim of second-factor challenges.
@@ -98,6 +112,12 @@ pub struct WebSettings {
     pub key_ring: Option<Arc<KeyRing>>,
     /// Mark session cookies `Secure` (off only for plain-HTTP development).
     pub cookie_secure: bool,
+    /// The URL users reach the service at (identity providers redirect back to it).
+    pub public_url: String,
+    /// Identity providers users may sign in with.
+    pub oidc_providers: Vec<auth::oidc::ProviderConfig>,
+    /// Whether signing in with a provider may create a new account.
+    pub oidc_signup: bool,
 }
 
 impl Default for WebSettings {
@@ -123,6 +143,9 @@ impl Default for WebSettings {
             session_cache_ttl: Duration::from_secs(5),
             key_ring: None,
             cookie_secure: true,
+            public_url: "http://localhost:8080".to_owned(),
+            oidc_providers: Vec::new(),
+            oidc_signup: true,
         }
     }
 }
@@ -150,6 +173,7 @@ struct Inner {
     metrics: PrometheusHandle,
     shutting_down: AtomicBool,
     readiness: ReadinessCache,
+    oidc: Vec<Arc<auth::oidc::OidcClient>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -193,6 +217,7 @@ impl AppState {
                 metrics: crate::routes::metrics::recorder(),
                 shutting_down: AtomicBool::new(false),
                 readiness: ReadinessCache::default(),
+                oidc: oidc_clients(&settings),
                 settings,
             }),
         };
@@ -200,6 +225,19 @@ impl AppState {
             shared.follow_revocations(Arc::downgrade(&state.inner.sessions));
         }
         state
+    }
+
+    /// The identity providers users may sign in with.
+    pub(crate) fn oidc_providers(&self) -> &[Arc<auth::oidc::OidcClient>] {
+        &self.inner.oidc
+    }
+
+    pub(crate) fn oidc_provider(&self, id: &str) -> Option<&auth::oidc::OidcClient> {
+        self.inner
+            .oidc
+            .iter()
+            .find(|p| p.config().id == id)
+            .map(AsRef::as_ref)
     }
 
     pub fn store(&self) -> &dyn Store {

@@ -469,7 +469,11 @@ pub async fn login_second_factor(
     Ok(Json(response))
 }
 
-async fn open_session(state: &AppState, client: &Client, user: &User) -> ApiResult<TokenResponse> {
+pub(crate) async fn open_session(
+    state: &AppState,
+    client: &Client,
+    user: &User,
+) -> ApiResult<TokenResponse> {
     let now = Utc::now();
     let (refresh_token, refresh_hash) = auth::new_refresh_token();
     let refresh_ttl = refresh_ttl(state);

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod health;
 pub mod me;
 pub mod metrics;
+pub mod oidc;
 pub mod tasks;
 pub mod two_factor;
 pub mod web_session;

@@ -42,9 +42,9 @@ pub enum WebLoginResponse {
     SecondFactor(SecondFactorRequired),
 }
 
-type Cookies = AppendHeaders<Vec<(axum::http::HeaderName, axum::http::HeaderValue)>>;
+pub(crate) type Cookies = AppendHeaders<Vec<(axum::http::HeaderName, axum::http::HeaderValue)>>;
 
-fn into_cookies(state: &AppState, tokens: &TokenResponse) -> (Cookies, WebSession) {
+pub(crate) fn into_cookies(state: &AppState, tokens: &TokenResponse) -> (Cookies, WebSession) {
     let csrf = cookies::csrf_token(state, domain::SessionId::from_uuid(tokens.session_id));
     let headers = cookies::session_cookies(
         state,
