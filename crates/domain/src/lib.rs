@@ -7,6 +7,7 @@ mod api_key;
 mod email;
 mod external_identity;
 mod id;
+mod job;
 mod password;
 mod session;
 mod user;
@@ -14,6 +15,10 @@ mod user;
 pub use api_key::{ApiKey, ApiKeyId, Scope, scopes_from_text, scopes_to_text};
 pub use email::{Email, EmailError};
 pub use external_identity::ExternalIdentity;
+pub use job::{
+    Currency, CurrencyError, DESCRIPTION_MAX_BYTES, EmploymentType, FieldError, NewJob, Remote,
+    SALARY_CEILING, Salary, SalaryPeriod, Seniority, description_too_big,
+};
 pub use password::{PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, Password, PasswordError};
 pub use session::{
     AuditEvent, AuditOutcome, LockoutPolicy, NewSession, RefreshOutcome, Session, SessionId,

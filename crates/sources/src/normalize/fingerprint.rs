@@ -1,0 +1,142 @@
+//! Near-duplicate detection: the same position posted on two boards, or re-posted with small
+//! edits, gets fingerprints a few bits apart.
+
+use std::collections::HashSet;
+
+use domain::NewJob;
+
+use super::html::html_to_text;
+
+/// Two fingerprints at most this many bits apart (of 64) are taken for the same position.
+///
+/// SimHash bits differ with probability θ/π, θ being the angle between the two jobs' shingle
+/// sets. A re-post that shares about 85 % of its word pairs lies about 7 bits away on average;
+/// different jobs, even from one company with the same boilerplate intro and outro, lie 20 or
+/// more away. 12 sits between the two with room for the spread on either side.
+pub const NEAR_DUPLICATE_MAX_DISTANCE: u32 = 12;
+
+/// Words per shingle. Pairs keep some word order (unlike single words, which make any two texts
+/// on one topic look alike) while a reworded phrase disturbs only a few shingles.
+const SHINGLE_WORDS: usize = 2;
+
+/// A 64-bit SimHash of the job's title, company and description text.
+///
+/// The text is lowercased and split into words at anything that is not a letter or a digit in
+/// any script, so punctuation, markup leftovers and typographic quotes do not matter and
+/// Russian or German text works as well as English. Each distinct shingle counts once, so
+/// boilerplate repeated within a posting does not outweigh its content.
+pub fn fingerprint(job: &NewJob) -> u64 {
+    let description = match (&job.description_text, &job.description_html) {
+        (Some(text), _) => text.clone(),
+        (None, Some(html)) => html_to_text(html),
+        (None, None) => String::new(),
+    };
+    let text = [
+        job.title.as_str(),
+        job.company.as_deref().unwrap_or_default(),
+        &description,
+    ]
+    .join("\n");
+    simhash(&words(&text))
+}
+
+/// Number of differing bits.
+pub fn hamming(a: u64, b: u64) -> u32 {
+    (a ^ b).count_ones()
+}
+
+fn words(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        // "ё" is written as "е" as often as not; treat them as one letter.
+        .replace('ё', "е")
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn simhash(words: &[String]) -> u64 {
+    let shingles: HashSet<String> = if words.len() < SHINGLE_WORDS {
+        words.iter().cloned().collect()
+    } else {
+        words.windows(SHINGLE_WORDS).map(|w| w.join(" ")).collect()
+    };
+    if shingles.is_empty() {
+        return 0;
+    }
+    let mut votes = [0i64; 64];
+    for shingle in &shingles {
+        let hash = stable_hash(shingle.as_bytes());
+        for (bit, vote) in votes.iter_mut().enumerate() {
+            *vote += if hash >> bit & 1 == 1 { 1 } else { -1 };
+        }
+    }
+    votes
+        .iter()
+        .enumerate()
+        .filter(|(_, vote)| **vote > 0)
+        .fold(0, |acc, (bit, _)| acc | 1 << bit)
+}
+
+/// FNV-1a followed by the MurmurHash3 finaliser: FNV alone spreads short inputs badly over the
+/// high bits, and SimHash needs every bit to be a fair coin. Unlike the standard library's
+/// hasher, the result never changes between Rust versions, so stored fingerprints stay
+/// comparable.
+fn stable_hash(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &byte in bytes {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    hash ^ (hash >> 33)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_are_unicode_aware_and_ignore_punctuation() {
+        assert_eq!(
+            words("Rust-разработчик (Backend), «Ёлка» you’ll"),
+            ["rust", "разработчик", "backend", "елка", "you", "ll"]
+        );
+    }
+
+    #[test]
+    fn small_edits_stay_close_and_other_texts_are_far() {
+        let base = "Northwind Robotics builds autonomous forklifts for cold-storage warehouses. \
+            Our fleet software plans routes for hundreds of vehicles at once and has to keep \
+            working when the network does not. You will design and build the services that \
+            coordinate our vehicles in real time: task assignment, traffic management and the \
+            telemetry pipeline that feeds our operations dashboards.";
+        let edited = base.replace("for hundreds of", "for several hundred");
+        let other = "Kaltfront Systems entwickelt Software zur Überwachung von Kühlketten in der \
+            Lebensmittellogistik. Unsere Sensoren melden alle 30 Sekunden Temperatur und Standort.";
+        let (a, b, c) = (
+            simhash(&words(base)),
+            simhash(&words(&edited)),
+            simhash(&words(other)),
+        );
+        assert!(
+            hamming(a, b) <= NEAR_DUPLICATE_MAX_DISTANCE,
+            "{}",
+            hamming(a, b)
+        );
+        assert!(
+            hamming(a, c) > NEAR_DUPLICATE_MAX_DISTANCE,
+            "{}",
+            hamming(a, c)
+        );
+    }
+
+    #[test]
+    fn empty_text_has_a_zero_fingerprint() {
+        assert_eq!(simhash(&[]), 0);
+        assert_eq!(hamming(0, u64::MAX), 64);
+    }
+}

@@ -1,0 +1,217 @@
+//! Employer-written HTML made safe to show, and turned into plain text for search and matching.
+
+use std::sync::LazyLock;
+
+/// The one sanitising policy for every description, whatever the board.
+static POLICY: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
+    let mut builder = ammonia::Builder::default();
+    builder
+        // Remote images are tracking pixels in our readers' browsers; the text is what matters.
+        .rm_tags(["img", "map", "area"])
+        .add_clean_content_tags(["iframe", "noscript", "object", "template", "title"])
+        .url_schemes(["http", "https", "mailto"].into_iter().collect())
+        // A relative link in a board's HTML would point into jobpilot itself.
+        .url_relative(ammonia::UrlRelative::Deny)
+        .link_rel(Some("noopener noreferrer nofollow"));
+    builder
+});
+
+/// Sanitises untrusted HTML: no scripts, styles, frames, event handlers or `javascript:` links,
+/// and every link gets `rel="noopener noreferrer nofollow"`. Entities are decoded by the parser
+/// and re-encoded on output, so the result carries the same text as the input.
+pub fn sanitize_html(raw: &str) -> String {
+    POLICY.clean(raw).to_string()
+}
+
+/// Decodes HTML entities exactly once, for boards that entity-encode their HTML (Greenhouse):
+/// `&lt;p&gt;` becomes `<p>`, while `&amp;nbsp;` becomes `&nbsp;` and stays an entity for the
+/// HTML parser to read.
+pub fn unescape_once(encoded: &str) -> String {
+    html_escape::decode_html_entities(encoded).into_owned()
+}
+
+/// Turns HTML into plain text: block elements and `<br>` become line breaks, list items get a
+/// dash, entities are decoded exactly once, runs of whitespace become one space, and blank lines
+/// disappear. Script and style content never reaches the text.
+pub fn html_to_text(raw: &str) -> String {
+    text_of_sanitized(&sanitize_html(raw))
+}
+
+/// [`html_to_text`] for HTML that already came out of [`sanitize_html`], skipping the second
+/// sanitising pass.
+pub(crate) fn sanitized_html_to_text(html: &str) -> String {
+    text_of_sanitized(html)
+}
+
+/// Walks the sanitiser's own output. That output is well formed (every `<` in text is `&lt;`,
+/// attribute values are quoted and `>` never appears inside a tag's name), so a small scanner is
+/// enough and no second HTML parser is needed.
+fn text_of_sanitized(html: &str) -> String {
+    let mut text = TextBuilder::default();
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        text.push_encoded(&rest[..open]);
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('>') else {
+            rest = "";
+            break;
+        };
+        text.tag(&after[..close]);
+        rest = &after[close + 1..];
+    }
+    text.push_encoded(rest);
+    text.finish()
+}
+
+#[derive(Default)]
+struct TextBuilder {
+    lines: Vec<String>,
+    line: String,
+}
+
+impl TextBuilder {
+    fn push_encoded(&mut self, encoded: &str) {
+        if encoded.is_empty() {
+            return;
+        }
+        let decoded = html_escape::decode_html_entities(encoded);
+        for c in decoded.chars() {
+            if c.is_whitespace() {
+                if !self.line.is_empty() && !self.line.ends_with(' ') {
+                    self.line.push(' ');
+                }
+            } else {
+                self.line.push(c);
+            }
+        }
+    }
+
+    fn tag(&mut self, tag: &str) {
+        let name = tag
+            .trim_start_matches('/')
+            .split(|c: char| c.is_whitespace() || c == '/')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if name == "li" && !tag.starts_with('/') {
+            self.break_line();
+            self.line.push_str("- ");
+        } else if name == "br" || is_block(&name) {
+            self.break_line();
+        } else if matches!(name.as_str(), "td" | "th") && !self.line.ends_with(' ') {
+            // Cells on one row stay on one line, apart.
+            self.line.push(' ');
+        }
+    }
+
+    fn break_line(&mut self) {
+        let line = self.line.trim();
+        if !line.is_empty() && line != "-" {
+            self.lines.push(line.to_owned());
+        }
+        self.line.clear();
+    }
+
+    fn finish(mut self) -> String {
+        self.break_line();
+        self.lines.join("\n")
+    }
+}
+
+fn is_block(name: &str) -> bool {
+    matches!(
+        name,
+        "p" | "div"
+            | "ul"
+            | "ol"
+            | "dl"
+            | "dt"
+            | "dd"
+            | "h1"
+            | "h2"
+            | "h3"
+            | "h4"
+            | "h5"
+            | "h6"
+            | "blockquote"
+            | "pre"
+            | "hr"
+            | "table"
+            | "tr"
+            | "thead"
+            | "tbody"
+            | "section"
+            | "article"
+            | "aside"
+            | "header"
+            | "footer"
+            | "nav"
+            | "figure"
+            | "figcaption"
+            | "details"
+            | "summary"
+            | "center"
+            | "caption"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_handlers_and_javascript_links_are_removed() {
+        let raw = r#"<p onclick="steal()">Hi <a href="javascript:alert(1)">x</a>
+            <a href="https://example.org/apply" onmouseover="x()">apply</a></p>
+            <script>document.cookie</script><style>p{}</style><iframe src="https://e.org"></iframe>
+            <img src="https://tracker.example/p.gif">"#;
+        let clean = sanitize_html(raw);
+        for banned in [
+            "<script",
+            "document.cookie",
+            "<style",
+            "<iframe",
+            "onclick",
+            "onmouseover",
+            "javascript:",
+            "<img",
+        ] {
+            assert!(!clean.contains(banned), "{banned} survived in {clean}");
+        }
+        assert!(
+            clean.contains(r#"<a href="https://example.org/apply" rel="noopener noreferrer nofollow">apply</a>"#),
+            "{clean}"
+        );
+    }
+
+    #[test]
+    fn relative_links_lose_their_target() {
+        let clean = sanitize_html(r#"<a href="/admin">x</a>"#);
+        assert!(!clean.contains("href"), "{clean}");
+    }
+
+    #[test]
+    fn text_has_line_breaks_for_blocks_and_single_decoding() {
+        let text = html_to_text(
+            "<p>Pay:&nbsp;120&nbsp;000 &amp;amp; more</p> <ul> <li>one</li><li>two  \n three</li></ul>R&amp;D<br>end",
+        );
+        assert_eq!(
+            text,
+            "Pay: 120 000 &amp; more\n- one\n- two three\nR&D\nend"
+        );
+    }
+
+    #[test]
+    fn greenhouse_content_is_unescaped_exactly_once() {
+        let encoded = "&lt;p&gt;Munich R&amp;amp;D&amp;nbsp;centre&lt;/p&gt;";
+        let html = unescape_once(encoded);
+        assert_eq!(html, "<p>Munich R&amp;D&nbsp;centre</p>");
+        assert_eq!(html_to_text(&html), "Munich R&D centre");
+    }
+
+    #[test]
+    fn script_content_never_reaches_text() {
+        assert_eq!(html_to_text("<script>evil()</script><p>ok</p>"), "ok");
+        assert_eq!(html_to_text("a < b and c > d"), "a < b and c > d");
+    }
+}
