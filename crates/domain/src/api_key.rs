@@ -23,17 +23,21 @@ pub enum Scope {
     /// Read one's own account.
     #[serde(rename = "account:read")]
     AccountRead,
+    /// Read and search job postings.
+    #[serde(rename = "jobs:read")]
+    JobsRead,
     /// Administration: users, audit log.
     #[serde(rename = "admin")]
     Admin,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 2] = [Scope::AccountRead, Scope::Admin];
+    pub const ALL: [Scope; 3] = [Scope::AccountRead, Scope::JobsRead, Scope::Admin];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::AccountRead => "account:read",
+            Scope::JobsRead => "jobs:read",
             Scope::Admin => "admin",
         }
     }
@@ -43,17 +47,19 @@ impl Scope {
     pub fn for_permission(permission: Permission) -> Option<Scope> {
         match permission {
             Permission::ReadOwnAccount => Some(Scope::AccountRead),
+            Permission::ReadJobs => Some(Scope::JobsRead),
             Permission::ManageOwnAccount => None,
-            Permission::ManageUsers | Permission::ReadAudit | Permission::ManageTasks => {
-                Some(Scope::Admin)
-            }
+            Permission::ManageUsers
+            | Permission::ReadAudit
+            | Permission::ManageTasks
+            | Permission::ManageSources => Some(Scope::Admin),
         }
     }
 
     /// Whether a user of this role may hold a key with this scope.
     pub fn allowed_for(self, role: Role) -> bool {
         match self {
-            Scope::AccountRead => true,
+            Scope::AccountRead | Scope::JobsRead => true,
             Scope::Admin => role == Role::Admin,
         }
     }

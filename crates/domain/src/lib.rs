@@ -10,6 +10,7 @@ mod id;
 mod job;
 mod password;
 mod session;
+mod stored_job;
 mod user;
 
 pub use api_key::{ApiKey, ApiKeyId, Scope, scopes_from_text, scopes_to_text};
@@ -24,4 +25,5 @@ pub use session::{
     AuditEvent, AuditOutcome, LockoutPolicy, NewSession, RefreshOutcome, Session, SessionId,
     StoredAuditEvent, TotpRecord,
 };
+pub use stored_job::{Job, JobId};
 pub use user::{NewUser, Permission, Role, RoleParseError, User, UserId};

@@ -51,15 +51,22 @@ pub enum Permission {
     ReadAudit,
     /// See every task of the queue; retry, cancel and discard them.
     ManageTasks,
+    /// Read and search job postings.
+    ReadJobs,
+    /// See the sources' status, start syncs, push jobs in.
+    ManageSources,
 }
 
 impl Role {
     pub fn permits(self, permission: Permission) -> bool {
         match permission {
-            Permission::ReadOwnAccount | Permission::ManageOwnAccount => true,
-            Permission::ManageUsers | Permission::ReadAudit | Permission::ManageTasks => {
-                self == Role::Admin
+            Permission::ReadOwnAccount | Permission::ManageOwnAccount | Permission::ReadJobs => {
+                true
             }
+            Permission::ManageUsers
+            | Permission::ReadAudit
+            | Permission::ManageTasks
+            | Permission::ManageSources => self == Role::Admin,
         }
     }
 }

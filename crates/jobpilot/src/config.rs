@@ -75,6 +75,42 @@ pub const SETTINGS: &[(&str, &str, bool, &str)] = &[
         "the URL users reach jobpilot at (the tokens' issuer)",
     ),
     (
+        "sources_config",
+        "JOBPILOT_SOURCES_CONFIG",
+        false,
+        "TOML file naming the job boards to follow ([hh], [adzuna], [remoteok], [greenhouse], [lever], [arbeitnow])",
+    ),
+    (
+        "sources_sync_cron",
+        "JOBPILOT_SOURCES_SYNC_CRON",
+        false,
+        "when every source syncs (cron, UTC)",
+    ),
+    (
+        "adzuna_app_key",
+        "JOBPILOT_ADZUNA_APP_KEY",
+        true,
+        "Adzuna app_key (overrides the sources file)",
+    ),
+    (
+        "hh_app_token",
+        "JOBPILOT_HH_APP_TOKEN",
+        true,
+        "HH.ru application token (overrides the sources file)",
+    ),
+    (
+        "internal_api_key",
+        "JOBPILOT_INTERNAL_API_KEY",
+        true,
+        "key scrapers send as X-Internal-API-Key to push jobs (≥ 32 characters)",
+    ),
+    (
+        "ingest_body_limit",
+        "JOBPILOT_INGEST_BODY_LIMIT",
+        false,
+        "largest push-ingestion body in bytes",
+    ),
+    (
         "google_client_id",
         "JOBPILOT_GOOGLE_CLIENT_ID",
         false,
@@ -293,6 +329,11 @@ pub struct Config {
     pub task_retention: Duration,
     pub redis_prefix: String,
     pub cookie_secure: bool,
+    /// The job boards this deployment follows.
+    pub sources: sources::catalog::SourcesConfig,
+    pub sources_sync_cron: String,
+    pub internal_api_key: Option<SecretString>,
+    pub ingest_body_limit: usize,
     /// Identity providers users may sign in with.
     pub oidc_providers: Vec<auth::oidc::ProviderConfig>,
     pub oidc_signup: bool,
@@ -450,8 +491,19 @@ impl Config {
                 .unwrap_or_else(|| format!("http://{}", self.listen)),
             oidc_providers: self.oidc_providers.clone(),
             oidc_signup: self.oidc_signup,
+            internal_api_key: self
+                .internal_api_key
+                .as_ref()
+                .map(|k| k.expose_secret().to_owned()),
+            ingest_body_limit: self.ingest_body_limit,
+            sources: self.source_names(),
             ..web::WebSettings::default()
         }
+    }
+
+    /// The names of the sources the configuration follows.
+    pub fn source_names(&self) -> Vec<String> {
+        self.sources.names()
     }
 
     /// The effective configuration as text, every secret redacted.
@@ -547,6 +599,10 @@ impl Config {
                     .join(", "),
             ),
             ("oidc_signup", self.oidc_signup.to_string()),
+            ("sources", self.source_names().join(",")),
+            ("sources_sync_cron", self.sources_sync_cron.clone()),
+            ("internal_api_key", secret(&self.internal_api_key)),
+            ("ingest_body_limit", self.ingest_body_limit.to_string()),
             ("worker_concurrency", self.worker_concurrency.to_string()),
             (
                 "task_retention_days",
@@ -890,6 +946,41 @@ impl Parser<'_> {
                 Self::origin("jwt_secret")
             ));
         }
+        let sources = self.sources();
+        let sources_sync_cron = self.get(
+            "sources_sync_cron",
+            "0 2 * * *".to_owned(),
+            "a cron expression such as \"0 2 * * *\"",
+            |v| {
+                tasks::cron::Schedule::new(
+                    "check",
+                    v,
+                    tasks::NewTask::new("check", serde_json::Value::Null),
+                )
+                .ok()
+                .map(|_| v.to_owned())
+            },
+        );
+        let internal_api_key = self.secret("internal_api_key");
+        if internal_api_key
+            .as_ref()
+            .is_some_and(|k| k.expose_secret().len() < JWT_SECRET_MIN_BYTES)
+        {
+            self.problems.push(format!(
+                "{}: too weak: at least {JWT_SECRET_MIN_BYTES} characters are required",
+                Self::origin("internal_api_key")
+            ));
+        }
+        let ingest_body_limit = self.get(
+            "ingest_body_limit",
+            64 * 1024 * 1024,
+            "a size in bytes from 1048576 to 1073741824",
+            |v| {
+                v.parse::<usize>()
+                    .ok()
+                    .filter(|n| (1024 * 1024..=1024 * 1024 * 1024).contains(n))
+            },
+        );
         let oidc_providers = self.oidc_providers(public_url.as_ref().and_then(Option::as_ref));
         let oidc_signup = self.get("oidc_signup", true, "true or false", parse_bool);
         if mode_or_default == Mode::Production {
@@ -937,10 +1028,59 @@ impl Parser<'_> {
             redis_prefix: redis_prefix?,
             cookie_secure: cookie_secure?,
             task_retention: task_retention?,
+            sources,
+            sources_sync_cron: sources_sync_cron?,
+            internal_api_key,
+            ingest_body_limit: ingest_body_limit?,
             oidc_providers,
             oidc_signup: oidc_signup?,
             unknown_variables,
         })
+    }
+
+    /// The sources file, with secrets from the environment added; problems name the file and
+    /// the key.
+    fn sources(&mut self) -> sources::catalog::SourcesConfig {
+        let Some(raw) = self.raw.get("sources_config").cloned() else {
+            return sources::catalog::SourcesConfig::default();
+        };
+        let path = raw.value.trim();
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) => {
+                self.problems
+                    .push(format!("{}: cannot read {path:?}: {e}", raw.origin));
+                return sources::catalog::SourcesConfig::default();
+            }
+        };
+        let mut document: toml::Value = match toml::from_str(&text) {
+            Ok(document) => document,
+            Err(e) => {
+                self.problems.push(format!("{}: {path}: {e}", raw.origin));
+                return sources::catalog::SourcesConfig::default();
+            }
+        };
+        for (key, table, field) in [
+            ("adzuna_app_key", "adzuna", "app_key"),
+            ("hh_app_token", "hh", "app_token"),
+        ] {
+            if let Some(secret) = self.secret(key)
+                && let Some(table) = document.get_mut(table).and_then(toml::Value::as_table_mut)
+            {
+                table.insert(
+                    field.to_owned(),
+                    toml::Value::String(secret.expose_secret().to_owned()),
+                );
+            }
+        }
+        match sources::catalog::SourcesConfig::from_value(document) {
+            Ok(config) => config,
+            Err(problem) => {
+                self.problems
+                    .push(format!("{}: {path}: {problem}", raw.origin));
+                sources::catalog::SourcesConfig::default()
+            }
+        }
     }
 
     /// Google and a generic OpenID Connect provider, each when its client id and secret are set.

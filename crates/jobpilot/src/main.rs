@@ -1,5 +1,7 @@
 //! The `jobpilot` command.
 
+mod jobs_cli;
+
 use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
@@ -59,6 +61,16 @@ enum Command {
     Tasks {
         #[command(subcommand)]
         command: TasksCommand,
+    },
+    /// The job boards jobpilot follows.
+    Sources {
+        #[command(subcommand)]
+        command: jobs_cli::SourcesCommand,
+    },
+    /// Stored job postings: import and export.
+    Jobs {
+        #[command(subcommand)]
+        command: jobs_cli::JobsCommand,
     },
 }
 
@@ -179,6 +191,8 @@ fn main() -> ExitCode {
         Command::Migrate => run(config, migrate),
         Command::Users { command } => run(config, |config| users::run(config, command)),
         Command::Tasks { command } => run(config, |config| task_commands(config, command)),
+        Command::Sources { command } => run(config, |config| jobs_cli::sources(config, command)),
+        Command::Jobs { command } => run(config, |config| jobs_cli::jobs(config, command)),
     }
 }
 
@@ -420,7 +434,17 @@ async fn serve(config: Config, migrate_first: bool) -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!("migration failed: {}", web::error::ErrorChain(&e)))?;
     }
-    let worker = jobpilot::workers::start(&config, database.tasks.clone());
+    let catalog = config
+        .sources
+        .clone()
+        .build()
+        .map_err(|e| anyhow::anyhow!("job sources: {e}"))?;
+    let worker = jobpilot::workers::start(
+        &config,
+        database.tasks.clone(),
+        database.store.clone(),
+        catalog,
+    )?;
     let mut server = Server::bind(&config, database).await?;
     if let Some(worker) = worker {
         tracing::info!(worker = worker.id(), "task worker started");

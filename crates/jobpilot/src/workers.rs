@@ -1,21 +1,103 @@
 //! The task queue's workers as `serve` runs them, and the handlers they know.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
-use tasks::{Handlers, QueueConfig, TaskDb, Worker, WorkerConfig, WorkerHandle};
+use sources::catalog::Catalog;
+use store::Store;
+use tasks::{
+    Handlers, NewTask, Outcome, QueueConfig, TaskContext, TaskDb, TaskError, Worker, WorkerConfig,
+    WorkerHandle, cron::Schedule,
+};
 
 use crate::config::Config;
 
+/// The task kind that syncs one source.
+pub const SOURCE_SYNC: &str = web::routes::sources::SYNC_TASK;
+/// A sync resumes page by page, so a long one is cut into attempts rather than killed.
+const SOURCE_SYNC_TIMEOUT: Duration = Duration::from_secs(2 * 3600);
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SyncArgs {
+    source: String,
+}
+
 /// Every kind of task this binary can run. Handlers are idempotent: delivery is at least once.
-pub fn handlers() -> Handlers {
-    Handlers::new()
+pub fn handlers(store: Arc<dyn Store>, catalog: Catalog) -> Handlers {
+    let mut handlers = Handlers::new();
+    handlers.add_fn(
+        SOURCE_SYNC,
+        SOURCE_SYNC_TIMEOUT,
+        move |ctx: TaskContext, args: SyncArgs| {
+            let store = store.clone();
+            let source = catalog.get(&args.source);
+            async move {
+                let Some(source) = source else {
+                    return Err(TaskError::discard(format!(
+                        "the source {:?} is not configured on this replica",
+                        args.source
+                    )));
+                };
+                let progress = |run: &store::SourceRun| {
+                    tracing::info!(
+                        source = %run.source, pages = run.pages, created = run.created,
+                        updated = run.updated, failed = run.failed_items, "sync progress"
+                    );
+                };
+                match sources::sync::run(source.as_ref(), store.as_ref(), &progress).await {
+                    Ok(run) => {
+                        tracing::info!(
+                            source = %run.source, created = run.created, updated = run.updated,
+                            unchanged = run.unchanged, closed = run.closed, "sync finished"
+                        );
+                        Ok(Outcome::Complete)
+                    }
+                    Err(error) => {
+                        if ctx.is_last_attempt() {
+                            let _ = sources::sync::give_up(
+                                store.as_ref(),
+                                &args.source,
+                                &error.to_string(),
+                            )
+                            .await;
+                        }
+                        Err(TaskError::retry(error))
+                    }
+                }
+            }
+        },
+    );
+    handlers
+}
+
+/// One daily (by default) sync per configured source; with several replicas each fire runs
+/// once.
+pub fn schedules(config: &Config) -> anyhow::Result<Vec<Schedule>> {
+    config
+        .source_names()
+        .into_iter()
+        .map(|name| {
+            let task = NewTask::new(SOURCE_SYNC, serde_json::json!({ "source": name }));
+            Schedule::new(
+                format!("{SOURCE_SYNC}:{name}"),
+                &config.sources_sync_cron,
+                task,
+            )
+            .map_err(|e| anyhow::anyhow!("sync schedule: {e}"))
+        })
+        .collect()
 }
 
 /// Starts the workers unless this replica is configured to serve HTTP only.
-pub fn start(config: &Config, db: TaskDb) -> Option<WorkerHandle> {
+pub fn start(
+    config: &Config,
+    db: TaskDb,
+    store: Arc<dyn Store>,
+    catalog: Catalog,
+) -> anyhow::Result<Option<WorkerHandle>> {
     if config.worker_concurrency == 0 {
         tracing::info!("task workers disabled (JOBPILOT_WORKER_CONCURRENCY=0)");
-        return None;
+        return Ok(None);
     }
     let worker_config = WorkerConfig {
         queues: vec![QueueConfig::new(
@@ -24,9 +106,12 @@ pub fn start(config: &Config, db: TaskDb) -> Option<WorkerHandle> {
         )],
         retention: config.task_retention,
         shutdown_grace: config.shutdown_timeout,
+        schedules: schedules(config)?,
         ..WorkerConfig::default()
     };
-    Some(Worker::new(db, handlers(), worker_config).start())
+    Ok(Some(
+        Worker::new(db, handlers(store, catalog), worker_config).start(),
+    ))
 }
 
 /// How long finished tasks are kept by default.

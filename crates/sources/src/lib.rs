@@ -2,11 +2,14 @@
 //! client and turns its postings into validated [`domain::NewJob`] values.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod catalog;
 pub mod connectors;
 mod error;
 pub mod http;
+pub mod ingest;
 pub mod normalize;
 mod source;
+pub mod sync;
 
 pub use connectors::adzuna::{AdzunaConfig, AdzunaSource};
 pub use connectors::arbeitnow::{ArbeitnowConfig, ArbeitnowSource};

@@ -1,6 +1,8 @@
 //! jobpilot's store on PostgreSQL: the scale-out choice, shared by any number of stateless
 //! replicas.
 
+mod jobs;
+
 use std::{str::FromStr, time::Duration};
 
 use async_trait::async_trait;

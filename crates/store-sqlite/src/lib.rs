@@ -4,6 +4,8 @@
 //! account tables must survive a power cut), foreign keys on and a busy timeout so writers queue
 //! instead of failing.
 
+mod jobs;
+
 use std::{str::FromStr, time::Duration};
 
 use async_trait::async_trait;

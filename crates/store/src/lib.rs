@@ -4,6 +4,7 @@
 //! migrations; the database URL's scheme picks the implementation. Every read of user data takes
 //! the caller's identity, so tenant isolation is enforced here and not only in handlers.
 
+pub mod jobs;
 #[cfg(feature = "sqlx")]
 pub mod sql;
 
@@ -13,6 +14,7 @@ use domain::{
     ApiKey, ApiKeyId, AuditEvent, Email, ExternalIdentity, LockoutPolicy, NewSession, NewUser,
     RefreshOutcome, Role, Session, SessionId, StoredAuditEvent, TotpRecord, User, UserId,
 };
+pub use jobs::{JobFilter, JobStore, JobWrite, SourceRun, UpsertOutcome, UpsertStatus};
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +73,7 @@ pub struct PoolStats {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+pub trait Store: JobStore + Send + Sync + std::fmt::Debug + 'static {
     fn backend(&self) -> Backend;
 
     /// Applies the migrations this binary carries. Idempotent.

@@ -77,36 +77,57 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::tasks::list_tasks))
         .routes(routes!(routes::tasks::task_stats))
         .routes(routes!(routes::tasks::act_on_task))
+        .routes(routes!(routes::jobs::list_jobs))
+        .routes(routes!(routes::jobs::get_job))
+        .routes(routes!(routes::sources::list_sources))
+        .routes(routes!(routes::sources::start_sync))
+}
+
+/// Routes that take large bodies (batches of jobs); they get their own body limit.
+fn bulk_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).routes(routes!(routes::ingest::push_jobs))
 }
 
 /// The routes and their finished OpenAPI document.
-fn api_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+fn api_parts() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
     let (routes, mut spec) = api_routes().split_for_parts();
+    let (bulk, bulk_spec) = bulk_routes().split_for_parts();
+    spec.merge(bulk_spec);
     utoipa::Modify::modify(&openapi::CommonErrors, &mut spec);
-    (routes, spec)
+    (routes, bulk, spec)
 }
 
 /// The OpenAPI document the server serves at [`OPENAPI_PATH`].
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_parts().1
+    api_parts().2
 }
 
 /// Builds the whole application: routes, documentation and every layer.
 pub fn router(state: AppState) -> Router {
     let settings = state.settings().clone();
-    let (api, spec) = api_parts();
+    let (api, bulk, spec) = api_parts();
     let docs = Router::new()
         .merge(SwaggerUi::new(DOCS_PATH).url(OPENAPI_PATH, spec))
         .layer(axum::middleware::map_response(docs_csp));
 
     // Layers run outside-in in the reverse order they are added: the request id is assigned
     // first, then the error envelope sees every response that anything below produced.
+    let api = api
+        .with_state(state.clone())
+        .layer(DefaultBodyLimit::max(settings.body_limit))
+        .layer(RequestBodyLimitLayer::new(settings.body_limit));
+    let bulk = bulk
+        .with_state(state.clone())
+        .layer(DefaultBodyLimit::max(settings.ingest_body_limit))
+        .layer(RequestBodyLimitLayer::new(settings.ingest_body_limit));
     let mut app = Router::new()
-        .merge(api.with_state(state.clone()))
+        .merge(api)
+        .merge(bulk)
         .merge(docs)
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(settings.body_limit))
-        .layer(RequestBodyLimitLayer::new(settings.body_limit))
+        .layer(RequestBodyLimitLayer::new(
+            settings.body_limit.max(settings.ingest_body_limit),
+        ))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a handler panicked");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()

@@ -118,6 +118,13 @@ pub struct WebSettings {
     pub oidc_providers: Vec<auth::oidc::ProviderConfig>,
     /// Whether signing in with a provider may create a new account.
     pub oidc_signup: bool,
+    /// The key scrapers present to push jobs in (`X-Internal-API-Key`); `None`: only
+    /// administrators can.
+    pub internal_api_key: Option<String>,
+    /// Largest push-ingestion body, in bytes.
+    pub ingest_body_limit: usize,
+    /// The sources this deployment follows.
+    pub sources: Vec<String>,
 }
 
 impl Default for WebSettings {
@@ -146,6 +153,9 @@ impl Default for WebSettings {
             public_url: "http://localhost:8080".to_owned(),
             oidc_providers: Vec::new(),
             oidc_signup: true,
+            internal_api_key: None,
+            ingest_body_limit: 64 * 1024 * 1024,
+            sources: Vec::new(),
         }
     }
 }

@@ -55,6 +55,7 @@ pub struct Builder {
     env: Vec<(String, String)>,
     migrate: bool,
     shared_db: Option<String>,
+    workers: bool,
 }
 
 impl TestApp {
@@ -64,6 +65,7 @@ impl TestApp {
             env: Vec::new(),
             migrate: true,
             shared_db: None,
+            workers: false,
         }
     }
 
@@ -123,6 +125,12 @@ impl Builder {
         self
     }
 
+    /// Runs the task workers (and their cron schedules) as `serve` does.
+    pub fn with_workers(mut self) -> Self {
+        self.workers = true;
+        self
+    }
+
     /// Starts without applying migrations.
     pub fn unmigrated(mut self) -> Self {
         self.migrate = false;
@@ -158,7 +166,17 @@ impl Builder {
         if self.migrate {
             store.migrate().await.unwrap();
         }
-        let server = Server::bind(&config, database).await.unwrap();
+        let worker = if self.workers {
+            let catalog = config.sources.clone().build().unwrap();
+            jobpilot::workers::start(&config, database.tasks.clone(), store.clone(), catalog)
+                .unwrap()
+        } else {
+            None
+        };
+        let mut server = Server::bind(&config, database).await.unwrap();
+        if let Some(worker) = worker {
+            server = server.with_worker(worker);
+        }
         let addr = server.local_addr().unwrap();
         let state = server.state().clone();
         let (tx, rx) = oneshot::channel::<()>();

@@ -9,6 +9,7 @@ mod harness;
 mod http_errors;
 mod http_features;
 mod identity;
+mod jobs;
 mod oidc;
 mod openapi;
 mod register;

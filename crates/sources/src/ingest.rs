@@ -1,0 +1,329 @@
+//! From postings to stored jobs: validation, sanitising, change and duplicate detection, and one
+//! report line per posting. Connectors and pushed batches (scrapers, imports) go through here.
+
+use chrono::{DateTime, Utc};
+use domain::{FieldError, JobId, NewJob};
+use serde::Serialize;
+use store::{JobStore, JobWrite, StoreResult, UpsertStatus};
+
+use crate::{
+    ItemError, ItemResult,
+    normalize::{
+        NEAR_DUPLICATE_MAX_DISTANCE, content_hash, fingerprint, html_to_text, sanitize_html,
+    },
+};
+
+/// Raw descriptions longer than this are refused before the sanitiser spends time on them.
+const RAW_DESCRIPTION_MAX_BYTES: usize = 4 * domain::DESCRIPTION_MAX_BYTES;
+
+/// Legal-form words that one board writes and another leaves out.
+const COMPANY_SUFFIXES: &[&str] = &[
+    "inc",
+    "llc",
+    "ltd",
+    "limited",
+    "gmbh",
+    "ag",
+    "sa",
+    "sas",
+    "bv",
+    "nv",
+    "plc",
+    "corp",
+    "corporation",
+    "co",
+    "company",
+    "oy",
+    "ab",
+    "as",
+    "srl",
+    "spa",
+    "kg",
+    "ooo",
+    "ооо",
+    "зао",
+    "оао",
+    "пао",
+    "ао",
+    "ип",
+];
+
+fn words(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .replace('ё', "е")
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Postings are compared for duplication only when company and title agree after
+/// normalisation (case, punctuation, legal form), which keeps the comparison cheap and stops a
+/// company's many similar postings for different roles from merging.
+pub fn dedupe_key(job: &NewJob) -> Option<String> {
+    let company: Vec<String> = words(job.company.as_deref()?)
+        .into_iter()
+        .filter(|w| !COMPANY_SUFFIXES.contains(&w.as_str()))
+        .collect();
+    let title = words(&job.title);
+    if company.is_empty() || title.is_empty() {
+        return None;
+    }
+    Some(format!("{}|{}", company.join(" "), title.join(" ")))
+}
+
+/// Makes an incoming posting safe and complete enough to store: HTML sanitised (whoever sent
+/// it), plain text derived from it when missing, every field checked.
+pub fn prepare(mut job: NewJob) -> Result<JobWrite, Vec<FieldError>> {
+    let oversized = [
+        ("description_html", &job.description_html),
+        ("description_text", &job.description_text),
+    ]
+    .into_iter()
+    .filter_map(|(field, value)| {
+        let len = value.as_ref()?.len();
+        (len > RAW_DESCRIPTION_MAX_BYTES).then(|| domain::description_too_big(field, len))
+    })
+    .collect::<Vec<_>>();
+    if !oversized.is_empty() {
+        return Err(oversized);
+    }
+    job.title = job.title.trim().to_owned();
+    if let Some(html) = job.description_html.take() {
+        let clean = sanitize_html(&html);
+        if job.description_text.is_none() {
+            job.description_text = Some(html_to_text(&clean)).filter(|t| !t.is_empty());
+        }
+        job.description_html = Some(clean).filter(|h| !h.trim().is_empty());
+    }
+    job.validate()?;
+    Ok(JobWrite {
+        content_hash: content_hash(&job),
+        fingerprint: fingerprint(&job),
+        dedupe_key: dedupe_key(&job),
+        job,
+    })
+}
+
+/// Reads one posting from JSON; a wrong type or an unknown field becomes that posting's error,
+/// named by its path.
+pub fn parse_posting(value: serde_json::Value) -> ItemResult {
+    let external_id = value
+        .get("external_id")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned);
+    serde_path_to_error::deserialize::<_, NewJob>(value).map_err(|error| {
+        let path = error.path().to_string();
+        let message = error.into_inner().to_string();
+        // A missing or unknown field is reported at the posting; name the field instead.
+        let named = message.split('`').nth(1).filter(|_| {
+            message.starts_with("missing field") || message.starts_with("unknown field")
+        });
+        let field = match (path.as_str(), named) {
+            (".", Some(name)) => name.to_owned(),
+            (".", None) => "(posting)".to_owned(),
+            (_, Some(name)) if message.starts_with("missing field") => format!("{path}.{name}"),
+            _ => path,
+        };
+        ItemError {
+            external_id,
+            errors: vec![FieldError::new(field, message)],
+        }
+    })
+}
+
+/// Reads one line of JSON Lines (`number` from 1, for the report).
+pub fn parse_posting_line(number: usize, line: &str) -> ItemResult {
+    match serde_json::from_str(line) {
+        Ok(value) => parse_posting(value),
+        Err(error) => Err(ItemError {
+            external_id: None,
+            errors: vec![FieldError::new(
+                format!("line {number}"),
+                format!("not JSON: {error}"),
+            )],
+        }),
+    }
+}
+
+/// What became of one posting.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum ItemStatus {
+    Created {
+        id: uuid::Uuid,
+        /// The posting this one duplicates (the same job on another board), if any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        duplicate_of: Option<uuid::Uuid>,
+    },
+    Updated {
+        id: uuid::Uuid,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        duplicate_of: Option<uuid::Uuid>,
+    },
+    Unchanged {
+        id: uuid::Uuid,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        duplicate_of: Option<uuid::Uuid>,
+    },
+    /// The posting was refused; nothing of it was stored.
+    Error { errors: Vec<FieldError> },
+}
+
+/// One line of a batch report.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ItemReport {
+    /// Position in the batch, from 0.
+    pub index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    #[serde(flatten)]
+    pub status: ItemStatus,
+}
+
+/// Totals of a batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Counts {
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    /// Created or updated postings that duplicate another.
+    pub duplicates: u64,
+    pub failed: u64,
+}
+
+impl Counts {
+    pub fn add(&mut self, other: Counts) {
+        self.created += other.created;
+        self.updated += other.updated;
+        self.unchanged += other.unchanged;
+        self.duplicates += other.duplicates;
+        self.failed += other.failed;
+    }
+}
+
+/// A batch's outcome, item by item.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct BatchReport {
+    pub counts: Counts,
+    pub items: Vec<ItemReport>,
+}
+
+/// Prepares and stores a batch: valid postings are written together (one transaction), each
+/// refused one gets its errors in the report and nothing of it is written.
+pub async fn store_batch(
+    store: &dyn JobStore,
+    items: Vec<ItemResult>,
+    now: DateTime<Utc>,
+) -> StoreResult<BatchReport> {
+    let mut report = BatchReport::default();
+    let mut writes = Vec::with_capacity(items.len());
+    let mut positions = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        let (external_id, prepared) = match item {
+            Ok(job) => (Some(job.external_id.clone()), prepare(job)),
+            Err(error) => (error.external_id, Err(error.errors)),
+        };
+        match prepared {
+            Ok(write) => {
+                positions.push((index, external_id));
+                writes.push(write);
+            }
+            Err(errors) => {
+                report.counts.failed += 1;
+                report.items.push(ItemReport {
+                    index,
+                    external_id,
+                    status: ItemStatus::Error { errors },
+                });
+            }
+        }
+    }
+    let outcomes = store
+        .upsert_jobs(&writes, NEAR_DUPLICATE_MAX_DISTANCE, now)
+        .await?;
+    for ((index, external_id), outcome) in positions.into_iter().zip(outcomes) {
+        let id = outcome.id.as_uuid();
+        let duplicate_of = outcome.duplicate_of.map(|d: JobId| d.as_uuid());
+        let status = match outcome.status {
+            UpsertStatus::Created => {
+                report.counts.created += 1;
+                ItemStatus::Created { id, duplicate_of }
+            }
+            UpsertStatus::Updated => {
+                report.counts.updated += 1;
+                ItemStatus::Updated { id, duplicate_of }
+            }
+            UpsertStatus::Unchanged => {
+                report.counts.unchanged += 1;
+                ItemStatus::Unchanged { id, duplicate_of }
+            }
+        };
+        if duplicate_of.is_some() && outcome.status != UpsertStatus::Unchanged {
+            report.counts.duplicates += 1;
+        }
+        report.items.push(ItemReport {
+            index,
+            external_id,
+            status,
+        });
+    }
+    report.items.sort_by_key(|item| item.index);
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(company: Option<&str>, title: &str) -> NewJob {
+        serde_json::from_value(serde_json::json!({
+            "source": "test", "external_id": "1", "url": "https://example.org/1",
+            "title": title, "company": company,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn dedupe_keys_ignore_case_punctuation_and_legal_form() {
+        assert_eq!(
+            dedupe_key(&job(
+                Some("Northwind Robotics GmbH"),
+                "Senior Rust Engineer"
+            )),
+            dedupe_key(&job(Some("northwind robotics"), "Senior Rust Engineer!"))
+        );
+        assert_ne!(
+            dedupe_key(&job(Some("Northwind"), "Senior Rust Engineer")),
+            dedupe_key(&job(Some("Northwind"), "Junior Rust Engineer"))
+        );
+        assert_eq!(dedupe_key(&job(None, "Engineer")), None);
+        assert_eq!(
+            dedupe_key(&job(Some("ООО Ромашка"), "Разработчик Rust")).as_deref(),
+            Some("ромашка|разработчик rust")
+        );
+    }
+
+    #[test]
+    fn preparing_sanitises_html_and_derives_text() {
+        let mut posting = job(Some("Acme"), "  Rust Engineer ");
+        posting.description_html =
+            Some(r#"<p onclick="x()">Build <b>things</b></p><script>alert(1)</script>"#.into());
+        let write = prepare(posting).unwrap();
+        assert_eq!(write.job.title, "Rust Engineer");
+        let html = write.job.description_html.as_deref().unwrap();
+        assert!(
+            !html.contains("script") && !html.contains("onclick"),
+            "{html}"
+        );
+        assert_eq!(write.job.description_text.as_deref(), Some("Build things"));
+    }
+
+    #[test]
+    fn oversized_descriptions_are_refused_before_sanitising() {
+        let mut posting = job(Some("Acme"), "Engineer");
+        posting.description_html = Some("<p>x</p>".repeat(2_000_000));
+        let errors = prepare(posting).unwrap_err();
+        assert_eq!(errors[0].field, "description_html");
+    }
+}

@@ -1,0 +1,320 @@
+//! Job postings and source runs on SQLite.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::{Job, JobId};
+use sqlx::{Row, sqlite::SqliteRow};
+use store::{
+    JobFilter, JobStore, JobWrite, SourceRun, StoreResult, UpsertOutcome, UpsertStatus,
+    jobs::{DEDUPE_CANDIDATES, decode_posting, encode_posting, nearest_canonical},
+    sql::db_error,
+};
+
+use crate::{SqliteStore, parse_id, text_id};
+
+const JOB_COLUMNS: &str = "id, data, canonical_id, first_seen_at, last_seen_at, updated_at, \
+                           closed_at, change_seq";
+
+fn job_from_row(row: &SqliteRow) -> StoreResult<Job> {
+    let id: String = row.try_get("id").map_err(db_error)?;
+    let canonical: Option<String> = row.try_get("canonical_id").map_err(db_error)?;
+    let data: String = row.try_get("data").map_err(db_error)?;
+    Ok(Job {
+        id: JobId::from_uuid(parse_id("jobs.id", &id)?),
+        posting: decode_posting(&data)?,
+        canonical_id: canonical
+            .map(|c| parse_id("jobs.canonical_id", &c).map(JobId::from_uuid))
+            .transpose()?,
+        first_seen_at: row.try_get("first_seen_at").map_err(db_error)?,
+        last_seen_at: row.try_get("last_seen_at").map_err(db_error)?,
+        updated_at: row.try_get("updated_at").map_err(db_error)?,
+        closed_at: row.try_get("closed_at").map_err(db_error)?,
+        change_seq: row.try_get("change_seq").map_err(db_error)?,
+    })
+}
+
+fn run_from_row(row: &SqliteRow) -> StoreResult<SourceRun> {
+    let get = |name: &str| row.try_get::<i64, _>(name).map_err(db_error);
+    Ok(SourceRun {
+        source: row.try_get("source").map_err(db_error)?,
+        state: row.try_get("state").map_err(db_error)?,
+        started_at: row.try_get("started_at").map_err(db_error)?,
+        finished_at: row.try_get("finished_at").map_err(db_error)?,
+        cursor: row.try_get("cursor").map_err(db_error)?,
+        pages: get("pages")?,
+        created: get("created")?,
+        updated: get("updated")?,
+        unchanged: get("unchanged")?,
+        duplicates: get("duplicates")?,
+        failed_items: get("failed_items")?,
+        closed: get("closed")?,
+        last_error: row.try_get("last_error").map_err(db_error)?,
+        item_errors: row.try_get("item_errors").map_err(db_error)?,
+        last_success_at: row.try_get("last_success_at").map_err(db_error)?,
+    })
+}
+
+#[async_trait]
+impl JobStore for SqliteStore {
+    async fn upsert_jobs(
+        &self,
+        batch: &[JobWrite],
+        max_distance: u32,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<UpsertOutcome>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        // A write first: it takes SQLite's write lock now (no stale-snapshot failure later)
+        // and reserves the batch's sequence numbers.
+        let reserved = i64::try_from(batch.len()).unwrap_or(i64::MAX);
+        let last: i64 = sqlx::query_scalar(
+            "UPDATE job_counters SET change_seq = change_seq + ? WHERE id = 1 RETURNING change_seq",
+        )
+        .bind(reserved)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let mut next_seq = last - reserved;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for write in batch {
+            let job = &write.job;
+            let data = encode_posting(job)?;
+            let existing = sqlx::query(
+                "SELECT id, content_hash, canonical_id, closed_at FROM jobs \
+                 WHERE source = ? AND external_id = ?",
+            )
+            .bind(&job.source)
+            .bind(&job.external_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            if let Some(row) = existing {
+                let id: String = row.try_get("id").map_err(db_error)?;
+                let hash: Vec<u8> = row.try_get("content_hash").map_err(db_error)?;
+                let canonical: Option<String> = row.try_get("canonical_id").map_err(db_error)?;
+                let closed: Option<DateTime<Utc>> = row.try_get("closed_at").map_err(db_error)?;
+                let duplicate_of = canonical
+                    .map(|c| parse_id("jobs.canonical_id", &c).map(JobId::from_uuid))
+                    .transpose()?;
+                let job_id = JobId::from_uuid(parse_id("jobs.id", &id)?);
+                let status = if hash == write.content_hash && closed.is_none() {
+                    sqlx::query("UPDATE jobs SET last_seen_at = ? WHERE id = ?")
+                        .bind(now)
+                        .bind(&id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                    UpsertStatus::Unchanged
+                } else {
+                    next_seq += 1;
+                    sqlx::query(
+                        "UPDATE jobs SET title = ?, company = ?, published_at = ?, data = ?, \
+                         content_hash = ?, fingerprint = ?, dedupe_key = ?, last_seen_at = ?, \
+                         updated_at = ?, closed_at = NULL, change_seq = ? WHERE id = ?",
+                    )
+                    .bind(&job.title)
+                    .bind(&job.company)
+                    .bind(job.published_at)
+                    .bind(&data)
+                    .bind(&write.content_hash[..])
+                    .bind(write.fingerprint.cast_signed())
+                    .bind(&write.dedupe_key)
+                    .bind(now)
+                    .bind(now)
+                    .bind(next_seq)
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                    UpsertStatus::Updated
+                };
+                outcomes.push(UpsertOutcome {
+                    id: job_id,
+                    status,
+                    duplicate_of,
+                });
+                continue;
+            }
+            let duplicate_of = match &write.dedupe_key {
+                Some(key) => {
+                    let candidates = sqlx::query(
+                        "SELECT id, fingerprint FROM jobs WHERE dedupe_key = ? \
+                         AND canonical_id IS NULL AND closed_at IS NULL LIMIT ?",
+                    )
+                    .bind(key)
+                    .bind(DEDUPE_CANDIDATES)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db_error)?
+                    .iter()
+                    .map(|row| {
+                        let id: String = row.try_get("id").map_err(db_error)?;
+                        let fingerprint: i64 = row.try_get("fingerprint").map_err(db_error)?;
+                        Ok((JobId::from_uuid(parse_id("jobs.id", &id)?), fingerprint))
+                    })
+                    .collect::<StoreResult<Vec<_>>>()?;
+                    nearest_canonical(candidates, write.fingerprint, max_distance)
+                }
+                None => None,
+            };
+            let id = JobId::new();
+            next_seq += 1;
+            sqlx::query(
+                "INSERT INTO jobs (id, source, external_id, title, company, published_at, data, \
+                 content_hash, fingerprint, dedupe_key, canonical_id, first_seen_at, \
+                 last_seen_at, updated_at, change_seq) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(text_id(id.as_uuid()))
+            .bind(&job.source)
+            .bind(&job.external_id)
+            .bind(&job.title)
+            .bind(&job.company)
+            .bind(job.published_at)
+            .bind(&data)
+            .bind(&write.content_hash[..])
+            .bind(write.fingerprint.cast_signed())
+            .bind(&write.dedupe_key)
+            .bind(duplicate_of.map(|c| text_id(c.as_uuid())))
+            .bind(now)
+            .bind(now)
+            .bind(now)
+            .bind(next_seq)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            outcomes.push(UpsertOutcome {
+                id,
+                status: UpsertStatus::Created,
+                duplicate_of,
+            });
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(outcomes)
+    }
+
+    async fn job(&self, id: JobId) -> StoreResult<Option<Job>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"
+        )))
+        .bind(text_id(id.as_uuid()))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .as_ref()
+        .map(job_from_row)
+        .transpose()
+    }
+
+    async fn list_jobs(
+        &self,
+        filter: &JobFilter,
+        after: Option<JobId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Job>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs \
+             WHERE (?1 IS NULL OR source = ?1) AND (?2 OR closed_at IS NULL) \
+             AND (?3 OR canonical_id IS NULL) AND (?4 IS NULL OR id > ?4) \
+             ORDER BY id LIMIT ?5"
+        )))
+        .bind(&filter.source)
+        .bind(filter.include_closed)
+        .bind(filter.include_duplicates)
+        .bind(after.map(|id| text_id(id.as_uuid())))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(job_from_row)
+        .collect()
+    }
+
+    async fn close_unseen_jobs(
+        &self,
+        source: &str,
+        seen_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        // The counter first: the write lock is taken before anything is read.
+        let last: i64 = sqlx::query_scalar(
+            "UPDATE job_counters SET change_seq = change_seq + 1 WHERE id = 1 RETURNING change_seq",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let closed = sqlx::query(
+            "UPDATE jobs SET closed_at = ?, change_seq = ? \
+             WHERE source = ? AND closed_at IS NULL AND last_seen_at < ?",
+        )
+        .bind(now)
+        .bind(last)
+        .bind(source)
+        .bind(seen_before)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        tx.commit().await.map_err(db_error)?;
+        Ok(closed)
+    }
+
+    async fn save_source_run(&self, run: &SourceRun) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO source_runs (source, state, started_at, finished_at, cursor, pages, \
+             created, updated, unchanged, duplicates, failed_items, closed, last_error, \
+             item_errors, last_success_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (source) DO UPDATE SET state = excluded.state, \
+             started_at = excluded.started_at, finished_at = excluded.finished_at, \
+             cursor = excluded.cursor, pages = excluded.pages, created = excluded.created, \
+             updated = excluded.updated, unchanged = excluded.unchanged, \
+             duplicates = excluded.duplicates, failed_items = excluded.failed_items, \
+             closed = excluded.closed, last_error = excluded.last_error, \
+             item_errors = excluded.item_errors, last_success_at = excluded.last_success_at",
+        )
+        .bind(&run.source)
+        .bind(&run.state)
+        .bind(run.started_at)
+        .bind(run.finished_at)
+        .bind(&run.cursor)
+        .bind(run.pages)
+        .bind(run.created)
+        .bind(run.updated)
+        .bind(run.unchanged)
+        .bind(run.duplicates)
+        .bind(run.failed_items)
+        .bind(run.closed)
+        .bind(&run.last_error)
+        .bind(&run.item_errors)
+        .bind(run.last_success_at)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn source_run(&self, source: &str) -> StoreResult<Option<SourceRun>> {
+        sqlx::query("SELECT * FROM source_runs WHERE source = ?")
+            .bind(source)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?
+            .as_ref()
+            .map(run_from_row)
+            .transpose()
+    }
+
+    async fn source_runs(&self) -> StoreResult<Vec<SourceRun>> {
+        sqlx::query("SELECT * FROM source_runs ORDER BY source")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(run_from_row)
+            .collect()
+    }
+}

@@ -1,0 +1,161 @@
+//! Storage of job postings and of the sources' sync runs.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::{Job, JobId, NewJob};
+use serde::{Deserialize, Serialize};
+
+use crate::StoreResult;
+
+/// A validated posting with what the store needs to detect changes and near-duplicates.
+#[derive(Debug, Clone)]
+pub struct JobWrite {
+    pub job: NewJob,
+    /// Changes iff the posting's content changes.
+    pub content_hash: [u8; 32],
+    /// SimHash of the posting's text: near-duplicates are a few bits apart.
+    pub fingerprint: u64,
+    /// Postings are compared for duplication only within one key (company and title).
+    pub dedupe_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpsertStatus {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpsertOutcome {
+    pub id: JobId,
+    pub status: UpsertStatus,
+    /// The canonical posting this one duplicates, if any.
+    pub duplicate_of: Option<JobId>,
+}
+
+/// Which jobs a listing includes.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    pub source: Option<String>,
+    /// Closed postings too (exports).
+    pub include_closed: bool,
+    /// Near-duplicates too, not only canonical postings.
+    pub include_duplicates: bool,
+}
+
+/// The state of a source's latest sync, kept so a sync resumes after a crash and operators can
+/// see how each source is doing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceRun {
+    pub source: String,
+    /// `running`, `succeeded` or `failed`.
+    pub state: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Where a resumed sync goes on from (the source's own cursor, as JSON).
+    pub cursor: Option<String>,
+    pub pages: i64,
+    pub created: i64,
+    pub updated: i64,
+    pub unchanged: i64,
+    pub duplicates: i64,
+    pub failed_items: i64,
+    pub closed: i64,
+    pub last_error: Option<String>,
+    /// A sample of per-item problems (JSON array).
+    pub item_errors: String,
+    pub last_success_at: Option<DateTime<Utc>>,
+}
+
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Inserts new postings and rewrites changed ones, in one transaction; a posting whose
+    /// content hash is unchanged is only marked as seen. A new posting within `max_distance`
+    /// bits of an open canonical posting with the same dedupe key becomes its duplicate.
+    async fn upsert_jobs(
+        &self,
+        batch: &[JobWrite],
+        max_distance: u32,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<UpsertOutcome>>;
+
+    async fn job(&self, id: JobId) -> StoreResult<Option<Job>>;
+
+    /// Jobs in id order after the cursor.
+    async fn list_jobs(
+        &self,
+        filter: &JobFilter,
+        after: Option<JobId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Job>>;
+
+    /// Closes the open postings of a source not seen since `seen_before` (the start of a
+    /// complete sync); returns how many.
+    async fn close_unseen_jobs(
+        &self,
+        source: &str,
+        seen_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+
+    async fn save_source_run(&self, run: &SourceRun) -> StoreResult<()>;
+
+    async fn source_run(&self, source: &str) -> StoreResult<Option<SourceRun>>;
+
+    async fn source_runs(&self) -> StoreResult<Vec<SourceRun>>;
+}
+
+/// The closest open canonical posting within `max_distance` bits, if any.
+pub fn nearest_canonical(
+    candidates: impl IntoIterator<Item = (JobId, i64)>,
+    fingerprint: u64,
+    max_distance: u32,
+) -> Option<JobId> {
+    candidates
+        .into_iter()
+        // The fingerprint is stored as the signed integer with the same bits.
+        .map(|(id, stored)| (id, (stored.cast_unsigned() ^ fingerprint).count_ones()))
+        .filter(|(_, distance)| *distance <= max_distance)
+        .min_by_key(|(id, distance)| (*distance, *id))
+        .map(|(id, _)| id)
+}
+
+/// How many duplicate candidates one new posting is compared with.
+pub const DEDUPE_CANDIDATES: i64 = 50;
+
+pub fn encode_posting(job: &NewJob) -> StoreResult<String> {
+    serde_json::to_string(job).map_err(|e| crate::StoreError::Other(Box::new(e)))
+}
+
+pub fn decode_posting(data: &str) -> StoreResult<NewJob> {
+    serde_json::from_str(data).map_err(|e| crate::StoreError::Corrupt(format!("jobs.data: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_nearest_candidate_within_the_distance_wins() {
+        let (a, b, c) = (JobId::new(), JobId::new(), JobId::new());
+        let fingerprint = 0b1111_0000u64;
+        let candidates = [
+            (a, (fingerprint ^ 0b111).cast_signed()),
+            (b, (fingerprint ^ 0b1).cast_signed()),
+            (c, (!fingerprint).cast_signed()),
+        ];
+        assert_eq!(nearest_canonical(candidates, fingerprint, 3), Some(b));
+        assert_eq!(
+            nearest_canonical(candidates[2..].to_vec(), fingerprint, 3),
+            None
+        );
+        // The sign bit survives the round trip through a signed column.
+        let high = u64::MAX - 1;
+        assert_eq!(
+            nearest_canonical([(a, high.cast_signed())], high, 0),
+            Some(a)
+        );
+    }
+}
