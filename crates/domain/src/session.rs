@@ -106,6 +106,9 @@ pub struct StoredAuditEvent {
     pub user_agent: Option<String>,
     /// A JSON object.
     pub details: String,
+    /// SHA-256 over the previous entry's hash and this entry (`None` only for entries written
+    /// before the chain existed and not yet sealed into it).
+    pub hash: Option<[u8; 32]>,
 }
 
 /// A user's TOTP state as stored (secrets sealed).

@@ -75,6 +75,12 @@ pub const SETTINGS: &[(&str, &str, bool, &str)] = &[
         "the URL users reach jobpilot at (the tokens' issuer)",
     ),
     (
+        "audit_retention_days",
+        "JOBPILOT_AUDIT_RETENTION_DAYS",
+        false,
+        "days audit entries are kept before pruning (a sealed checkpoint keeps the chain verifiable)",
+    ),
+    (
         "sources_config",
         "JOBPILOT_SOURCES_CONFIG",
         false,
@@ -329,6 +335,7 @@ pub struct Config {
     pub task_retention: Duration,
     pub redis_prefix: String,
     pub cookie_secure: bool,
+    pub audit_retention: Duration,
     /// The job boards this deployment follows.
     pub sources: sources::catalog::SourcesConfig,
     pub sources_sync_cron: String,
@@ -478,12 +485,7 @@ impl Config {
             rate_limit_per_minute: self.rate_limit,
             auth_rate_limit_per_minute: self.auth_rate_limit,
             trusted_proxies: self.trusted_proxies.clone(),
-            key_ring: self
-                .encryption_keys
-                .as_ref()
-                .and_then(|keys| parse_key_ring(keys.expose_secret()).ok())
-                .and_then(auth::KeyRing::new)
-                .map(std::sync::Arc::new),
+            key_ring: self.key_ring(),
             cookie_secure: self.cookie_secure,
             public_url: self
                 .public_url
@@ -499,6 +501,15 @@ impl Config {
             sources: self.source_names(),
             ..web::WebSettings::default()
         }
+    }
+
+    /// The configured key ring, if any.
+    pub fn key_ring(&self) -> Option<std::sync::Arc<auth::KeyRing>> {
+        self.encryption_keys
+            .as_ref()
+            .and_then(|keys| parse_key_ring(keys.expose_secret()).ok())
+            .and_then(auth::KeyRing::new)
+            .map(std::sync::Arc::new)
     }
 
     /// The names of the sources the configuration follows.
@@ -599,6 +610,10 @@ impl Config {
                     .join(", "),
             ),
             ("oidc_signup", self.oidc_signup.to_string()),
+            (
+                "audit_retention_days",
+                (self.audit_retention.as_secs() / 86_400).to_string(),
+            ),
             ("sources", self.source_names().join(",")),
             ("sources_sync_cron", self.sources_sync_cron.clone()),
             ("internal_api_key", secret(&self.internal_api_key)),
@@ -947,6 +962,17 @@ impl Parser<'_> {
             ));
         }
         let sources = self.sources();
+        let audit_retention = self.get(
+            "audit_retention_days",
+            Duration::from_secs(365 * 86_400),
+            "a number of days from 1 to 36500",
+            |v| {
+                v.parse::<u64>()
+                    .ok()
+                    .filter(|n| (1..=36_500).contains(n))
+                    .map(|days| Duration::from_secs(days * 86_400))
+            },
+        );
         let sources_sync_cron = self.get(
             "sources_sync_cron",
             "0 2 * * *".to_owned(),
@@ -1028,6 +1054,7 @@ impl Parser<'_> {
             redis_prefix: redis_prefix?,
             cookie_secure: cookie_secure?,
             task_retention: task_retention?,
+            audit_retention: audit_retention?,
             sources,
             sources_sync_cron: sources_sync_cron?,
             internal_api_key,

@@ -72,6 +72,24 @@ enum Command {
         #[command(subcommand)]
         command: jobs_cli::JobsCommand,
     },
+    /// The tamper-evident audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Walk the hash chain; exit 1 naming the first entry that was edited, deleted or moved.
+    Verify,
+    /// Delete entries older than the retention period (after verifying them), leaving a sealed
+    /// checkpoint the chain is verified from.
+    Prune {
+        /// Days to keep (default: JOBPILOT_AUDIT_RETENTION_DAYS).
+        #[arg(long)]
+        older_than_days: Option<u32>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -193,6 +211,7 @@ fn main() -> ExitCode {
         Command::Tasks { command } => run(config, |config| task_commands(config, command)),
         Command::Sources { command } => run(config, |config| jobs_cli::sources(config, command)),
         Command::Jobs { command } => run(config, |config| jobs_cli::jobs(config, command)),
+        Command::Audit { command } => run(config, |config| audit_command(config, command)),
     }
 }
 
@@ -408,6 +427,42 @@ async fn task_commands(config: Config, command: TasksCommand) -> anyhow::Result<
     }
     .await;
     database.store.close().await;
+    result
+}
+
+async fn audit_command(config: Config, command: AuditCommand) -> anyhow::Result<()> {
+    let store = open_store(&config).await?;
+    if !store.readiness().await?.is_ready() {
+        anyhow::bail!("the database has pending migrations; run `jobpilot migrate` first");
+    }
+    let keys = config
+        .key_ring()
+        .unwrap_or_else(|| std::sync::Arc::new(auth::KeyRing::ephemeral()));
+    let result = match command {
+        AuditCommand::Verify => web::audit::verify(store.as_ref(), &keys, None)
+            .await
+            .map(|report| {
+                println!(
+                    "audit log intact: {} entries checked (from entry {} to {})",
+                    report.checked,
+                    report.starts_after + 1,
+                    report.head
+                );
+            })
+            .map_err(anyhow::Error::from),
+        AuditCommand::Prune { older_than_days } => {
+            let days = older_than_days.map_or(config.audit_retention, |d| {
+                std::time::Duration::from_secs(u64::from(d) * 86_400)
+            });
+            let before = chrono::Utc::now()
+                - chrono::Duration::from_std(days).unwrap_or(chrono::Duration::days(365));
+            web::audit::prune(store.as_ref(), &keys, before)
+                .await
+                .map(|pruned| println!("{pruned} audit entries before {before} pruned"))
+                .map_err(anyhow::Error::from)
+        }
+    };
+    store.close().await;
     result
 }
 

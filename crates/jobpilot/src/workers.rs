@@ -13,6 +13,10 @@ use crate::config::Config;
 
 /// The task kind that syncs one source.
 pub const SOURCE_SYNC: &str = web::routes::sources::SYNC_TASK;
+/// The task kind that prunes the audit log to its retention period.
+pub const AUDIT_PRUNE: &str = "audit.prune";
+/// Daily, at a quiet hour (UTC).
+const AUDIT_PRUNE_CRON: &str = "15 3 * * *";
 /// A sync resumes page by page, so a long one is cut into attempts rather than killed.
 const SOURCE_SYNC_TIMEOUT: Duration = Duration::from_secs(2 * 3600);
 
@@ -23,8 +27,43 @@ struct SyncArgs {
 }
 
 /// Every kind of task this binary can run. Handlers are idempotent: delivery is at least once.
-pub fn handlers(store: Arc<dyn Store>, catalog: Catalog) -> Handlers {
+pub fn handlers(store: Arc<dyn Store>, catalog: Catalog, config: &Config) -> Handlers {
     let mut handlers = Handlers::new();
+    let audit_store = store.clone();
+    let keys = config.key_ring();
+    let retention =
+        chrono::Duration::from_std(config.audit_retention).unwrap_or(chrono::Duration::days(365));
+    handlers.add_fn(
+        AUDIT_PRUNE,
+        Duration::from_secs(3600),
+        move |_ctx: TaskContext, _args: serde_json::Value| {
+            let store = audit_store.clone();
+            let keys = keys.clone();
+            async move {
+                // A checkpoint sealed with a throwaway key could never be verified: without a
+                // configured key ring, nothing is pruned.
+                let Some(keys) = keys else {
+                    tracing::warn!("audit pruning skipped: no JOBPILOT_ENCRYPTION_KEYS");
+                    return Ok(Outcome::Complete);
+                };
+                let before = chrono::Utc::now() - retention;
+                match web::audit::prune(store.as_ref(), &keys, before).await {
+                    Ok(pruned) => {
+                        tracing::info!(pruned, %before, "audit log pruned");
+                        Ok(Outcome::Complete)
+                    }
+                    Err(web::audit::AuditError::Store(error)) => {
+                        Err(TaskError::retry(web::error::ErrorChain(&error)))
+                    }
+                    // Tampering is for a person to look at, not for retries.
+                    Err(error) => {
+                        tracing::error!(%error, "audit log not pruned");
+                        Err(TaskError::discard(error))
+                    }
+                }
+            }
+        },
+    );
     handlers.add_fn(
         SOURCE_SYNC,
         SOURCE_SYNC_TIMEOUT,
@@ -70,22 +109,26 @@ pub fn handlers(store: Arc<dyn Store>, catalog: Catalog) -> Handlers {
     handlers
 }
 
-/// One daily (by default) sync per configured source; with several replicas each fire runs
-/// once.
+/// One daily (by default) sync per configured source and the daily audit pruning; with several
+/// replicas each fire runs once.
 pub fn schedules(config: &Config) -> anyhow::Result<Vec<Schedule>> {
-    config
-        .source_names()
-        .into_iter()
-        .map(|name| {
-            let task = NewTask::new(SOURCE_SYNC, serde_json::json!({ "source": name }));
-            Schedule::new(
-                format!("{SOURCE_SYNC}:{name}"),
-                &config.sources_sync_cron,
-                task,
-            )
-            .map_err(|e| anyhow::anyhow!("sync schedule: {e}"))
-        })
-        .collect()
+    let mut schedules = Vec::new();
+    for name in config.source_names() {
+        let task = NewTask::new(SOURCE_SYNC, serde_json::json!({ "source": name }));
+        let schedule = Schedule::new(
+            format!("{SOURCE_SYNC}:{name}"),
+            &config.sources_sync_cron,
+            task,
+        )
+        .map_err(|e| anyhow::anyhow!("sync schedule: {e}"))?;
+        schedules.push(schedule);
+    }
+    let prune = NewTask::new(AUDIT_PRUNE, serde_json::json!({}));
+    schedules.push(
+        Schedule::new(AUDIT_PRUNE, AUDIT_PRUNE_CRON, prune)
+            .map_err(|e| anyhow::anyhow!("audit schedule: {e}"))?,
+    );
+    Ok(schedules)
 }
 
 /// Starts the workers unless this replica is configured to serve HTTP only.
@@ -110,7 +153,7 @@ pub fn start(
         ..WorkerConfig::default()
     };
     Ok(Some(
-        Worker::new(db, handlers(store, catalog), worker_config).start(),
+        Worker::new(db, handlers(store, catalog, config), worker_config).start(),
     ))
 }
 

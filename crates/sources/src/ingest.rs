@@ -9,7 +9,8 @@ use store::{JobStore, JobWrite, StoreResult, UpsertStatus};
 use crate::{
     ItemError, ItemResult,
     normalize::{
-        NEAR_DUPLICATE_MAX_DISTANCE, content_hash, fingerprint, html_to_text, sanitize_html,
+        NEAR_DUPLICATE_MAX_DISTANCE, content_hash, fingerprint, sanitize_html,
+        sanitized_html_to_text,
     },
 };
 
@@ -92,7 +93,7 @@ pub fn prepare(mut job: NewJob) -> Result<JobWrite, Vec<FieldError>> {
     if let Some(html) = job.description_html.take() {
         let clean = sanitize_html(&html);
         if job.description_text.is_none() {
-            job.description_text = Some(html_to_text(&clean)).filter(|t| !t.is_empty());
+            job.description_text = Some(sanitized_html_to_text(&clean)).filter(|t| !t.is_empty());
         }
         job.description_html = Some(clean).filter(|h| !h.trim().is_empty());
     }
@@ -134,6 +135,11 @@ pub fn parse_posting(value: serde_json::Value) -> ItemResult {
 
 /// Reads one line of JSON Lines (`number` from 1, for the report).
 pub fn parse_posting_line(number: usize, line: &str) -> ItemResult {
+    // The common case, a valid posting, is read straight into the type; only a line that
+    // fails is read again to say why.
+    if let Ok(job) = serde_json::from_str::<NewJob>(line) {
+        return Ok(job);
+    }
     match serde_json::from_str(line) {
         Ok(value) => parse_posting(value),
         Err(error) => Err(ItemError {
@@ -209,6 +215,64 @@ pub struct BatchReport {
     pub items: Vec<ItemReport>,
 }
 
+type Prepared = (Option<String>, Result<JobWrite, Vec<FieldError>>);
+
+fn prepare_item(item: ItemResult) -> Prepared {
+    match item {
+        Ok(job) => {
+            let external_id = Some(job.external_id.clone());
+            // A posting that trips a bug in a parser costs that posting, not the batch.
+            let prepared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| prepare(job)))
+                .unwrap_or_else(|_| {
+                    Err(vec![FieldError::new("(posting)", "could not be processed")])
+                });
+            (external_id, prepared)
+        }
+        Err(error) => (error.external_id, Err(error.errors)),
+    }
+}
+
+/// Batches smaller than this are prepared on the calling thread.
+const PARALLEL_FROM: usize = 64;
+
+/// Sanitising and fingerprinting are CPU work: done off the async runtime, on every core.
+async fn prepare_all(items: Vec<ItemResult>) -> StoreResult<Vec<Prepared>> {
+    if items.len() < PARALLEL_FROM {
+        return Ok(items.into_iter().map(prepare_item).collect());
+    }
+    let work = tokio::task::spawn_blocking(move || {
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let chunk = items.len().div_ceil(threads);
+        let mut chunks: Vec<Vec<ItemResult>> = Vec::with_capacity(threads);
+        let mut rest = items;
+        while rest.len() > chunk {
+            let tail = rest.split_off(chunk);
+            chunks.push(rest);
+            rest = tail;
+        }
+        chunks.push(rest);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = chunks
+                .into_iter()
+                .map(|chunk| {
+                    scope.spawn(move || chunk.into_iter().map(prepare_item).collect::<Vec<_>>())
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|handle| handle.join())
+                .collect::<Result<Vec<_>, _>>()
+                .map(|chunks| chunks.into_iter().flatten().collect::<Vec<_>>())
+        })
+    });
+    match work.await {
+        Ok(Ok(prepared)) => Ok(prepared),
+        _ => Err(store::StoreError::Other(
+            "preparing the batch failed".into(),
+        )),
+    }
+}
+
 /// Prepares and stores a batch: valid postings are written together (one transaction), each
 /// refused one gets its errors in the report and nothing of it is written.
 pub async fn store_batch(
@@ -219,11 +283,7 @@ pub async fn store_batch(
     let mut report = BatchReport::default();
     let mut writes = Vec::with_capacity(items.len());
     let mut positions = Vec::with_capacity(items.len());
-    for (index, item) in items.into_iter().enumerate() {
-        let (external_id, prepared) = match item {
-            Ok(job) => (Some(job.external_id.clone()), prepare(job)),
-            Err(error) => (error.external_id, Err(error.errors)),
-        };
+    for (index, (external_id, prepared)) in prepare_all(items).await?.into_iter().enumerate() {
         match prepared {
             Ok(write) => {
                 positions.push((index, external_id));

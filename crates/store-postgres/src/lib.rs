@@ -1,6 +1,7 @@
 //! jobpilot's store on PostgreSQL: the scale-out choice, shared by any number of stateless
 //! replicas.
 
+mod audit;
 mod jobs;
 
 use std::{str::FromStr, time::Duration};
@@ -8,8 +9,8 @@ use std::{str::FromStr, time::Duration};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{
-    ApiKey, ApiKeyId, AuditEvent, Email, ExternalIdentity, LockoutPolicy, NewSession, NewUser,
-    RefreshOutcome, Role, Session, SessionId, StoredAuditEvent, TotpRecord, User, UserId,
+    ApiKey, ApiKeyId, Email, ExternalIdentity, LockoutPolicy, NewSession, NewUser, RefreshOutcome,
+    Role, Session, SessionId, TotpRecord, User, UserId,
 };
 use sqlx::{
     Row,
@@ -18,7 +19,6 @@ use sqlx::{
 };
 use store::{
     ApiKeyColumns, Backend, PoolStats, Readiness, Store, StoreError, StoreResult, UserColumns,
-    audit_details_json,
     sql::{db_error, is_unique_violation, known_migrations, pool_stats},
 };
 use uuid::Uuid;
@@ -226,7 +226,10 @@ impl Store for PostgresStore {
 
     async fn migrate(&self) -> StoreResult<()> {
         // sqlx takes an advisory lock, so replicas starting together migrate once.
-        store::sql::migrate(&MIGRATOR, &self.pool).await
+        store::sql::migrate(&MIGRATOR, &self.pool).await?;
+        // Entries written before the audit chain existed join it now.
+        store::AuditStore::seal_unchained_audit(self).await?;
+        Ok(())
     }
 
     async fn readiness(&self) -> StoreResult<Readiness> {
@@ -831,59 +834,6 @@ impl Store for PostgresStore {
             })
         })
         .collect()
-    }
-
-    async fn append_audit(&self, event: AuditEvent) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO audit_events \
-               (at, actor_id, action, outcome, subject_id, ip, user_agent, details) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)",
-        )
-        .bind(event.at)
-        .bind(event.actor_id.map(|id| id.as_uuid()))
-        .bind(event.action)
-        .bind(event.outcome.as_str())
-        .bind(event.subject_id.map(|id| id.as_uuid()))
-        .bind(event.ip.as_deref())
-        .bind(event.user_agent.as_deref())
-        .bind(audit_details_json(&event.details))
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?;
-        Ok(())
-    }
-
-    async fn recent_audit(&self, limit: u32) -> StoreResult<Vec<StoredAuditEvent>> {
-        let rows = sqlx::query(
-            "SELECT seq, at, actor_id, action, outcome, subject_id, ip, user_agent, \
-                    details::text AS details \
-             FROM audit_events ORDER BY seq DESC LIMIT $1",
-        )
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?;
-        rows.iter()
-            .map(|row| {
-                Ok(StoredAuditEvent {
-                    seq: row.try_get("seq").map_err(db_error)?,
-                    at: row.try_get("at").map_err(db_error)?,
-                    actor_id: row
-                        .try_get::<Option<Uuid>, _>("actor_id")
-                        .map_err(db_error)?
-                        .map(UserId::from_uuid),
-                    action: row.try_get("action").map_err(db_error)?,
-                    outcome: row.try_get("outcome").map_err(db_error)?,
-                    subject_id: row
-                        .try_get::<Option<Uuid>, _>("subject_id")
-                        .map_err(db_error)?
-                        .map(UserId::from_uuid),
-                    ip: row.try_get("ip").map_err(db_error)?,
-                    user_agent: row.try_get("user_agent").map_err(db_error)?,
-                    details: row.try_get("details").map_err(db_error)?,
-                })
-            })
-            .collect()
     }
 }
 

@@ -4,6 +4,7 @@
 //! account tables must survive a power cut), foreign keys on and a busy timeout so writers queue
 //! instead of failing.
 
+mod audit;
 mod jobs;
 
 use std::{str::FromStr, time::Duration};
@@ -11,8 +12,8 @@ use std::{str::FromStr, time::Duration};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{
-    ApiKey, ApiKeyId, AuditEvent, Email, ExternalIdentity, LockoutPolicy, NewSession, NewUser,
-    RefreshOutcome, Role, Session, SessionId, StoredAuditEvent, TotpRecord, User, UserId,
+    ApiKey, ApiKeyId, Email, ExternalIdentity, LockoutPolicy, NewSession, NewUser, RefreshOutcome,
+    Role, Session, SessionId, TotpRecord, User, UserId,
 };
 use sqlx::{
     Row,
@@ -24,7 +25,6 @@ use sqlx::{
 };
 use store::{
     ApiKeyColumns, Backend, PoolStats, Readiness, Store, StoreError, StoreResult, UserColumns,
-    audit_details_json,
     sql::{db_error, is_unique_violation, known_migrations, pool_stats},
 };
 use uuid::Uuid;
@@ -256,7 +256,10 @@ impl Store for SqliteStore {
     }
 
     async fn migrate(&self) -> StoreResult<()> {
-        store::sql::migrate(&MIGRATOR, &self.pool).await
+        store::sql::migrate(&MIGRATOR, &self.pool).await?;
+        // Entries written before the audit chain existed join it now.
+        store::AuditStore::seal_unchained_audit(self).await?;
+        Ok(())
     }
 
     async fn readiness(&self) -> StoreResult<Readiness> {
@@ -858,56 +861,5 @@ impl Store for SqliteStore {
             })
         })
         .collect()
-    }
-
-    async fn append_audit(&self, event: AuditEvent) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO audit_events \
-               (at, actor_id, action, outcome, subject_id, ip, user_agent, details) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(event.at)
-        .bind(event.actor_id.map(|id| text_id(id.as_uuid())))
-        .bind(event.action)
-        .bind(event.outcome.as_str())
-        .bind(event.subject_id.map(|id| text_id(id.as_uuid())))
-        .bind(event.ip.as_deref())
-        .bind(event.user_agent.as_deref())
-        .bind(audit_details_json(&event.details))
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?;
-        Ok(())
-    }
-
-    async fn recent_audit(&self, limit: u32) -> StoreResult<Vec<StoredAuditEvent>> {
-        let rows = sqlx::query(
-            "SELECT seq, at, actor_id, action, outcome, subject_id, ip, user_agent, details \
-             FROM audit_events ORDER BY seq DESC LIMIT ?",
-        )
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?;
-        rows.iter()
-            .map(|row| {
-                let user = |column: &str| -> StoreResult<Option<UserId>> {
-                    let text: Option<String> = row.try_get(column).map_err(db_error)?;
-                    text.map(|t| parse_id(column, &t).map(UserId::from_uuid))
-                        .transpose()
-                };
-                Ok(StoredAuditEvent {
-                    seq: row.try_get("seq").map_err(db_error)?,
-                    at: row.try_get("at").map_err(db_error)?,
-                    actor_id: user("actor_id")?,
-                    action: row.try_get("action").map_err(db_error)?,
-                    outcome: row.try_get("outcome").map_err(db_error)?,
-                    subject_id: user("subject_id")?,
-                    ip: row.try_get("ip").map_err(db_error)?,
-                    user_agent: row.try_get("user_agent").map_err(db_error)?,
-                    details: row.try_get("details").map_err(db_error)?,
-                })
-            })
-            .collect()
     }
 }

@@ -4,15 +4,17 @@
 //! migrations; the database URL's scheme picks the implementation. Every read of user data takes
 //! the caller's identity, so tenant isolation is enforced here and not only in handlers.
 
+pub mod audit;
 pub mod jobs;
 #[cfg(feature = "sqlx")]
 pub mod sql;
 
 use async_trait::async_trait;
+pub use audit::{AuditCheckpoint, AuditFilter, AuditStore};
 use chrono::{DateTime, Utc};
 use domain::{
-    ApiKey, ApiKeyId, AuditEvent, Email, ExternalIdentity, LockoutPolicy, NewSession, NewUser,
-    RefreshOutcome, Role, Session, SessionId, StoredAuditEvent, TotpRecord, User, UserId,
+    ApiKey, ApiKeyId, Email, ExternalIdentity, LockoutPolicy, NewSession, NewUser, RefreshOutcome,
+    Role, Session, SessionId, TotpRecord, User, UserId,
 };
 pub use jobs::{JobFilter, JobStore, JobWrite, SourceRun, UpsertOutcome, UpsertStatus};
 
@@ -73,7 +75,7 @@ pub struct PoolStats {
 }
 
 #[async_trait]
-pub trait Store: JobStore + Send + Sync + std::fmt::Debug + 'static {
+pub trait Store: JobStore + AuditStore + Send + Sync + std::fmt::Debug + 'static {
     fn backend(&self) -> Backend;
 
     /// Applies the migrations this binary carries. Idempotent.
@@ -229,12 +231,6 @@ pub trait Store: JobStore + Send + Sync + std::fmt::Debug + 'static {
 
     /// The provider accounts linked to a user, oldest first.
     async fn external_identities(&self, user_id: UserId) -> StoreResult<Vec<ExternalIdentity>>;
-
-    /// Appends to the audit log.
-    async fn append_audit(&self, event: AuditEvent) -> StoreResult<()>;
-
-    /// The newest audit events, newest first.
-    async fn recent_audit(&self, limit: u32) -> StoreResult<Vec<StoredAuditEvent>>;
 }
 
 impl Readiness {

@@ -132,6 +132,7 @@ async fn move_task(
         TaskDb::Postgres(pool) => postgres::set_state(pool, id, from, to, note).await?,
     };
     if moved {
+        crate::changes::announce([id]);
         return Ok(());
     }
     let task = get(db, id).await?;

@@ -162,13 +162,18 @@ pub(crate) struct Registered {
 #[derive(Default)]
 pub struct Handlers {
     pub(crate) kinds: HashMap<String, Registered>,
+    /// Kinds' default max attempts, for tasks enqueued without their own.
+    attempts: HashMap<String, i32>,
 }
 
 impl fmt::Debug for Handlers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut kinds: Vec<_> = self.kinds.keys().collect();
         kinds.sort();
-        f.debug_struct("Handlers").field("kinds", &kinds).finish()
+        f.debug_struct("Handlers")
+            .field("kinds", &kinds)
+            .field("attempts", &self.attempts)
+            .finish()
     }
 }
 
@@ -218,6 +223,38 @@ impl Handlers {
             _args: std::marker::PhantomData,
         };
         self.add_with_timeout(kind, timeout, handler)
+    }
+
+    /// Declares how many times a task of `kind` runs at most (at least 1) when its enqueuer did
+    /// not say with [`crate::NewTask::with_max_attempts`]. Applied by the worker that claims
+    /// the task, since enqueuers need not know the handlers: the task's `max_attempts` becomes
+    /// this number (or the attempt it is on, if that is more: an operator's retry adds one).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tasks::{Handlers, Outcome, TaskContext};
+    /// let mut handlers = Handlers::new();
+    /// handlers
+    ///     .add_fn("email.send", Duration::from_secs(30), |_: TaskContext, _: serde_json::Value| async {
+    ///         Ok(Outcome::Complete)
+    ///     })
+    ///     .set_max_attempts("email.send", 8);
+    /// ```
+    pub fn set_max_attempts(&mut self, kind: impl Into<String>, max_attempts: i32) -> &mut Self {
+        self.attempts.insert(kind.into(), max_attempts.max(1));
+        self
+    }
+
+    /// The default max attempts of the registered kinds that declare one, as a JSON object
+    /// (`{"kind": n}`) for the claim statements.
+    pub(crate) fn attempts_json(&self) -> serde_json::Value {
+        serde_json::Value::Object(
+            self.attempts
+                .iter()
+                .filter(|(kind, _)| self.kinds.contains_key(*kind))
+                .map(|(kind, n)| (kind.clone(), serde_json::Value::from(*n)))
+                .collect(),
+        )
     }
 
     pub(crate) fn get(&self, kind: &str) -> Option<&Registered> {

@@ -17,8 +17,15 @@
 //!   `(schedule, fire_at)` row written in the same transaction as the task.
 //! - **Maintenance**: finished tasks are pruned after a retention period.
 //! - **Observability**: counters and a duration histogram through the `metrics` facade, and
-//!   [`admin::record_gauges`] for per-queue, per-state counts.
+//!   [`admin::record_gauges`] for per-queue, per-state counts. A task enqueued inside a traced
+//!   span keeps its `traceparent`, and its handler's span joins that trace ([`trace`]).
+//! - **Following a task**: [`Changes`] wakes whoever watches a task when it changes state (in
+//!   process, and over `NOTIFY` from other PostgreSQL replicas).
+//! - **Per-kind attempts**: a kind may declare its default max attempts
+//!   ([`Handlers::set_max_attempts`]), applied when a worker claims a task enqueued without its
+//!   own.
 
+mod changes;
 mod db;
 mod enqueue;
 mod handler;
@@ -31,7 +38,9 @@ pub mod admin;
 pub mod cron;
 pub mod maintenance;
 pub mod telemetry;
+pub mod trace;
 
+pub use changes::{Changes, TaskWatch};
 pub use db::{Error, TaskDb};
 pub use enqueue::{Connection, Queue, enqueue, enqueue_many};
 pub use handler::{Handler, Handlers, Outcome, TaskContext, TaskError};
@@ -40,5 +49,5 @@ pub use worker::{Backoff, QueueConfig, ShutdownReport, Worker, WorkerConfig, Wor
 
 /// The queue a task goes to when its caller names none.
 pub const DEFAULT_QUEUE: &str = "default";
-/// How many times a task runs, at most, when its caller does not say.
+/// How many times a task runs, at most, when neither its caller nor its kind says.
 pub const DEFAULT_MAX_ATTEMPTS: i32 = 3;

@@ -17,6 +17,29 @@ use crate::{
 /// The channel enqueues notify (payload: the queue's name) and workers listen on.
 pub(crate) const CHANNEL: &str = "jobpilot_tasks";
 
+/// A statement's CTE named `changes_notified` that sends `NOTIFY` on the changes channel for the
+/// rows of the CTE `$from` (which returns `id` and `user_id`), up to 100 ids per notification (a
+/// payload holds at most 8000 bytes). Reference it, or PostgreSQL skips it.
+///
+/// Only tasks started on a user's behalf are announced this way, the ones their owners follow:
+/// a transaction that notifies takes a cluster-wide lock when it commits, and the bulk of system
+/// tasks should not pay for it. Other replicas' watchers of the rest (administrators) see their
+/// changes at their next poll.
+macro_rules! notify_changes {
+    ($from:literal) => {
+        concat!(
+            "changes_notified AS (
+                 SELECT pg_notify('jobpilot_task_changes', string_agg(id::text, ','))
+                 FROM (SELECT id, (row_number() OVER () - 1) / 100 AS chunk
+                       FROM ",
+            $from,
+            " WHERE user_id IS NOT NULL) AS changed
+                 GROUP BY chunk
+             )"
+        )
+    };
+}
+
 macro_rules! columns {
     () => {
         "id, queue, kind, args, state, priority, attempt, max_attempts, scheduled_at, \
@@ -58,6 +81,7 @@ fn task_from_row(row: &PgRow) -> Result<Task> {
 
 pub(crate) async fn insert(conn: &mut PgConnection, tasks: &[NewTask]) -> Result<Vec<TaskId>> {
     let now = Utc::now();
+    let traceparent = crate::trace::current_traceparent();
     let ids: Vec<Uuid> = tasks.iter().map(|_| Uuid::now_v7()).collect();
     let unique_keys: Vec<Option<String>> = tasks.iter().map(|t| t.stored_unique_key(now)).collect();
     // One statement for the whole batch. NOTIFY is transactional: listeners hear it when (and
@@ -90,11 +114,16 @@ pub(crate) async fn insert(conn: &mut PgConnection, tasks: &[NewTask]) -> Result
     .bind(tasks.iter().map(|t| t.kind.clone()).collect::<Vec<_>>())
     .bind(tasks.iter().map(|t| t.args.clone()).collect::<Vec<_>>())
     .bind(tasks.iter().map(|t| t.priority).collect::<Vec<_>>())
-    .bind(tasks.iter().map(|t| t.max_attempts.max(1)).collect::<Vec<_>>())
+    .bind(tasks.iter().map(NewTask::stored_max_attempts).collect::<Vec<_>>())
     .bind(tasks.iter().map(|t| t.scheduled_at).collect::<Vec<_>>())
     .bind(&unique_keys)
     .bind(tasks.iter().map(|t| t.user_id).collect::<Vec<_>>())
-    .bind(tasks.iter().map(|t| t.meta.clone()).collect::<Vec<_>>())
+    .bind(
+        tasks
+            .iter()
+            .map(|t| t.stored_meta(traceparent.as_deref()))
+            .collect::<Vec<_>>(),
+    )
     .bind(CHANNEL)
     .fetch_all(&mut *conn)
     .await?;
@@ -118,32 +147,52 @@ pub(crate) async fn insert(conn: &mut PgConnection, tasks: &[NewTask]) -> Result
     Ok(resolved)
 }
 
+/// Claims up to `limit` ready tasks of the `kinds`. A task enqueued without its own max attempts
+/// gets its kind's default from `attempts` (a JSON object of kind → attempts).
 pub(crate) async fn claim(
     pool: &PgPool,
     queue: &str,
     kinds: &[String],
+    attempts: &serde_json::Value,
     owner: &str,
     lease: Duration,
     limit: usize,
 ) -> Result<Vec<Task>> {
     // SKIP LOCKED: concurrent workers each take different rows instead of waiting for each other.
+    // Every expression of SET reads the row as it was: `attempt + 1` is the attempt starting.
     let rows = sqlx::query(concat!(
-        "UPDATE tasks SET state = 'executing', attempt = attempt + 1, attempted_at = now(),
-                          lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2)
-         WHERE id IN (SELECT id FROM tasks
-                      WHERE queue = $3 AND state IN ('available', 'scheduled', 'retryable')
-                        AND scheduled_at <= now() AND kind = ANY($4)
-                      ORDER BY priority DESC, scheduled_at, id
-                      LIMIT $5
-                      FOR UPDATE SKIP LOCKED)
-         RETURNING ",
-        columns!()
+        "WITH claimed AS (
+             UPDATE tasks SET state = 'executing', attempt = attempt + 1, attempted_at = now(),
+                              lease_owner = $1,
+                              lease_expires_at = now() + make_interval(secs => $2),
+                              max_attempts = CASE
+                                  WHEN jsonb_typeof(meta) = 'object' AND meta -> $7 IS NULL
+                                       AND $6::jsonb -> kind IS NOT NULL
+                                  THEN greatest(($6::jsonb ->> kind)::int, attempt + 1)
+                                  ELSE max_attempts END
+             WHERE id IN (SELECT id FROM tasks
+                          WHERE queue = $3 AND state IN ('available', 'scheduled', 'retryable')
+                            AND scheduled_at <= now() AND kind = ANY($4)
+                          ORDER BY priority DESC, scheduled_at, id
+                          LIMIT $5
+                          FOR UPDATE SKIP LOCKED)
+             RETURNING ",
+        columns!(),
+        "
+         ), ",
+        notify_changes!("claimed"),
+        "
+         SELECT ",
+        columns!(),
+        " FROM claimed WHERE (SELECT count(*) FROM changes_notified) >= 0"
     ))
     .bind(owner)
     .bind(seconds(lease))
     .bind(queue)
     .bind(kinds)
     .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .bind(attempts)
+    .bind(crate::task::EXPLICIT_ATTEMPTS)
     .fetch_all(pool)
     .await?;
     rows.iter().map(task_from_row).collect()
@@ -162,18 +211,24 @@ pub(crate) async fn complete(
         .collect();
     // `id = ANY(…)` keeps the plan an index scan whatever the statistics say (a join with
     // UNNEST could turn into a sequential scan per batch); the keys check each row's attempt.
-    let done = sqlx::query(
-        "UPDATE tasks SET state = 'completed', finished_at = now(), lease_owner = NULL,
-                          lease_expires_at = NULL
-         WHERE state = 'executing' AND lease_owner = $1 AND id = ANY($2)
-           AND id::text || ':' || attempt = ANY($3)",
-    )
+    let done: i64 = sqlx::query_scalar(concat!(
+        "WITH done AS (
+             UPDATE tasks SET state = 'completed', finished_at = now(), lease_owner = NULL,
+                              lease_expires_at = NULL
+             WHERE state = 'executing' AND lease_owner = $1 AND id = ANY($2)
+               AND id::text || ':' || attempt = ANY($3)
+             RETURNING id, user_id
+         ), ",
+        notify_changes!("done"),
+        "
+         SELECT count(*) FROM done WHERE (SELECT count(*) FROM changes_notified) >= 0"
+    ))
     .bind(owner)
     .bind(ids)
     .bind(keys)
-    .execute(pool)
+    .fetch_one(pool)
     .await?;
-    Ok(done.rows_affected())
+    Ok(u64::try_from(done).unwrap_or(0))
 }
 
 pub(crate) async fn finish(
@@ -188,17 +243,23 @@ pub(crate) async fn finish(
         .as_ref()
         .map(serde_json::to_value)
         .transpose()?;
-    let done = sqlx::query(
-        "UPDATE tasks SET state = $1,
-                          scheduled_at = CASE WHEN $2::float8 IS NULL THEN scheduled_at
-                                              ELSE now() + make_interval(secs => $2) END,
-                          finished_at = CASE WHEN $3 THEN now() END,
-                          errors = CASE WHEN $4::jsonb IS NULL THEN errors
-                                        ELSE errors || jsonb_build_array($4::jsonb) END,
-                          attempt = attempt - $5,
-                          lease_owner = NULL, lease_expires_at = NULL
-         WHERE id = $6 AND lease_owner = $7 AND state = 'executing' AND attempt = $8",
-    )
+    let done: i64 = sqlx::query_scalar(concat!(
+        "WITH done AS (
+             UPDATE tasks SET state = $1,
+                              scheduled_at = CASE WHEN $2::float8 IS NULL THEN scheduled_at
+                                                  ELSE now() + make_interval(secs => $2) END,
+                              finished_at = CASE WHEN $3 THEN now() END,
+                              errors = CASE WHEN $4::jsonb IS NULL THEN errors
+                                            ELSE errors || jsonb_build_array($4::jsonb) END,
+                              attempt = attempt - $5,
+                              lease_owner = NULL, lease_expires_at = NULL
+             WHERE id = $6 AND lease_owner = $7 AND state = 'executing' AND attempt = $8
+             RETURNING id, user_id
+         ), ",
+        notify_changes!("done"),
+        "
+         SELECT count(*) FROM done WHERE (SELECT count(*) FROM changes_notified) >= 0"
+    ))
     .bind(finish.state.as_str())
     .bind(finish.run_after.map(seconds))
     .bind(finish.state.is_final())
@@ -207,9 +268,9 @@ pub(crate) async fn finish(
     .bind(id.0)
     .bind(owner)
     .bind(attempt)
-    .execute(pool)
+    .fetch_one(pool)
     .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(done == 1)
 }
 
 pub(crate) async fn heartbeat(pool: &PgPool, owner: &str, lease: Duration) -> Result<u64> {
@@ -228,17 +289,21 @@ pub(crate) async fn heartbeat(pool: &PgPool, owner: &str, lease: Duration) -> Re
 }
 
 pub(crate) async fn release(pool: &PgPool, owner: &str) -> Result<u64> {
-    let done = sqlx::query(
+    let done = sqlx::query(concat!(
         "WITH released AS (
              UPDATE tasks SET state = 'available', attempt = attempt - 1, scheduled_at = now(),
                               lease_owner = NULL, lease_expires_at = NULL
              WHERE lease_owner = $1 AND state = 'executing'
-             RETURNING queue
+             RETURNING id, user_id, queue
          ), notified AS (
              SELECT pg_notify($2, queue) FROM (SELECT DISTINCT queue FROM released) AS q
-         )
-         SELECT count(*) FROM released WHERE (SELECT count(*) FROM notified) >= 0",
-    )
+         ), ",
+        notify_changes!("released"),
+        "
+         SELECT count(*) FROM released
+         WHERE (SELECT count(*) FROM notified) >= 0
+           AND (SELECT count(*) FROM changes_notified) >= 0"
+    ))
     .bind(owner)
     .bind(CHANNEL)
     .fetch_one(pool)
@@ -248,7 +313,7 @@ pub(crate) async fn release(pool: &PgPool, owner: &str) -> Result<u64> {
 }
 
 pub(crate) async fn rescue(pool: &PgPool, message: &str) -> Result<u64> {
-    let done = sqlx::query(
+    let done = sqlx::query(concat!(
         "WITH rescued AS (
              UPDATE tasks SET
                  state = CASE WHEN attempt >= max_attempts THEN 'discarded' ELSE 'retryable' END,
@@ -260,13 +325,17 @@ pub(crate) async fn rescue(pool: &PgPool, message: &str) -> Result<u64> {
              WHERE id IN (SELECT id FROM tasks
                           WHERE state = 'executing' AND lease_expires_at < now()
                           FOR UPDATE SKIP LOCKED)
-             RETURNING queue, state
+             RETURNING id, user_id, queue, state
          ), notified AS (
              SELECT pg_notify($2, queue)
              FROM (SELECT DISTINCT queue FROM rescued WHERE state = 'retryable') AS q
-         )
-         SELECT count(*) FROM rescued WHERE (SELECT count(*) FROM notified) >= 0",
-    )
+         ), ",
+        notify_changes!("rescued"),
+        "
+         SELECT count(*) FROM rescued
+         WHERE (SELECT count(*) FROM notified) >= 0
+           AND (SELECT count(*) FROM changes_notified) >= 0"
+    ))
     .bind(message)
     .bind(CHANNEL)
     .fetch_one(pool)
@@ -371,7 +440,7 @@ pub(crate) async fn set_state(
 ) -> Result<bool> {
     let from: Vec<String> = from.iter().map(|s| s.as_str().to_owned()).collect();
     let note = note.map(serde_json::to_value).transpose()?;
-    let done = sqlx::query(
+    let done = sqlx::query(concat!(
         "WITH moved AS (
              UPDATE tasks SET
                  state = $1,
@@ -385,12 +454,16 @@ pub(crate) async fn set_state(
                                ELSE errors || jsonb_build_array($2::jsonb) END,
                  lease_owner = NULL, lease_expires_at = NULL
              WHERE id = $3 AND state = ANY($4)
-             RETURNING queue, state
+             RETURNING id, user_id, queue, state
          ), notified AS (
              SELECT pg_notify($5, queue) FROM moved WHERE state = 'available'
-         )
-         SELECT count(*) FROM moved WHERE (SELECT count(*) FROM notified) >= 0",
-    )
+         ), ",
+        notify_changes!("moved"),
+        "
+         SELECT count(*) FROM moved
+         WHERE (SELECT count(*) FROM notified) >= 0
+           AND (SELECT count(*) FROM changes_notified) >= 0"
+    ))
     .bind(to.as_str())
     .bind(note)
     .bind(id.0)
@@ -418,4 +491,13 @@ pub(crate) async fn stats(pool: &PgPool) -> Result<Vec<StateCount>> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn change_notifications_go_to_the_channel_watchers_listen_on() {
+        let channel = format!("'{}'", crate::changes::CHANNEL);
+        assert!(notify_changes!("changed").contains(&channel));
+    }
 }

@@ -114,6 +114,7 @@ async fn wake_on_commit(conn: &mut SqliteConnection) -> Result<()> {
 pub(crate) async fn insert(conn: &mut SqliteConnection, tasks: &[NewTask]) -> Result<Vec<TaskId>> {
     let now = Utc::now();
     let now_ms = ms(now);
+    let traceparent = crate::trace::current_traceparent();
     let mut rows = Vec::with_capacity(tasks.len());
     let mut ids = Vec::with_capacity(tasks.len());
     let mut any_ready = false;
@@ -127,11 +128,11 @@ pub(crate) async fn insert(conn: &mut SqliteConnection, tasks: &[NewTask]) -> Re
             "kind": task.kind,
             "args": task.args,
             "priority": task.priority,
-            "max_attempts": task.max_attempts.max(1),
+            "max_attempts": task.stored_max_attempts(),
             "scheduled_at": scheduled_at,
             "unique_key": task.stored_unique_key(now),
             "user_id": task.user_id.map(|u| u.to_string()),
-            "meta": task.meta,
+            "meta": task.stored_meta(traceparent.as_deref()),
         }));
         ids.push(id);
     }
@@ -180,18 +181,29 @@ pub(crate) async fn insert(conn: &mut SqliteConnection, tasks: &[NewTask]) -> Re
     Ok(resolved)
 }
 
+/// Claims up to `limit` ready tasks of the `kinds` (a JSON array). A task enqueued without its
+/// own max attempts gets its kind's default from `attempts` (a JSON object of kind → attempts).
 pub(crate) async fn claim(
     pool: &SqlitePool,
     queue: &str,
     kinds: &str,
+    attempts: &str,
     owner: &str,
     lease: Duration,
     limit: usize,
 ) -> Result<Vec<Task>> {
     let now = ms(Utc::now());
+    // Every expression of SET reads the row as it was: `attempt + 1` is the attempt starting.
     let rows = sqlx::query(concat!(
         "UPDATE tasks SET state = 'executing', attempt = attempt + 1, attempted_at = ?1,
-                          lease_owner = ?2, lease_expires_at = ?3
+                          lease_owner = ?2, lease_expires_at = ?3,
+                          max_attempts = coalesce(
+                              CASE WHEN json_type(meta) = 'object'
+                                        AND json_type(meta, '$.' || ?8) IS NULL
+                                   THEN max((SELECT value FROM json_each(?7) WHERE key = kind),
+                                            attempt + 1)
+                              END,
+                              max_attempts)
          WHERE id IN (SELECT id FROM tasks
                       WHERE queue = ?4 AND state IN ('available', 'scheduled', 'retryable')
                         AND scheduled_at <= ?1 AND kind IN (SELECT value FROM json_each(?5))
@@ -206,6 +218,8 @@ pub(crate) async fn claim(
     .bind(queue)
     .bind(kinds)
     .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .bind(attempts)
+    .bind(crate::task::EXPLICIT_ATTEMPTS)
     .fetch_all(pool)
     .await?;
     rows.iter().map(task_from_row).collect()
@@ -288,24 +302,32 @@ pub(crate) async fn heartbeat(pool: &SqlitePool, owner: &str, lease: Duration) -
 }
 
 pub(crate) async fn release(pool: &SqlitePool, owner: &str) -> Result<u64> {
-    let done = sqlx::query(
+    let released: Vec<String> = sqlx::query_scalar(
         "UPDATE tasks SET state = 'available', attempt = attempt - 1, scheduled_at = ?1,
                           lease_owner = NULL, lease_expires_at = NULL
-         WHERE lease_owner = ?2 AND state = 'executing'",
+         WHERE lease_owner = ?2 AND state = 'executing'
+         RETURNING id",
     )
     .bind(ms(Utc::now()))
     .bind(owner)
-    .execute(pool)
+    .fetch_all(pool)
     .await?;
-    if done.rows_affected() > 0 {
+    changed(&released)
+}
+
+/// After a statement that changed these tasks: wakes workers (some may be ready again) and the
+/// tasks' watchers; returns how many changed.
+fn changed(ids: &[String]) -> Result<u64> {
+    if !ids.is_empty() {
         WAKE.notify_waiters();
+        crate::changes::announce(ids.iter().filter_map(|id| id.parse().ok()));
     }
-    Ok(done.rows_affected())
+    Ok(u64::try_from(ids.len()).unwrap_or(u64::MAX))
 }
 
 pub(crate) async fn rescue(pool: &SqlitePool, message: &str) -> Result<u64> {
     let now = Utc::now();
-    let done = sqlx::query(
+    let rescued: Vec<String> = sqlx::query_scalar(
         "UPDATE tasks SET
              state = CASE WHEN attempt >= max_attempts THEN 'discarded' ELSE 'retryable' END,
              finished_at = CASE WHEN attempt >= max_attempts THEN ?1 END,
@@ -313,17 +335,15 @@ pub(crate) async fn rescue(pool: &SqlitePool, message: &str) -> Result<u64> {
              errors = json_insert(errors, '$[#]', json_object(
                  'attempt', attempt, 'at', ?2, 'kind', 'lease_expired', 'message', ?3)),
              lease_owner = NULL, lease_expires_at = NULL
-         WHERE state = 'executing' AND lease_expires_at < ?1",
+         WHERE state = 'executing' AND lease_expires_at < ?1
+         RETURNING id",
     )
     .bind(ms(now))
     .bind(now.to_rfc3339())
     .bind(message)
-    .execute(pool)
+    .fetch_all(pool)
     .await?;
-    if done.rows_affected() > 0 {
-        WAKE.notify_waiters();
-    }
-    Ok(done.rows_affected())
+    changed(&rescued)
 }
 
 /// Deletes up to `batch` finished tasks and cron fires older than `before`; returns how many.

@@ -164,6 +164,11 @@ pub struct Task {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
+/// The `meta` key that marks a task's `max_attempts` as chosen by its enqueuer. Without it, a
+/// worker whose handler declares a default for the kind applies that default when it claims the
+/// task (the enqueuer may not know the handlers: it may run on another replica, or be the CLI).
+pub(crate) const EXPLICIT_ATTEMPTS: &str = "explicit_max_attempts";
+
 /// A task to enqueue. Built with [`NewTask::new`] and the `with_*` methods.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewTask {
@@ -171,7 +176,9 @@ pub struct NewTask {
     pub args: serde_json::Value,
     pub queue: String,
     pub priority: i16,
-    pub max_attempts: i32,
+    /// `None`: the default its kind declares where it runs ([`crate::Handlers::set_max_attempts`]),
+    /// or [`DEFAULT_MAX_ATTEMPTS`].
+    pub max_attempts: Option<i32>,
     /// Not before this time; `None` is now (by the database's clock on PostgreSQL).
     pub scheduled_at: Option<DateTime<Utc>>,
     /// At most one task with this key exists: a second enqueue returns the first task's id.
@@ -191,7 +198,7 @@ impl NewTask {
             args,
             queue: DEFAULT_QUEUE.to_owned(),
             priority: 0,
-            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            max_attempts: None,
             scheduled_at: None,
             unique_key: None,
             unique_period: None,
@@ -218,9 +225,10 @@ impl NewTask {
         self
     }
 
-    /// At least 1: a task runs at least once.
+    /// At least 1: a task runs at least once. Set here, it wins over the default its kind
+    /// declares.
     pub fn with_max_attempts(mut self, max_attempts: i32) -> Self {
-        self.max_attempts = max_attempts.max(1);
+        self.max_attempts = Some(max_attempts.max(1));
         self
     }
 
@@ -253,9 +261,38 @@ impl NewTask {
         self
     }
 
+    /// Context for the handler; keep it a JSON object, so the queue can add its own keys (the
+    /// enqueuer's `traceparent`).
     pub fn with_meta(mut self, meta: serde_json::Value) -> Self {
         self.meta = meta;
         self
+    }
+
+    /// The attempts as stored: the kind's default is applied later, when a worker claims it.
+    pub(crate) fn stored_max_attempts(&self) -> i32 {
+        self.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS).max(1)
+    }
+
+    /// The meta as stored: the caller's, plus the enqueuer's trace context (unless the caller
+    /// set one) and a mark when the attempts were chosen explicitly, so that a worker leaves
+    /// them alone. A null meta becomes an object; any other that is not an object is kept as
+    /// it is, and so are its attempts.
+    pub(crate) fn stored_meta(&self, traceparent: Option<&str>) -> serde_json::Value {
+        let mut meta = self.meta.clone();
+        if meta.is_null() {
+            meta = serde_json::Value::Object(serde_json::Map::new());
+        }
+        if let serde_json::Value::Object(map) = &mut meta {
+            if self.max_attempts.is_some() {
+                map.insert(EXPLICIT_ATTEMPTS.to_owned(), serde_json::Value::Bool(true));
+            }
+            if let Some(traceparent) = traceparent
+                && !map.contains_key(crate::trace::TRACEPARENT)
+            {
+                map.insert(crate::trace::TRACEPARENT.to_owned(), traceparent.into());
+            }
+        }
+        meta
     }
 
     /// The key as stored: with a period, the start of the current period is part of it, so the

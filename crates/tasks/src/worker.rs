@@ -20,13 +20,13 @@ use tokio::{
 use tracing::Instrument as _;
 
 use crate::{
-    DEFAULT_QUEUE,
+    DEFAULT_QUEUE, changes,
     cron::Schedule,
     db::{Result, TaskDb},
     handler::{Handlers, Outcome, TaskContext, TaskError},
     maintenance, postgres, sqlite,
     task::{AttemptError, FailureKind, Task, TaskId, TaskState},
-    telemetry,
+    telemetry, trace,
 };
 
 /// One queue a worker serves, and how many of its tasks may run at once.
@@ -162,6 +162,9 @@ struct Inner {
     /// Registered kinds, as each backend's claim wants them.
     kinds: Vec<String>,
     kinds_json: String,
+    /// Kinds' default max attempts (`{"kind": n}`), applied as tasks are claimed.
+    attempts: serde_json::Value,
+    attempts_json: String,
     stop: watch::Receiver<bool>,
     hard_stop: watch::Receiver<bool>,
     completer: mpsc::UnboundedSender<Message>,
@@ -200,6 +203,8 @@ impl Worker {
         let (completer_tx, completer_rx) = mpsc::unbounded_channel();
         let kinds = self.handlers.kind_names();
         let kinds_json = serde_json::Value::from(kinds.clone()).to_string();
+        let attempts = self.handlers.attempts_json();
+        let attempts_json = attempts.to_string();
         let queues: Vec<(QueueConfig, Arc<Semaphore>, Arc<Notify>)> = self
             .config
             .queues
@@ -219,6 +224,8 @@ impl Worker {
             owner: owner.clone(),
             kinds,
             kinds_json,
+            attempts,
+            attempts_json,
             stop,
             hard_stop,
             completer: completer_tx,
@@ -408,6 +415,7 @@ async fn produce(inner: Arc<Inner>, queue: QueueConfig, slots: Arc<Semaphore>, w
                     pool,
                     &queue.name,
                     &inner.kinds_json,
+                    &inner.attempts_json,
                     &inner.owner,
                     inner.config.lease,
                     limit,
@@ -419,6 +427,7 @@ async fn produce(inner: Arc<Inner>, queue: QueueConfig, slots: Arc<Semaphore>, w
                     pool,
                     &queue.name,
                     &inner.kinds,
+                    &inner.attempts,
                     &inner.owner,
                     inner.config.lease,
                     limit,
@@ -429,6 +438,7 @@ async fn produce(inner: Arc<Inner>, queue: QueueConfig, slots: Arc<Semaphore>, w
         let tasks = match claimed {
             Ok(tasks) => {
                 failures = 0;
+                changes::announce(tasks.iter().map(|t| t.id));
                 tasks
             }
             Err(error) => {
@@ -510,6 +520,8 @@ async fn execute(inner: Arc<Inner>, task: Task, permit: OwnedSemaphorePermit) {
         attempt = task.attempt,
         traceparent = %traceparent,
     );
+    // The handler's span continues the enqueuer's trace (when tracing exports one).
+    trace::set_parent(&span, &traceparent);
     let ctx = TaskContext {
         id: task.id,
         queue: task.queue.clone(),
@@ -685,8 +697,12 @@ async fn record(inner: &Inner, finished: Vec<Finished>) {
             }
         })
         .await;
-        if recorded == Some(false) {
-            tracing::warn!(task = %f.id, "outcome not recorded: the task was taken back (lease lost) or changed by an operator");
+        match recorded {
+            Some(true) => changes::announce([f.id]),
+            Some(false) => {
+                tracing::warn!(task = %f.id, "outcome not recorded: the task was taken back (lease lost) or changed by an operator");
+            }
+            None => {}
         }
     }
     if completed.is_empty() {
@@ -701,6 +717,7 @@ async fn record(inner: &Inner, finished: Vec<Finished>) {
     })
     .await;
     if recorded.is_some() {
+        changes::announce(attempts.iter().map(|(id, _)| *id));
         for f in &completed {
             telemetry::count(telemetry::COMPLETED_TOTAL, &f.queue, &f.kind);
         }

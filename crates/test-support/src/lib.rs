@@ -107,6 +107,30 @@ impl Drop for ScratchDatabase {
     }
 }
 
+/// Runs raw SQL against a test database, as someone with direct access to it could (tests of
+/// tamper detection and of what lies on disk).
+pub async fn execute_raw(url: &str, statements: &[&str]) {
+    if url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+        for statement in statements {
+            sqlx::query(sqlx::AssertSqlSafe(*statement))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        conn.close().await.unwrap();
+    } else {
+        let mut conn = PgConnection::connect(url).await.unwrap();
+        for statement in statements {
+            sqlx::query(sqlx::AssertSqlSafe(*statement))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        conn.close().await.unwrap();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

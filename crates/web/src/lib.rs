@@ -1,5 +1,7 @@
 //! jobpilot's HTTP API: router, handlers, middleware and the OpenAPI document.
 
+pub mod audit;
+mod audit_writer;
 pub mod authn;
 pub mod client;
 pub mod cookies;
@@ -74,6 +76,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::admin::list_users))
         .routes(routes!(routes::admin::update_user))
         .routes(routes!(routes::tasks::get_task))
+        .routes(routes!(routes::task_events::task_events))
         .routes(routes!(routes::tasks::list_tasks))
         .routes(routes!(routes::tasks::task_stats))
         .routes(routes!(routes::tasks::act_on_task))
@@ -81,6 +84,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::jobs::get_job))
         .routes(routes!(routes::sources::list_sources))
         .routes(routes!(routes::sources::start_sync))
+        .routes(routes!(routes::audit::list_audit))
+        .routes(routes!(routes::audit::export_audit))
+        .routes(routes!(routes::audit::verify_audit))
 }
 
 /// Routes that take large bodies (batches of jobs); they get their own body limit.

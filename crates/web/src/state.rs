@@ -168,6 +168,7 @@ pub struct AppState {
 struct Inner {
     store: Arc<dyn Store>,
     tasks: tasks::TaskDb,
+    task_events: crate::routes::task_events::TaskEvents,
     settings: WebSettings,
     passwords: PasswordHasher,
     tokens: TokenIssuer,
@@ -184,6 +185,7 @@ struct Inner {
     shutting_down: AtomicBool,
     readiness: ReadinessCache,
     oidc: Vec<Arc<auth::oidc::OidcClient>>,
+    audit: crate::audit_writer::AuditWriter,
 }
 
 impl std::fmt::Debug for AppState {
@@ -201,6 +203,7 @@ impl AppState {
         settings: WebSettings,
         shared: Option<Shared>,
     ) -> Self {
+        let audit = crate::audit_writer::AuditWriter::start(store.clone());
         let passwords = PasswordHasher::new(settings.password_hash_concurrency);
         let tokens = token_issuer(&settings);
         let limits = Limits {
@@ -211,6 +214,7 @@ impl AppState {
         let state = Self {
             inner: Arc::new(Inner {
                 store,
+                task_events: crate::routes::task_events::TaskEvents::new(tasks.clone()),
                 tasks,
                 dummy_hash: passwords.dummy_hash(),
                 passwords,
@@ -228,6 +232,7 @@ impl AppState {
                 shutting_down: AtomicBool::new(false),
                 readiness: ReadinessCache::default(),
                 oidc: oidc_clients(&settings),
+                audit,
                 settings,
             }),
         };
@@ -250,6 +255,10 @@ impl AppState {
             .map(AsRef::as_ref)
     }
 
+    pub(crate) fn audit_log(&self) -> &crate::audit_writer::AuditWriter {
+        &self.inner.audit
+    }
+
     pub fn store(&self) -> &dyn Store {
         self.inner.store.as_ref()
     }
@@ -257,6 +266,10 @@ impl AppState {
     /// The task queue, in the same database as the store.
     pub fn tasks(&self) -> &tasks::TaskDb {
         &self.inner.tasks
+    }
+
+    pub(crate) fn task_events(&self) -> &crate::routes::task_events::TaskEvents {
+        &self.inner.task_events
     }
 
     pub fn settings(&self) -> &WebSettings {

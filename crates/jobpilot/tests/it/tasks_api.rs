@@ -1,5 +1,7 @@
 //! The task queue over HTTP: owners follow their tasks, administrators steer the queue.
 
+use std::{sync::Arc, time::Duration};
+
 use reqwest::Method;
 use serde_json::json;
 
@@ -150,8 +152,6 @@ async fn owners_and_admins_see_tasks_and_admins_steer_them(db: Db) {
     );
 }
 
-crate::on_both_databases!(owners_and_admins_see_tasks_and_admins_steer_them);
-
 #[tokio::test]
 async fn queue_gauges_fall_to_zero_when_a_queue_empties() {
     let app = TestApp::spawn(Db::Sqlite).await.unwrap();
@@ -186,3 +186,239 @@ async fn queue_gauges_fall_to_zero_when_a_queue_empties() {
     assert_eq!(gauge(&after, "available").as_deref(), Some("0"), "{after}");
     assert_eq!(gauge(&after, "cancelled").as_deref(), Some("0"), "{after}");
 }
+
+/// One event of a Server-Sent Events stream.
+#[derive(Debug)]
+struct SseEvent {
+    event: String,
+    id: String,
+    data: serde_json::Value,
+}
+
+/// Reads a `text/event-stream` response event by event.
+struct EventStream {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl EventStream {
+    fn new(response: reqwest::Response) -> Self {
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"].to_str().unwrap(),
+            "text/event-stream"
+        );
+        assert_eq!(response.headers()["cache-control"], "no-cache");
+        Self {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    /// The next event; `None` when the server closed the stream.
+    async fn next(&mut self) -> Option<SseEvent> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let frame: String = self.buffer.drain(..end + 2).collect();
+                let mut event = SseEvent {
+                    event: String::new(),
+                    id: String::new(),
+                    data: serde_json::Value::Null,
+                };
+                let mut data = String::new();
+                for line in frame.lines() {
+                    if let Some(value) = line.strip_prefix("event:") {
+                        event.event = value.trim().to_owned();
+                    } else if let Some(value) = line.strip_prefix("id:") {
+                        event.id = value.trim().to_owned();
+                    } else if let Some(value) = line.strip_prefix("data:") {
+                        data.push_str(value.trim());
+                    }
+                }
+                if data.is_empty() {
+                    continue;
+                }
+                event.data = serde_json::from_str(&data).unwrap();
+                return Some(event);
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(10), self.response.chunk())
+                .await
+                .expect("an event or the end within 10 s")
+                .unwrap()?;
+            self.buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    }
+}
+
+/// A worker running only the test's kind: each attempt waits for a permit; the first fails.
+fn gated_worker(
+    app: &TestApp,
+    kind: &'static str,
+) -> (tasks::WorkerHandle, Arc<tokio::sync::Semaphore>) {
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let permits = gate.clone();
+    let mut handlers = tasks::Handlers::new();
+    handlers.add_fn(
+        kind,
+        Duration::from_secs(60),
+        move |ctx: tasks::TaskContext, _: serde_json::Value| {
+            let permits = permits.clone();
+            async move {
+                permits.acquire().await?.forget();
+                if ctx.attempt == 1 {
+                    return Err(tasks::TaskError::retry("the first attempt fails"));
+                }
+                Ok(tasks::Outcome::Complete)
+            }
+        },
+    );
+    let config = tasks::WorkerConfig {
+        // Long enough that "retryable" is seen before the next attempt.
+        backoff: tasks::Backoff {
+            base: Duration::from_millis(500),
+            max: Duration::from_millis(500),
+        },
+        poll_interval: Duration::from_millis(50),
+        shutdown_grace: Duration::from_secs(1),
+        ..tasks::WorkerConfig::default()
+    };
+    (
+        tasks::Worker::new(app.state.tasks().clone(), handlers, config).start(),
+        gate,
+    )
+}
+
+async fn a_task_streams_its_states_to_its_owner_until_it_finishes(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let owner = app.user("owner@example.org", domain::Role::Seeker).await;
+    let stranger = app.user("stranger@example.org", domain::Role::Seeker).await;
+    let admin = app.user("admin@example.org", domain::Role::Admin).await;
+    let owner_id = user_id(&app, &owner.access).await;
+    let id = enqueue(&app, "test.streamed", Some(owner_id)).await;
+    let path = format!("/api/v1/tasks/{id}/events");
+
+    // Errors before the stream starts have the one error shape.
+    assert_error(app.get(&path).await, 401, "unauthorized").await;
+    assert_error(app.get_as(&path, &stranger.access).await, 404, "not_found").await;
+    assert_error(
+        app.get_as(
+            &format!("/api/v1/tasks/{}/events", uuid::Uuid::now_v7()),
+            &owner.access,
+        )
+        .await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_error(
+        app.get_as("/api/v1/tasks/not-a-uuid/events", &owner.access)
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+
+    let mut stream = EventStream::new(app.get_as(&path, &owner.access).await);
+    let mut admins = EventStream::new(app.get_as(&path, &admin.access).await);
+    let first = stream.next().await.unwrap();
+    assert_eq!(first.event, "task");
+    assert_eq!(first.id, "0:available");
+    assert_eq!(first.data["id"], id.to_string());
+    assert_eq!(first.data["state"], "available");
+    assert_eq!(first.data["args"], json!({"n": 1}));
+    assert_eq!(admins.next().await.unwrap().data["state"], "available");
+    drop(admins);
+
+    // Each step waits for the test, so every state is seen, in order.
+    let (worker, gate) = gated_worker(&app, "test.streamed");
+    let mut seen = Vec::new();
+    while let Some(event) = stream.next().await {
+        let state = event.data["state"].as_str().unwrap().to_owned();
+        let attempt = event.data["attempt"].as_i64().unwrap();
+        assert_eq!(event.id, format!("{attempt}:{state}"));
+        if state == "executing" {
+            gate.add_permits(1);
+        }
+        seen.push((state, attempt));
+    }
+    let expected = [
+        ("executing", 1),
+        ("retryable", 1),
+        ("executing", 2),
+        ("completed", 2),
+    ];
+    assert_eq!(
+        seen,
+        expected.map(|(s, a)| (s.to_owned(), a)),
+        "the stream closes after the final state"
+    );
+    worker.shutdown().await.unwrap();
+
+    // A finished task: its final state at once, then the end; a reconnect that already has it
+    // is told there is nothing more (204 stops EventSource).
+    let mut again = EventStream::new(app.get_as(&path, &owner.access).await);
+    assert_eq!(again.next().await.unwrap().id, "2:completed");
+    assert!(again.next().await.is_none());
+    let reconnect = app
+        .client
+        .get(app.url(&path))
+        .bearer_auth(&owner.access)
+        .header("last-event-id", "2:completed")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reconnect.status(), 204);
+}
+
+/// What a browser's EventSource does: the session cookie, no token, no CSRF header.
+async fn a_browser_follows_its_task_with_the_session_cookie(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let owner = app.user("browser@example.org", domain::Role::Seeker).await;
+    let owner_id = user_id(&app, &owner.access).await;
+    let id = enqueue(&app, "test.browser", Some(owner_id)).await;
+    let login = app
+        .post_json(
+            "/api/v1/auth/web/login",
+            &json!({"email": "browser@example.org", "password": crate::harness::PASSWORD}),
+        )
+        .await;
+    assert_eq!(login.status(), 200);
+    let access = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .find_map(|v| v.to_str().unwrap().strip_prefix("jp_access="))
+        .map(|rest| rest.split(';').next().unwrap().to_owned())
+        .unwrap();
+    let mut stream = EventStream::new(
+        app.client
+            .get(app.url(&format!("/api/v1/tasks/{id}/events")))
+            .header("cookie", format!("jp_access={access}"))
+            .header("accept", "text/event-stream")
+            .send()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(stream.next().await.unwrap().data["state"], "available");
+    let cancelled_at = std::time::Instant::now();
+    tasks::admin::cancel(app.state.tasks(), tasks::TaskId(id))
+        .await
+        .unwrap();
+    let cancelled = stream.next().await.unwrap();
+    assert_eq!(cancelled.data["state"], "cancelled");
+    assert!(
+        cancelled_at.elapsed() < web::routes::task_events::POLL - Duration::from_millis(500),
+        "the change was announced, not found by the slow poll"
+    );
+    assert!(stream.next().await.is_none());
+}
+
+crate::on_both_databases!(
+    owners_and_admins_see_tasks_and_admins_steer_them,
+    a_task_streams_its_states_to_its_owner_until_it_finishes,
+    a_browser_follows_its_task_with_the_session_cookie,
+);

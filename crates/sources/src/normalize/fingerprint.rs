@@ -1,8 +1,6 @@
 //! Near-duplicate detection: the same position posted on two boards, or re-posted with small
 //! edits, gets fingerprints a few bits apart.
 
-use std::collections::HashSet;
-
 use domain::NewJob;
 
 use super::html::html_to_text;
@@ -24,20 +22,27 @@ const SHINGLE_WORDS: usize = 2;
 /// The text is lowercased and split into words at anything that is not a letter or a digit in
 /// any script, so punctuation, markup leftovers and typographic quotes do not matter and
 /// Russian or German text works as well as English. Each distinct shingle counts once, so
-/// boilerplate repeated within a posting does not outweigh its content.
+/// boilerplate repeated within a posting does not outweigh its content. Words are hashed as
+/// they are read, without building strings: this runs for every posting ingested.
 pub fn fingerprint(job: &NewJob) -> u64 {
+    let derived;
     let description = match (&job.description_text, &job.description_html) {
-        (Some(text), _) => text.clone(),
-        (None, Some(html)) => html_to_text(html),
-        (None, None) => String::new(),
+        (Some(text), _) => text.as_str(),
+        (None, Some(html)) => {
+            derived = html_to_text(html);
+            derived.as_str()
+        }
+        (None, None) => "",
     };
-    let text = [
+    let mut words = Vec::with_capacity(description.len() / 5 + 16);
+    for part in [
         job.title.as_str(),
         job.company.as_deref().unwrap_or_default(),
-        &description,
-    ]
-    .join("\n");
-    simhash(&words(&text))
+        description,
+    ] {
+        word_hashes(part, &mut words);
+    }
+    simhash(&words)
 }
 
 /// Number of differing bits.
@@ -45,30 +50,71 @@ pub fn hamming(a: u64, b: u64) -> u32 {
     (a ^ b).count_ones()
 }
 
-fn words(text: &str) -> Vec<String> {
-    text.to_lowercase()
-        // "ё" is written as "е" as often as not; treat them as one letter.
-        .replace('ё', "е")
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_owned)
-        .collect()
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0100_0000_01b3;
+
+fn fnv(hash: u64, byte: u8) -> u64 {
+    (hash ^ u64::from(byte)).wrapping_mul(FNV_PRIME)
 }
 
-fn simhash(words: &[String]) -> u64 {
-    let shingles: HashSet<String> = if words.len() < SHINGLE_WORDS {
-        words.iter().cloned().collect()
+/// Appends the FNV-1a hash of each lowercased word of `text`.
+fn word_hashes(text: &str, out: &mut Vec<u64>) {
+    let mut hash = FNV_OFFSET;
+    let mut in_word = false;
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            hash = fnv(hash, c.to_ascii_lowercase() as u8);
+            in_word = true;
+        } else if !c.is_ascii() && c.is_alphanumeric() {
+            for lower in c.to_lowercase() {
+                // "ё" is written as "е" as often as not; treat them as one letter.
+                let lower = if lower == 'ё' { 'е' } else { lower };
+                let mut buffer = [0u8; 4];
+                for &byte in lower.encode_utf8(&mut buffer).as_bytes() {
+                    hash = fnv(hash, byte);
+                }
+            }
+            in_word = true;
+        } else if in_word {
+            out.push(hash);
+            hash = FNV_OFFSET;
+            in_word = false;
+        }
+    }
+    if in_word {
+        out.push(hash);
+    }
+}
+
+/// The MurmurHash3 finaliser: FNV alone spreads short inputs badly over the high bits, and
+/// SimHash needs every bit to be a fair coin. Unlike the standard library's hasher, the result
+/// never changes between Rust versions, so stored fingerprints stay comparable.
+fn finalize(mut hash: u64) -> u64 {
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    hash ^ (hash >> 33)
+}
+
+fn simhash(words: &[u64]) -> u64 {
+    let mut shingles: Vec<u64> = if words.len() < SHINGLE_WORDS {
+        words.iter().map(|&w| finalize(w)).collect()
     } else {
-        words.windows(SHINGLE_WORDS).map(|w| w.join(" ")).collect()
+        words
+            .windows(SHINGLE_WORDS)
+            .map(|pair| finalize(pair[0].wrapping_mul(FNV_PRIME).rotate_left(29) ^ pair[1]))
+            .collect()
     };
     if shingles.is_empty() {
         return 0;
     }
-    let mut votes = [0i64; 64];
-    for shingle in &shingles {
-        let hash = stable_hash(shingle.as_bytes());
+    shingles.sort_unstable();
+    shingles.dedup();
+    let mut votes = [0i32; 64];
+    for hash in &shingles {
         for (bit, vote) in votes.iter_mut().enumerate() {
-            *vote += if hash >> bit & 1 == 1 { 1 } else { -1 };
+            *vote += ((hash >> bit) & 1) as i32 * 2 - 1;
         }
     }
     votes
@@ -78,33 +124,28 @@ fn simhash(words: &[String]) -> u64 {
         .fold(0, |acc, (bit, _)| acc | 1 << bit)
 }
 
-/// FNV-1a followed by the MurmurHash3 finaliser: FNV alone spreads short inputs badly over the
-/// high bits, and SimHash needs every bit to be a fair coin. Unlike the standard library's
-/// hasher, the result never changes between Rust versions, so stored fingerprints stay
-/// comparable.
-fn stable_hash(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for &byte in bytes {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash ^= hash >> 33;
-    hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    hash ^= hash >> 33;
-    hash = hash.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    hash ^ (hash >> 33)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn words(text: &str) -> Vec<u64> {
+        let mut out = Vec::new();
+        word_hashes(text, &mut out);
+        out
+    }
+
     #[test]
     fn words_are_unicode_aware_and_ignore_punctuation() {
+        let hashes = |text: &str| {
+            let mut out = Vec::new();
+            word_hashes(text, &mut out);
+            out
+        };
         assert_eq!(
-            words("Rust-разработчик (Backend), «Ёлка» you’ll"),
-            ["rust", "разработчик", "backend", "елка", "you", "ll"]
+            hashes("Rust-разработчик (Backend), «Ёлка» you’ll"),
+            hashes("rust разработчик backend елка you ll")
         );
+        assert_eq!(hashes("…").len(), 0);
     }
 
     #[test]

@@ -270,7 +270,61 @@ async fn a_handler_can_discard_for_good(kind: Db) {
     worker.shutdown().await.unwrap();
 }
 
+async fn a_kind_declares_its_default_attempts_and_an_explicit_choice_wins(kind: Db) {
+    let Some(test) = TestDb::create(kind).await else {
+        return;
+    };
+    let mut handlers = Handlers::new();
+    handlers
+        .add_fn("stubborn", LONG, |ctx: TaskContext, _: Value| async move {
+            record_run(&ctx.db, &format!("stubborn:{}", ctx.max_attempts)).await?;
+            Err::<Outcome, _>(TaskError::retry("still no"))
+        })
+        .set_max_attempts("stubborn", 5);
+    handlers.add_fn("plain", LONG, |_: TaskContext, _: Value| async move {
+        Err::<Outcome, _>(TaskError::retry("no"))
+    });
+    let worker = Worker::new(test.db.clone(), handlers, fast_config()).start();
+    let queue = Queue::new(test.db.clone());
+    let by_kind = queue
+        .enqueue(NewTask::new("stubborn", json!({})))
+        .await
+        .unwrap();
+    let explicit = queue
+        .enqueue(NewTask::new("stubborn", json!({})).with_max_attempts(2))
+        .await
+        .unwrap();
+    let undeclared = queue
+        .enqueue(NewTask::new("plain", json!({})))
+        .await
+        .unwrap();
+
+    let task = wait_for_state(&test.db, by_kind, TaskState::Discarded).await;
+    assert_eq!((task.attempt, task.max_attempts), (5, 5));
+    assert_eq!(task.errors.len(), 5);
+    assert_eq!(
+        runs(&test.db, Some("stubborn:5")).await,
+        5,
+        "the handler saw the kind's attempts"
+    );
+    let task = wait_for_state(&test.db, explicit, TaskState::Discarded).await;
+    assert_eq!((task.attempt, task.max_attempts), (2, 2));
+    assert_eq!(runs(&test.db, Some("stubborn:2")).await, 2);
+    let task = wait_for_state(&test.db, undeclared, TaskState::Discarded).await;
+    assert_eq!(
+        (task.attempt, task.max_attempts),
+        (tasks::DEFAULT_MAX_ATTEMPTS, tasks::DEFAULT_MAX_ATTEMPTS)
+    );
+
+    // An operator's retry of a task that used its kind's attempts gives it one more.
+    tasks::admin::retry(&test.db, by_kind).await.unwrap();
+    let task = wait_for_state(&test.db, by_kind, TaskState::Discarded).await;
+    assert_eq!((task.attempt, task.max_attempts), (6, 6));
+    worker.shutdown().await.unwrap();
+}
+
 on_both_databases!(
+    a_kind_declares_its_default_attempts_and_an_explicit_choice_wins,
     a_failing_task_is_retried_with_backoff_then_discarded_with_its_history,
     a_handler_can_snooze_and_cancel,
     a_panicking_handler_is_retried_and_the_worker_lives,

@@ -7,6 +7,7 @@
 mod admin;
 mod enqueue;
 mod failures;
+mod follow;
 mod harness;
 mod process;
 mod recovery;

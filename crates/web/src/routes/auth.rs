@@ -133,8 +133,8 @@ pub(crate) async fn audit(
         user_agent: client.user_agent.clone(),
         details,
     };
-    if let Err(error) = state.store().append_audit(event).await {
-        tracing::error!(error = %crate::error::ErrorChain(&error), action, "audit event lost");
+    if let Err(error) = state.audit_log().append(event).await {
+        tracing::error!(%error, action, "audit event lost");
     }
 }
 

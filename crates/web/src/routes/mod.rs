@@ -1,5 +1,6 @@
 pub mod admin;
 pub mod api_keys;
+pub mod audit;
 pub mod auth;
 pub mod health;
 pub mod ingest;
@@ -8,6 +9,7 @@ pub mod me;
 pub mod metrics;
 pub mod oidc;
 pub mod sources;
+pub mod task_events;
 pub mod tasks;
 pub mod two_factor;
 pub mod web_session;

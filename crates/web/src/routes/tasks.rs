@@ -79,7 +79,7 @@ impl From<tasks::Task> for TaskView {
     }
 }
 
-fn task_error(error: tasks::Error) -> ApiError {
+pub(crate) fn task_error(error: tasks::Error) -> ApiError {
     match error {
         tasks::Error::NotFound(_) => ApiError::not_found("no such task"),
         tasks::Error::WrongState { state, .. } => ApiError::conflict(
@@ -108,16 +108,24 @@ pub async fn get_task(
     UuidPath(id): UuidPath,
 ) -> ApiResult<Json<TaskView>> {
     caller.require(Permission::ReadOwnAccount)?;
-    let task = admin::get(state.tasks(), TaskId(id))
-        .await
-        .map_err(task_error)?;
+    let task = visible_task(&state, &caller, TaskId(id)).await?;
+    Ok(Json(task.into()))
+}
+
+/// The task, if the caller started it or administers the queue; anyone else's is a 404.
+pub(crate) async fn visible_task(
+    state: &AppState,
+    caller: &Authenticated,
+    id: TaskId,
+) -> ApiResult<tasks::Task> {
+    let task = admin::get(state.tasks(), id).await.map_err(task_error)?;
     let visible = task.user_id == Some(caller.user_id.as_uuid())
         || caller.require(Permission::ManageTasks).is_ok();
     if !visible {
         // Someone else's task: as good as absent.
         return Err(ApiError::not_found("no such task"));
     }
-    Ok(Json(task.into()))
+    Ok(task)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -1,0 +1,271 @@
+//! The hash-chained audit log on PostgreSQL.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::{AuditEvent, StoredAuditEvent, UserId};
+use sqlx::{Row, postgres::PgRow};
+use store::{
+    AuditCheckpoint, AuditFilter, AuditStore, StoreError, StoreResult,
+    audit::{ChainStart, hash_new, hash_stored, stored_time},
+    audit_details_json,
+    sql::db_error,
+};
+use uuid::Uuid;
+
+use crate::PostgresStore;
+
+const COLUMNS: &str =
+    "seq, at, actor_id, action, outcome, subject_id, ip, user_agent, details, hash";
+
+fn hash_column(row: &PgRow, column: &str) -> StoreResult<Option<[u8; 32]>> {
+    let bytes: Option<Vec<u8>> = row.try_get(column).map_err(db_error)?;
+    bytes
+        .map(|b| {
+            b.try_into()
+                .map_err(|_| StoreError::Corrupt(format!("audit {column}: not 32 bytes")))
+        })
+        .transpose()
+}
+
+fn entry_from_row(row: &PgRow) -> StoreResult<StoredAuditEvent> {
+    let user = |column: &str| -> StoreResult<Option<UserId>> {
+        let id: Option<Uuid> = row.try_get(column).map_err(db_error)?;
+        Ok(id.map(UserId::from_uuid))
+    };
+    Ok(StoredAuditEvent {
+        seq: row.try_get("seq").map_err(db_error)?,
+        at: row.try_get("at").map_err(db_error)?,
+        actor_id: user("actor_id")?,
+        action: row.try_get("action").map_err(db_error)?,
+        outcome: row.try_get("outcome").map_err(db_error)?,
+        subject_id: user("subject_id")?,
+        ip: row.try_get("ip").map_err(db_error)?,
+        user_agent: row.try_get("user_agent").map_err(db_error)?,
+        details: row.try_get("details").map_err(db_error)?,
+        hash: hash_column(row, "hash")?,
+    })
+}
+
+/// Takes the chain's head (and with it the write lock) and moves it on by `count` entries.
+async fn take_head(conn: &mut sqlx::PgConnection, count: i64) -> StoreResult<(i64, [u8; 32])> {
+    let row = sqlx::query(
+        "UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq - $2 AS seq, hash",
+    )
+    .bind(count)
+    .bind(count)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    let seq: i64 = row.try_get("seq").map_err(db_error)?;
+    let hash = hash_column(&row, "hash")?
+        .ok_or_else(|| StoreError::Corrupt("audit_head.hash is missing".into()))?;
+    Ok((seq, hash))
+}
+
+#[async_trait]
+impl AuditStore for PostgresStore {
+    async fn append_audit_batch(&self, events: Vec<AuditEvent>) -> StoreResult<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let count = i64::try_from(events.len()).unwrap_or(i64::MAX);
+        let (mut seq, mut previous) = take_head(&mut tx, count).await?;
+        for event in &events {
+            seq += 1;
+            let details = audit_details_json(&event.details);
+            let hash = hash_new(&previous, seq, event, &details);
+            sqlx::query(
+                "INSERT INTO audit_events \
+                   (seq, at, actor_id, action, outcome, subject_id, ip, user_agent, details, hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(seq)
+            .bind(stored_time(event.at))
+            .bind(event.actor_id.map(|id| id.as_uuid()))
+            .bind(event.action)
+            .bind(event.outcome.as_str())
+            .bind(event.subject_id.map(|id| id.as_uuid()))
+            .bind(event.ip.as_deref())
+            .bind(event.user_agent.as_deref())
+            .bind(&details)
+            .bind(&hash[..])
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            previous = hash;
+        }
+        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+            .bind(&previous[..])
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn audit_entries(
+        &self,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredAuditEvent>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"
+        )))
+        .bind(after_seq)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(entry_from_row)
+        .collect()
+    }
+
+    async fn query_audit(
+        &self,
+        filter: &AuditFilter,
+        before_seq: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredAuditEvent>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM audit_events \
+             WHERE ($1::uuid IS NULL OR actor_id = $1) AND ($2::text IS NULL OR action = $2) \
+               AND ($3::text IS NULL OR outcome = $3) AND ($4::timestamptz IS NULL OR at >= $4) \
+               AND ($5::timestamptz IS NULL OR at < $5) AND ($6::bigint IS NULL OR seq < $6) \
+             ORDER BY seq DESC LIMIT $7"
+        )))
+        .bind(filter.actor_id.map(|id| id.as_uuid()))
+        .bind(&filter.action)
+        .bind(&filter.outcome)
+        .bind(filter.from)
+        .bind(filter.to)
+        .bind(before_seq)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(entry_from_row)
+        .collect()
+    }
+
+    async fn seal_unchained_audit(&self) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let (head_seq, mut previous) = take_head(&mut tx, 0).await?;
+        let unchained: Vec<StoredAuditEvent> = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM audit_events WHERE hash IS NULL ORDER BY seq"
+        )))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(entry_from_row)
+        .collect::<StoreResult<_>>()?;
+        let mut last = head_seq;
+        for entry in &unchained {
+            if entry.seq <= last {
+                return Err(StoreError::Corrupt(format!(
+                    "audit entry {} has no hash but comes before the chain's head {last}",
+                    entry.seq
+                )));
+            }
+            let hash = hash_stored(&previous, entry);
+            sqlx::query("UPDATE audit_events SET hash = $1 WHERE seq = $2")
+                .bind(&hash[..])
+                .bind(entry.seq)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            previous = hash;
+            last = entry.seq;
+        }
+        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+            .bind(last)
+            .bind(&previous[..])
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(unchained.len() as u64)
+    }
+
+    async fn audit_checkpoint(&self) -> StoreResult<Option<AuditCheckpoint>> {
+        let Some(row) = sqlx::query(
+            "SELECT seq, hash, pruned, pruned_at, seal FROM audit_checkpoints \
+             ORDER BY seq DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(AuditCheckpoint {
+            seq: row.try_get("seq").map_err(db_error)?,
+            hash: hash_column(&row, "hash")?
+                .ok_or_else(|| StoreError::Corrupt("audit_checkpoints.hash".into()))?,
+            pruned: row.try_get("pruned").map_err(db_error)?,
+            pruned_at: row.try_get("pruned_at").map_err(db_error)?,
+            seal: row.try_get("seal").map_err(db_error)?,
+        }))
+    }
+
+    async fn audit_head(&self) -> StoreResult<ChainStart> {
+        let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(ChainStart {
+            seq: row.try_get("seq").map_err(db_error)?,
+            hash: hash_column(&row, "hash")?
+                .ok_or_else(|| StoreError::Corrupt("audit_head.hash is missing".into()))?,
+        })
+    }
+
+    async fn audit_prune_point(&self, before: DateTime<Utc>) -> StoreResult<Option<ChainStart>> {
+        let Some(row) = sqlx::query(
+            "SELECT seq, hash FROM audit_events WHERE at < $1 AND hash IS NOT NULL \
+             ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(before)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(ChainStart {
+            seq: row.try_get("seq").map_err(db_error)?,
+            hash: hash_column(&row, "hash")?.unwrap_or_default(),
+        }))
+    }
+
+    async fn prune_audit(&self, checkpoint: &AuditCheckpoint) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        sqlx::query("UPDATE audit_prune_mark SET below = $1 WHERE id = 1")
+            .bind(checkpoint.seq)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        sqlx::query("DELETE FROM audit_events WHERE seq <= $1")
+            .bind(checkpoint.seq)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        sqlx::query(
+            "INSERT INTO audit_checkpoints (seq, hash, pruned, pruned_at, seal) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(checkpoint.seq)
+        .bind(&checkpoint.hash[..])
+        .bind(checkpoint.pruned)
+        .bind(checkpoint.pruned_at)
+        .bind(&checkpoint.seal)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(())
+    }
+}
