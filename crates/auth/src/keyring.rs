@@ -92,6 +92,21 @@ impl KeyRing {
         self.keys.first().map_or("", |k| k.id.as_str())
     }
 
+    /// Whether the ring holds a key with this id.
+    pub fn has_key(&self, id: &str) -> bool {
+        self.keys.iter().any(|k| k.id == id)
+    }
+
+    /// The id of the key a sealed value was sealed with, read from its header.
+    pub fn key_id_of(sealed: &[u8]) -> Result<String, SealError> {
+        let (&version, rest) = sealed.split_first().ok_or(SealError::Malformed)?;
+        let (&id_len, rest) = rest.split_first().ok_or(SealError::Malformed)?;
+        if version != VERSION || rest.len() < usize::from(id_len) {
+            return Err(SealError::Malformed);
+        }
+        String::from_utf8(rest[..usize::from(id_len)].to_vec()).map_err(|_| SealError::Malformed)
+    }
+
     /// Encrypts a value for its place.
     pub fn seal(&self, plaintext: &[u8], place: Place<'_>) -> Vec<u8> {
         let Some(key) = self.keys.first() else {
@@ -167,6 +182,15 @@ mod tests {
         column: "totp_secret",
         row: "row-1",
     };
+
+    #[test]
+    fn the_sealing_key_is_named_in_the_header() {
+        let sealed = ring(&[("k2", 2), ("k1", 1)]).seal(b"x", HERE);
+        assert_eq!(KeyRing::key_id_of(&sealed).unwrap(), "k2");
+        assert_eq!(KeyRing::key_id_of(&[1]), Err(SealError::Malformed));
+        assert_eq!(KeyRing::key_id_of(&[9, 0]), Err(SealError::Malformed));
+        assert!(ring(&[("k1", 1)]).has_key("k1") && !ring(&[("k1", 1)]).has_key("k2"));
+    }
 
     #[test]
     fn seals_and_opens_in_place_only() {

@@ -153,6 +153,11 @@ enum KeysCommand {
         #[arg(long, default_value = "k1")]
         id: String,
     },
+    /// How many stored values each key seals, and whether the ring holds them all.
+    Status,
+    /// Re-seal every stored value with the active (first) key, while the service runs; safe to
+    /// run again after an interruption. Afterwards old keys can be removed from the ring.
+    Rotate,
 }
 
 fn main() -> ExitCode {
@@ -204,7 +209,10 @@ fn main() -> ExitCode {
         Command::Config {
             command: ConfigCommand::Vars,
         }
-        | Command::Keys { .. } => ExitCode::SUCCESS,
+        | Command::Keys {
+            command: KeysCommand::Generate { .. },
+        } => ExitCode::SUCCESS,
+        Command::Keys { command } => run(config, |config| key_command(config, command)),
         Command::Serve { no_migrate } => run(config, |config| serve(config, !no_migrate)),
         Command::Migrate => run(config, migrate),
         Command::Users { command } => run(config, |config| users::run(config, command)),
@@ -430,6 +438,57 @@ async fn task_commands(config: Config, command: TasksCommand) -> anyhow::Result<
     result
 }
 
+async fn key_command(config: Config, command: KeysCommand) -> anyhow::Result<()> {
+    let store = open_store(&config).await?;
+    if !store.readiness().await?.is_ready() {
+        anyhow::bail!("the database has pending migrations; run `jobpilot migrate` first");
+    }
+    let ring = config
+        .key_ring()
+        .ok_or_else(|| anyhow::anyhow!("JOBPILOT_ENCRYPTION_KEYS is not set"))?;
+    let result = match command {
+        KeysCommand::Status => {
+            let counts = web::keys::status(store.as_ref()).await?;
+            println!("active key: {}", ring.active_key_id());
+            if counts.is_empty() {
+                println!("no sealed values stored");
+            }
+            for (id, count) in &counts {
+                let note = if ring.has_key(id) {
+                    ""
+                } else {
+                    "  MISSING from JOBPILOT_ENCRYPTION_KEYS"
+                };
+                println!("{id:<20} {count:>10} values{note}");
+            }
+            web::keys::check_present(store.as_ref(), &ring)
+                .await
+                .map_err(anyhow::Error::from)
+        }
+        KeysCommand::Rotate => {
+            let bar = indicatif::ProgressBar::new_spinner();
+            let rotated = web::keys::rotate(store.as_ref(), &ring, &|n| {
+                bar.set_message(format!("{n} values re-sealed"));
+                bar.tick();
+            })
+            .await;
+            bar.finish_and_clear();
+            rotated
+                .map(|n| {
+                    println!(
+                        "{n} values re-sealed with key {}; keys no longer listed by \
+                         `jobpilot keys status` can be removed",
+                        ring.active_key_id()
+                    );
+                })
+                .map_err(anyhow::Error::from)
+        }
+        KeysCommand::Generate { .. } => Ok(()),
+    };
+    store.close().await;
+    result
+}
+
 async fn audit_command(config: Config, command: AuditCommand) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
     if !store.readiness().await?.is_ready() {
@@ -488,6 +547,9 @@ async fn serve(config: Config, migrate_first: bool) -> anyhow::Result<()> {
             .migrate()
             .await
             .map_err(|e| anyhow::anyhow!("migration failed: {}", web::error::ErrorChain(&e)))?;
+    }
+    if let Some(ring) = config.key_ring() {
+        web::keys::check_present(database.store.as_ref(), &ring).await?;
     }
     let catalog = config
         .sources

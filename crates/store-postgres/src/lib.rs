@@ -3,6 +3,7 @@
 
 mod audit;
 mod jobs;
+mod sealed;
 
 use std::{str::FromStr, time::Duration};
 
@@ -525,6 +526,28 @@ impl Store for PostgresStore {
         .as_ref()
         .map(session_from_row)
         .transpose()
+    }
+
+    async fn user_sessions(&self, user_id: UserId) -> StoreResult<Vec<Session>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 ORDER BY created_at DESC"
+        )))
+        .bind(user_id.as_uuid())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(session_from_row)
+        .collect()
+    }
+
+    async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
+        let result = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id.as_uuid())
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(result.rows_affected() == 1)
     }
 
     async fn revoke_session(

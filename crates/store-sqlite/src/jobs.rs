@@ -1,11 +1,13 @@
 //! Job postings and source runs on SQLite.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{Job, JobId};
 use sqlx::{Row, sqlite::SqliteRow};
 use store::{
-    JobFilter, JobStore, JobWrite, SourceRun, StoreResult, UpsertOutcome, UpsertStatus,
+    JobFilter, JobStore, JobWrite, SourceRun, StoreError, StoreResult, UpsertOutcome, UpsertStatus,
     jobs::{DEDUPE_CANDIDATES, decode_posting, encode_posting, nearest_canonical},
     sql::db_error,
 };
@@ -54,6 +56,124 @@ fn run_from_row(row: &SqliteRow) -> StoreResult<SourceRun> {
     })
 }
 
+struct Existing {
+    id: JobId,
+    hash: Vec<u8>,
+    canonical_id: Option<JobId>,
+    closed: bool,
+}
+
+/// What a batch does, decided in memory from what the database already holds: which postings
+/// are inserted (as JSON rows for one statement), rewritten, or only marked as seen.
+struct Plan<'a> {
+    next_seq: i64,
+    max_distance: u32,
+    existing: HashMap<(String, String), Existing>,
+    candidates: HashMap<String, Vec<(JobId, i64)>>,
+    inserts: Vec<serde_json::Value>,
+    updates: Vec<(JobId, &'a JobWrite, i64)>,
+    seen: Vec<JobId>,
+    outcomes: Vec<UpsertOutcome>,
+}
+
+impl<'a> Plan<'a> {
+    fn new(next_seq: i64, max_distance: u32) -> Self {
+        Self {
+            next_seq,
+            max_distance,
+            existing: HashMap::new(),
+            candidates: HashMap::new(),
+            inserts: Vec::new(),
+            updates: Vec::new(),
+            seen: Vec::new(),
+            outcomes: Vec::new(),
+        }
+    }
+
+    fn add_candidate(&mut self, key: String, id: JobId, fingerprint: i64) {
+        let list = self.candidates.entry(key).or_default();
+        if list.len() < DEDUPE_CANDIDATES as usize {
+            list.push((id, fingerprint));
+        }
+    }
+
+    fn decide(&mut self, write: &'a JobWrite) -> StoreResult<()> {
+        let job = &write.job;
+        let key = (job.source.clone(), job.external_id.clone());
+        if let Some(existing) = self.existing.get_mut(&key) {
+            let status = if existing.hash == write.content_hash && !existing.closed {
+                self.seen.push(existing.id);
+                UpsertStatus::Unchanged
+            } else {
+                self.next_seq += 1;
+                existing.hash = write.content_hash.to_vec();
+                existing.closed = false;
+                self.updates.push((existing.id, write, self.next_seq));
+                UpsertStatus::Updated
+            };
+            self.outcomes.push(UpsertOutcome {
+                id: existing.id,
+                status,
+                duplicate_of: existing.canonical_id,
+            });
+            return Ok(());
+        }
+        let duplicate_of = write.dedupe_key.as_ref().and_then(|key| {
+            let candidates = self.candidates.get(key)?;
+            nearest_canonical(
+                candidates.iter().copied(),
+                write.fingerprint,
+                self.max_distance,
+            )
+        });
+        let id = JobId::new();
+        self.next_seq += 1;
+        let published_at = job
+            .published_at
+            .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false));
+        let hash: String = write
+            .content_hash
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        self.inserts.push(serde_json::json!({
+            "id": text_id(id.as_uuid()),
+            "source": job.source,
+            "external_id": job.external_id,
+            "title": job.title,
+            "company": job.company,
+            "published_at": published_at,
+            "data": encode_posting(job)?,
+            "hash": hash,
+            "fingerprint": write.fingerprint.cast_signed(),
+            "dedupe_key": write.dedupe_key,
+            "canonical_id": duplicate_of.map(|c| text_id(c.as_uuid())),
+            "seq": self.next_seq,
+        }));
+        // A posting later in the same batch sees this one, as a stored one or a candidate.
+        self.existing.insert(
+            key,
+            Existing {
+                id,
+                hash: write.content_hash.to_vec(),
+                canonical_id: duplicate_of,
+                closed: false,
+            },
+        );
+        if duplicate_of.is_none()
+            && let Some(dedupe_key) = &write.dedupe_key
+        {
+            self.add_candidate(dedupe_key.clone(), id, write.fingerprint.cast_signed());
+        }
+        self.outcomes.push(UpsertOutcome {
+            id,
+            status: UpsertStatus::Created,
+            duplicate_of,
+        });
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl JobStore for SqliteStore {
     async fn upsert_jobs(
@@ -76,123 +196,120 @@ impl JobStore for SqliteStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(db_error)?;
-        let mut next_seq = last - reserved;
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for write in batch {
-            let job = &write.job;
-            let data = encode_posting(job)?;
-            let existing = sqlx::query(
-                "SELECT id, content_hash, canonical_id, closed_at FROM jobs \
-                 WHERE source = ? AND external_id = ?",
+        let mut plan = Plan::new(last - reserved, max_distance);
+        // The batch's existing postings and duplicate candidates, each in one query: a batch
+        // costs a handful of statements, not several per posting.
+        let keys: Vec<[&str; 2]> = batch
+            .iter()
+            .map(|w| [w.job.source.as_str(), w.job.external_id.as_str()])
+            .collect();
+        let rows = sqlx::query(
+            "SELECT j.id, j.source, j.external_id, j.content_hash, j.canonical_id, \
+                    j.closed_at IS NOT NULL AS closed \
+             FROM json_each(?) k \
+             JOIN jobs j ON j.source = k.value ->> 0 AND j.external_id = k.value ->> 1",
+        )
+        .bind(serde_json::to_string(&keys).map_err(|e| StoreError::Other(Box::new(e)))?)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        for row in &rows {
+            let id: String = row.try_get("id").map_err(db_error)?;
+            let canonical: Option<String> = row.try_get("canonical_id").map_err(db_error)?;
+            plan.existing.insert(
+                (
+                    row.try_get("source").map_err(db_error)?,
+                    row.try_get("external_id").map_err(db_error)?,
+                ),
+                Existing {
+                    id: JobId::from_uuid(parse_id("jobs.id", &id)?),
+                    hash: row.try_get("content_hash").map_err(db_error)?,
+                    canonical_id: canonical
+                        .map(|c| parse_id("jobs.canonical_id", &c).map(JobId::from_uuid))
+                        .transpose()?,
+                    closed: row.try_get("closed").map_err(db_error)?,
+                },
+            );
+        }
+        let dedupe_keys: Vec<&str> = batch
+            .iter()
+            .filter_map(|w| w.dedupe_key.as_deref())
+            .collect();
+        if !dedupe_keys.is_empty() {
+            let rows = sqlx::query(
+                "SELECT id, fingerprint, dedupe_key FROM jobs \
+                 WHERE dedupe_key IN (SELECT value FROM json_each(?)) \
+                   AND canonical_id IS NULL AND closed_at IS NULL",
             )
-            .bind(&job.source)
-            .bind(&job.external_id)
-            .fetch_optional(&mut *tx)
+            .bind(serde_json::to_string(&dedupe_keys).map_err(|e| StoreError::Other(Box::new(e)))?)
+            .fetch_all(&mut *tx)
             .await
             .map_err(db_error)?;
-            if let Some(row) = existing {
+            for row in &rows {
                 let id: String = row.try_get("id").map_err(db_error)?;
-                let hash: Vec<u8> = row.try_get("content_hash").map_err(db_error)?;
-                let canonical: Option<String> = row.try_get("canonical_id").map_err(db_error)?;
-                let closed: Option<DateTime<Utc>> = row.try_get("closed_at").map_err(db_error)?;
-                let duplicate_of = canonical
-                    .map(|c| parse_id("jobs.canonical_id", &c).map(JobId::from_uuid))
-                    .transpose()?;
-                let job_id = JobId::from_uuid(parse_id("jobs.id", &id)?);
-                let status = if hash == write.content_hash && closed.is_none() {
-                    sqlx::query("UPDATE jobs SET last_seen_at = ? WHERE id = ?")
-                        .bind(now)
-                        .bind(&id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_error)?;
-                    UpsertStatus::Unchanged
-                } else {
-                    next_seq += 1;
-                    sqlx::query(
-                        "UPDATE jobs SET title = ?, company = ?, published_at = ?, data = ?, \
-                         content_hash = ?, fingerprint = ?, dedupe_key = ?, last_seen_at = ?, \
-                         updated_at = ?, closed_at = NULL, change_seq = ? WHERE id = ?",
-                    )
-                    .bind(&job.title)
-                    .bind(&job.company)
-                    .bind(job.published_at)
-                    .bind(&data)
-                    .bind(&write.content_hash[..])
-                    .bind(write.fingerprint.cast_signed())
-                    .bind(&write.dedupe_key)
-                    .bind(now)
-                    .bind(now)
-                    .bind(next_seq)
-                    .bind(&id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
-                    UpsertStatus::Updated
-                };
-                outcomes.push(UpsertOutcome {
-                    id: job_id,
-                    status,
-                    duplicate_of,
-                });
-                continue;
+                plan.add_candidate(
+                    row.try_get("dedupe_key").map_err(db_error)?,
+                    JobId::from_uuid(parse_id("jobs.id", &id)?),
+                    row.try_get("fingerprint").map_err(db_error)?,
+                );
             }
-            let duplicate_of = match &write.dedupe_key {
-                Some(key) => {
-                    let candidates = sqlx::query(
-                        "SELECT id, fingerprint FROM jobs WHERE dedupe_key = ? \
-                         AND canonical_id IS NULL AND closed_at IS NULL LIMIT ?",
-                    )
-                    .bind(key)
-                    .bind(DEDUPE_CANDIDATES)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(db_error)?
-                    .iter()
-                    .map(|row| {
-                        let id: String = row.try_get("id").map_err(db_error)?;
-                        let fingerprint: i64 = row.try_get("fingerprint").map_err(db_error)?;
-                        Ok((JobId::from_uuid(parse_id("jobs.id", &id)?), fingerprint))
-                    })
-                    .collect::<StoreResult<Vec<_>>>()?;
-                    nearest_canonical(candidates, write.fingerprint, max_distance)
-                }
-                None => None,
-            };
-            let id = JobId::new();
-            next_seq += 1;
+        }
+        for write in batch {
+            plan.decide(write)?;
+        }
+        if !plan.inserts.is_empty() {
             sqlx::query(
                 "INSERT INTO jobs (id, source, external_id, title, company, published_at, data, \
                  content_hash, fingerprint, dedupe_key, canonical_id, first_seen_at, \
                  last_seen_at, updated_at, change_seq) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 SELECT value ->> 'id', value ->> 'source', value ->> 'external_id', \
+                        value ->> 'title', value ->> 'company', value ->> 'published_at', \
+                        value ->> 'data', unhex(value ->> 'hash'), value ->> 'fingerprint', \
+                        value ->> 'dedupe_key', value ->> 'canonical_id', ?2, ?2, ?2, \
+                        value ->> 'seq' \
+                 FROM json_each(?1) WHERE true",
             )
-            .bind(text_id(id.as_uuid()))
-            .bind(&job.source)
-            .bind(&job.external_id)
-            .bind(&job.title)
-            .bind(&job.company)
-            .bind(job.published_at)
-            .bind(&data)
-            .bind(&write.content_hash[..])
-            .bind(write.fingerprint.cast_signed())
-            .bind(&write.dedupe_key)
-            .bind(duplicate_of.map(|c| text_id(c.as_uuid())))
+            .bind(serde_json::Value::Array(std::mem::take(&mut plan.inserts)).to_string())
             .bind(now)
-            .bind(now)
-            .bind(now)
-            .bind(next_seq)
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
-            outcomes.push(UpsertOutcome {
-                id,
-                status: UpsertStatus::Created,
-                duplicate_of,
-            });
+        }
+        if !plan.seen.is_empty() {
+            let ids: Vec<String> = plan.seen.iter().map(|id| text_id(id.as_uuid())).collect();
+            sqlx::query(
+                "UPDATE jobs SET last_seen_at = ?1 WHERE id IN (SELECT value FROM json_each(?2))",
+            )
+            .bind(now)
+            .bind(serde_json::to_string(&ids).map_err(|e| StoreError::Other(Box::new(e)))?)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        for (id, write, seq) in &plan.updates {
+            let job = &write.job;
+            sqlx::query(
+                "UPDATE jobs SET title = ?, company = ?, published_at = ?, data = ?, \
+                 content_hash = ?, fingerprint = ?, dedupe_key = ?, last_seen_at = ?, \
+                 updated_at = ?, closed_at = NULL, change_seq = ? WHERE id = ?",
+            )
+            .bind(&job.title)
+            .bind(&job.company)
+            .bind(job.published_at)
+            .bind(encode_posting(job)?)
+            .bind(&write.content_hash[..])
+            .bind(write.fingerprint.cast_signed())
+            .bind(&write.dedupe_key)
+            .bind(now)
+            .bind(now)
+            .bind(seq)
+            .bind(text_id(id.as_uuid()))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
         }
         tx.commit().await.map_err(db_error)?;
-        Ok(outcomes)
+        Ok(plan.outcomes)
     }
 
     async fn job(&self, id: JobId) -> StoreResult<Option<Job>> {

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod jobs;
+pub mod sealed;
 #[cfg(feature = "sqlx")]
 pub mod sql;
 
@@ -17,6 +18,7 @@ use domain::{
     Role, Session, SessionId, TotpRecord, User, UserId,
 };
 pub use jobs::{JobFilter, JobStore, JobWrite, SourceRun, UpsertOutcome, UpsertStatus};
+pub use sealed::{SealedColumn, SealedValue, SealedValues};
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,7 +77,9 @@ pub struct PoolStats {
 }
 
 #[async_trait]
-pub trait Store: JobStore + AuditStore + Send + Sync + std::fmt::Debug + 'static {
+pub trait Store:
+    JobStore + AuditStore + SealedValues + Send + Sync + std::fmt::Debug + 'static
+{
     fn backend(&self) -> Backend;
 
     /// Applies the migrations this binary carries. Idempotent.
@@ -140,6 +144,14 @@ pub trait Store: JobStore + AuditStore + Send + Sync + std::fmt::Debug + 'static
     ) -> StoreResult<RefreshOutcome>;
 
     async fn session(&self, id: SessionId) -> StoreResult<Option<Session>>;
+
+    /// A user's sessions, newest first (the account's data export).
+    async fn user_sessions(&self, user_id: UserId) -> StoreResult<Vec<Session>>;
+
+    /// Deletes an account and everything hanging off it (sessions, keys, second factor, linked
+    /// provider accounts); false if there was none. The audit log keeps its entries: they name
+    /// the account only by its id, which then points nowhere.
+    async fn delete_user(&self, id: UserId) -> StoreResult<bool>;
 
     /// Revokes one of this user's sessions; false if it is not theirs or already revoked.
     async fn revoke_session(

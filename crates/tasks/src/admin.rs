@@ -111,6 +111,29 @@ pub async fn discard(db: &TaskDb, id: TaskId) -> Result<()> {
     .await
 }
 
+/// Deletes the tasks started on a user's behalf (their arguments may hold personal data) when
+/// the account is deleted; a task running right now finishes, then is pruned with the rest.
+/// Returns how many were deleted.
+pub async fn forget_user(db: &TaskDb, user_id: uuid::Uuid) -> Result<u64> {
+    let deleted = match db {
+        TaskDb::Sqlite(pool) => {
+            sqlx::query("DELETE FROM tasks WHERE user_id = ?1 AND state <> 'executing'")
+                .bind(user_id.hyphenated().to_string())
+                .execute(pool)
+                .await?
+                .rows_affected()
+        }
+        TaskDb::Postgres(pool) => {
+            sqlx::query("DELETE FROM tasks WHERE user_id = $1 AND state <> 'executing'")
+                .bind(user_id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        }
+    };
+    Ok(deleted)
+}
+
 fn note(kind: FailureKind, message: &str) -> AttemptError {
     AttemptError {
         attempt: 0,

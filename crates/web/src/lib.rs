@@ -7,6 +7,7 @@ pub mod client;
 pub mod cookies;
 pub mod error;
 pub mod extract;
+pub mod keys;
 pub mod middleware;
 pub mod openapi;
 pub mod rate_limit;
@@ -63,7 +64,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::oidc::list_providers))
         .routes(routes!(routes::oidc::start))
         .routes(routes!(routes::oidc::callback))
-        .routes(routes!(routes::me::me))
+        .routes(routes!(routes::me::me, routes::privacy::delete_account))
+        .routes(routes!(routes::privacy::export_account))
         .routes(routes!(routes::me::change_password))
         .routes(routes!(
             routes::api_keys::create_api_key,

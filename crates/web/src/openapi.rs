@@ -20,7 +20,7 @@ use crate::error::{ErrorBody, ErrorDetail, ErrorResponse};
                        has the shape `{\"error\":{\"code\",\"message\",\"request_id\",\"timestamp\"}}`.",
         license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later"),
     ),
-    components(schemas(ErrorResponse, ErrorBody, ErrorDetail)),
+    components(schemas(ErrorResponse, ErrorBody, ErrorDetail, domain::NewJob)),
     tags(
         (name = "health", description = "Liveness and readiness probes"),
         (name = "operations", description = "Metrics and other operator endpoints"),
@@ -28,6 +28,7 @@ use crate::error::{ErrorBody, ErrorDetail, ErrorResponse};
         (name = "account", description = "The signed-in user's own account"),
         (name = "admin", description = "Administration (admin role)"),
         (name = "tasks", description = "Background work started on the caller's behalf"),
+        (name = "jobs", description = "Job postings from every source, and push ingestion"),
     ),
 )]
 pub struct ApiDoc;
@@ -37,6 +38,8 @@ pub struct ApiDoc;
 enum AppliesTo {
     All,
     WithBody,
+    /// A body or query parameters: anything that can fail validation.
+    WithInput,
     Secured,
 }
 
@@ -69,8 +72,9 @@ const COMMON: &[(&str, &str, &str, AppliesTo)] = &[
     (
         "422",
         "ValidationFailed",
-        "The request body does not fit the schema or its rules; `details` names each field",
-        AppliesTo::WithBody,
+        "The request body or query does not fit the schema or its rules; `details` names each \
+         field",
+        AppliesTo::WithInput,
     ),
     (
         "429",
@@ -131,11 +135,18 @@ impl Modify for CommonErrors {
             let probe = path.starts_with("/health/");
             for operation in operations(item) {
                 let has_body = operation.request_body.is_some();
+                let has_query = operation.parameters.as_ref().is_some_and(|parameters| {
+                    parameters.iter().any(|p| match p {
+                        RefOr::T(p) => p.parameter_in == utoipa::openapi::path::ParameterIn::Query,
+                        RefOr::Ref(_) => true,
+                    })
+                });
                 let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
                 for (status, name, _, applies) in COMMON {
                     let applies = match applies {
                         AppliesTo::All => !(probe && *status == "429"),
                         AppliesTo::WithBody => has_body,
+                        AppliesTo::WithInput => has_body || has_query,
                         AppliesTo::Secured => secured,
                     };
                     if !applies {

@@ -906,7 +906,7 @@ mod keys {
     }
 }
 
-fn base32_decode(text: &str) -> Vec<u8> {
+pub(crate) fn base32_decode(text: &str) -> Vec<u8> {
     let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let mut out = Vec::new();
     let (mut buffer, mut bits) = (0u32, 0);

@@ -87,8 +87,37 @@ pub struct AuditQuery {
     pub cursor: Option<i64>,
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
-    /// For the export: `csv` or `jsonl` (default).
+}
+
+/// The export's filters (the same as the query's) and its format.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AuditExportQuery {
+    pub actor_id: Option<Uuid>,
+    #[param(max_length = 100, example = "auth.login")]
+    pub action: Option<String>,
+    /// success, failure or denied.
+    pub outcome: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// `csv` or `jsonl` (default).
     pub format: Option<String>,
+}
+
+impl AuditExportQuery {
+    fn filter(&self) -> ApiResult<AuditFilter> {
+        AuditQuery {
+            actor_id: self.actor_id,
+            action: self.action.clone(),
+            outcome: self.outcome.clone(),
+            from: self.from,
+            to: self.to,
+            cursor: None,
+            limit: None,
+        }
+        .filter()
+    }
 }
 
 impl AuditQuery {
@@ -215,7 +244,7 @@ fn csv_line(entry: &AuditEntry) -> String {
     get,
     path = "/api/v1/admin/audit/export",
     tag = "admin",
-    params(AuditQuery),
+    params(AuditExportQuery),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "The entries", content(
@@ -229,7 +258,7 @@ fn csv_line(entry: &AuditEntry) -> String {
 pub async fn export_audit(
     State(state): State<AppState>,
     caller: Authenticated,
-    ApiQuery(query): ApiQuery<AuditQuery>,
+    ApiQuery(query): ApiQuery<AuditExportQuery>,
 ) -> ApiResult<Response> {
     caller.require(Permission::ReadAudit)?;
     let filter = query.filter()?;
@@ -254,7 +283,7 @@ pub async fn export_audit(
     let store_state = state.clone();
     let pages = futures_util::stream::unfold(
         Cursor {
-            before: query.cursor,
+            before: None,
             sent: 0,
             done: false,
         },

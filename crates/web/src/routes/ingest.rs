@@ -13,7 +13,7 @@ use axum::{
     http::{HeaderMap, StatusCode, header::CONTENT_TYPE},
 };
 use chrono::Utc;
-use domain::{AuditOutcome, NewJob, Permission};
+use domain::{AuditOutcome, Permission};
 use sources::{
     ItemResult,
     ingest::{BatchReport, parse_posting, parse_posting_line, store_batch},
@@ -83,11 +83,11 @@ fn parse_batch(content_type: &str, body: &[u8]) -> ApiResult<Vec<ItemResult>> {
     path = "/internal/v1/jobs",
     tag = "jobs",
     request_body(
-        description = "A JSON array of postings, or JSON Lines with content type application/x-ndjson",
-        content(
-            (Vec<NewJob> = "application/json"),
-            (NewJob = "application/x-ndjson"),
-        ),
+        description = "A JSON array of postings, each in the `NewJob` schema (see components). \
+                       JSON Lines (one posting per line) are accepted too, with content type \
+                       `application/x-ndjson`. Each posting is checked on its own: one that does \
+                       not fit the schema is reported as an error item, the others are stored.",
+        content((Vec<Object> = "application/json")),
     ),
     params(("X-Internal-API-Key" = Option<String>, Header, description = "The internal key (JOBPILOT_INTERNAL_API_KEY); or authenticate as an administrator")),
     security((), ("bearer" = []), ("api_key" = [])),

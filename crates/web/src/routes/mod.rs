@@ -8,6 +8,7 @@ pub mod jobs;
 pub mod me;
 pub mod metrics;
 pub mod oidc;
+pub mod privacy;
 pub mod sources;
 pub mod task_events;
 pub mod tasks;

@@ -1,0 +1,152 @@
+//! Encryption at rest: key status, rotation while values are being written, refusing to run
+//! without a needed key, and no plaintext secret on disk.
+
+use auth::{KeyRing, Place};
+
+use crate::harness::{Db, TestApp};
+
+fn ring(keys: &[(&str, u8)]) -> KeyRing {
+    KeyRing::new(
+        keys.iter()
+            .map(|(id, byte)| ((*id).to_owned(), vec![*byte; 32]))
+            .collect(),
+    )
+    .unwrap()
+}
+
+/// Gives `count` users a TOTP secret sealed with `keys`, as enrolment does.
+async fn users_with_secrets(app: &TestApp, keys: &KeyRing, count: usize) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for i in 0..count {
+        let email = format!("user{i}@example.org");
+        app.register(&email).await;
+        let user = app
+            .store
+            .user_by_email(&domain::Email::parse(&email).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let secret = auth::new_totp_secret();
+        let row = user.id.to_string();
+        let sealed = keys.seal(
+            &secret,
+            Place {
+                table: "users",
+                column: "totp_secret",
+                row: &row,
+            },
+        );
+        app.store
+            .set_totp_pending(user.id, Some(&sealed))
+            .await
+            .unwrap();
+        assert!(
+            app.store
+                .enable_totp(user.id, &sealed, 0, &[], chrono::Utc::now())
+                .await
+                .unwrap()
+        );
+        out.push((row, secret));
+    }
+    out
+}
+
+async fn rotation_reseals_everything_and_old_keys_can_go(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let old = ring(&[("k1", 1)]);
+    let secrets = users_with_secrets(&app, &old, 5).await;
+    let status = web::keys::status(app.store.as_ref()).await.unwrap();
+    assert_eq!(status.get("k1"), Some(&5));
+
+    // A ring without k1 is refused before anything fails value by value.
+    let without_old = ring(&[("k2", 2)]);
+    let error = web::keys::check_present(app.store.as_ref(), &without_old)
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("k1"), "{error}");
+
+    // Rotation: k2 becomes active, k1 still opens.
+    let both = ring(&[("k2", 2), ("k1", 1)]);
+    let rotated = web::keys::rotate(app.store.as_ref(), &both, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(rotated, 5);
+    let status = web::keys::status(app.store.as_ref()).await.unwrap();
+    assert_eq!(status.get("k2"), Some(&5));
+    assert_eq!(status.get("k1"), None);
+    // Running it again finds nothing left (a crashed run resumes the same way).
+    assert_eq!(
+        web::keys::rotate(app.store.as_ref(), &both, &|_| {})
+            .await
+            .unwrap(),
+        0
+    );
+
+    // The old key can go: every value opens with k2 alone, to the same secret.
+    web::keys::check_present(app.store.as_ref(), &without_old)
+        .await
+        .unwrap();
+    for (row, secret) in &secrets {
+        let user = app
+            .store
+            .user_by_id(domain::UserId::from_uuid(row.parse().unwrap()))
+            .await
+            .unwrap()
+            .unwrap();
+        let record = app.store.totp(user.id).await.unwrap();
+        let sealed = record.secret.unwrap();
+        let place = Place {
+            table: "users",
+            column: "totp_secret",
+            row,
+        };
+        assert_eq!(
+            without_old.open(&sealed, place).unwrap().as_slice(),
+            secret.as_slice()
+        );
+    }
+}
+
+crate::on_both_databases!(rotation_reseals_everything_and_old_keys_can_go);
+
+/// Plants a known TOTP secret through the API and looks for it in the raw database files.
+#[tokio::test]
+async fn no_plaintext_secret_reaches_the_database_file() {
+    let app = TestApp::spawn(Db::Sqlite).await.unwrap();
+    let tokens = app.user("canary@example.org", domain::Role::Seeker).await;
+    let setup = app
+        .send_as(
+            reqwest::Method::POST,
+            "/api/v1/me/2fa/setup",
+            &tokens.access,
+            None,
+        )
+        .await;
+    assert_eq!(setup.status(), 200);
+    let setup: serde_json::Value = setup.json().await.unwrap();
+    let secret = setup["secret"].as_str().unwrap().to_owned();
+    let raw = crate::identity::base32_decode(&secret);
+    let path = app
+        .db_url
+        .strip_prefix("sqlite://")
+        .and_then(|rest| rest.split('?').next())
+        .unwrap()
+        .to_owned();
+    // Both the database file and its write-ahead log, as they are on disk now.
+    let mut bytes = Vec::new();
+    for file in [path.clone(), format!("{path}-wal")] {
+        if let Ok(content) = std::fs::read(&file) {
+            bytes.extend(content);
+        }
+    }
+    assert!(
+        bytes.len() > 4096,
+        "the database file was not found at {path}"
+    );
+    let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    assert!(!contains(secret.as_bytes()), "the base32 secret is on disk");
+    assert!(!contains(&raw), "the raw secret bytes are on disk");
+    assert!(contains(b"canary@example.org"), "the search itself works");
+}

@@ -1,0 +1,72 @@
+//! Sealed values on PostgreSQL, for key status and rotation.
+
+use async_trait::async_trait;
+use sqlx::Row;
+use store::{SealedColumn, SealedValue, SealedValues, StoreResult, sql::db_error};
+
+use crate::PostgresStore;
+
+/// (read page, compare-and-swap) statements per column; rows are keyed by their id as text.
+fn statements(column: SealedColumn) -> (&'static str, &'static str) {
+    match column {
+        SealedColumn::TotpSecret => (
+            "SELECT id::text AS row_key, totp_secret AS sealed FROM users \
+             WHERE totp_secret IS NOT NULL AND ($1::uuid IS NULL OR id > $1::uuid) \
+             ORDER BY id LIMIT $2",
+            "UPDATE users SET totp_secret = $1 WHERE id = $2::uuid AND totp_secret = $3",
+        ),
+        SealedColumn::TotpPending => (
+            "SELECT id::text AS row_key, totp_pending AS sealed FROM users \
+             WHERE totp_pending IS NOT NULL AND ($1::uuid IS NULL OR id > $1::uuid) \
+             ORDER BY id LIMIT $2",
+            "UPDATE users SET totp_pending = $1 WHERE id = $2::uuid AND totp_pending = $3",
+        ),
+        SealedColumn::AuditCheckpointSeal => (
+            "SELECT seq::text AS row_key, seal AS sealed FROM audit_checkpoints \
+             WHERE $1::text IS NULL OR seq > $1::bigint ORDER BY seq LIMIT $2",
+            "UPDATE audit_checkpoints SET seal = $1 WHERE seq = $2::bigint AND seal = $3",
+        ),
+    }
+}
+
+#[async_trait]
+impl SealedValues for PostgresStore {
+    async fn sealed_values(
+        &self,
+        column: SealedColumn,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<SealedValue>> {
+        sqlx::query(statements(column).0)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(|row| {
+                Ok(SealedValue {
+                    row: row.try_get("row_key").map_err(db_error)?,
+                    sealed: row.try_get("sealed").map_err(db_error)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn replace_sealed(
+        &self,
+        column: SealedColumn,
+        row: &str,
+        old: &[u8],
+        new: &[u8],
+    ) -> StoreResult<bool> {
+        let result = sqlx::query(statements(column).1)
+            .bind(new)
+            .bind(row)
+            .bind(old)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(result.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,57 @@
+//! The columns that hold values sealed with the key ring, for key status and rotation.
+
+use async_trait::async_trait;
+
+use crate::StoreResult;
+
+/// Every column holding sealed values. Rotation walks them all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealedColumn {
+    TotpSecret,
+    TotpPending,
+    AuditCheckpointSeal,
+}
+
+impl SealedColumn {
+    pub const ALL: [SealedColumn; 3] = [
+        SealedColumn::TotpSecret,
+        SealedColumn::TotpPending,
+        SealedColumn::AuditCheckpointSeal,
+    ];
+
+    /// The table and column, as bound into each value's associated data.
+    pub fn place(self) -> (&'static str, &'static str) {
+        match self {
+            SealedColumn::TotpSecret => ("users", "totp_secret"),
+            SealedColumn::TotpPending => ("users", "totp_pending"),
+            SealedColumn::AuditCheckpointSeal => ("audit_checkpoints", "seal"),
+        }
+    }
+}
+
+/// One sealed value and the row it belongs to (the row id as bound into its associated data).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedValue {
+    pub row: String,
+    pub sealed: Vec<u8>,
+}
+
+#[async_trait]
+pub trait SealedValues: Send + Sync {
+    /// The column's sealed values in row order, after `after`.
+    async fn sealed_values(
+        &self,
+        column: SealedColumn,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<SealedValue>>;
+
+    /// Replaces a sealed value if it is still `old` (a concurrent change wins); true if replaced.
+    async fn replace_sealed(
+        &self,
+        column: SealedColumn,
+        row: &str,
+        old: &[u8],
+        new: &[u8],
+    ) -> StoreResult<bool>;
+}
