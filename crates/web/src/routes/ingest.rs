@@ -87,7 +87,7 @@ fn parse_batch(content_type: &str, body: &[u8]) -> ApiResult<Vec<ItemResult>> {
                        JSON Lines (one posting per line) are accepted too, with content type \
                        `application/x-ndjson`. Each posting is checked on its own: one that does \
                        not fit the schema is reported as an error item, the others are stored.",
-        content((Vec<Object> = "application/json")),
+        content((Vec<serde_json::Value> = "application/json")),
     ),
     params(("X-Internal-API-Key" = Option<String>, Header, description = "The internal key (JOBPILOT_INTERNAL_API_KEY); or authenticate as an administrator")),
     security((), ("bearer" = []), ("api_key" = [])),
