@@ -346,6 +346,8 @@ pub struct Config {
     pub oidc_signup: bool,
     /// `JOBPILOT_*` variables that name no setting (likely typos).
     pub unknown_variables: Vec<String>,
+    /// Settings that work but are unwise, e.g. a production database without TLS.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -444,6 +446,7 @@ impl Config {
         let config = Parser {
             raw,
             problems: &mut problems,
+            warnings: Vec::new(),
         }
         .parse(unknown_variables);
         match config {
@@ -679,6 +682,8 @@ fn read_file(path: &Path, raw: &mut BTreeMap<&'static str, Raw>, problems: &mut 
 struct Parser<'a> {
     raw: BTreeMap<&'static str, Raw>,
     problems: &'a mut Vec<String>,
+    /// Settings that work but are unwise (reported, not refused).
+    warnings: Vec<String>,
 }
 
 impl Parser<'_> {
@@ -1009,6 +1014,17 @@ impl Parser<'_> {
         );
         let oidc_providers = self.oidc_providers(public_url.as_ref().and_then(Option::as_ref));
         let oidc_signup = self.get("oidc_signup", true, "true or false", parse_bool);
+        if mode_or_default == Mode::Production
+            && let Some(database) = &database
+            && database.kind == DatabaseKind::Postgres
+            && !database_tls_ok(database.url.expose_secret())
+        {
+            self.warnings.push(format!(
+                "{}: the PostgreSQL connection does not require TLS; add sslmode=verify-full \
+                 (or require) unless the database is on a private network you trust",
+                Self::origin("database_url")
+            ));
+        }
         if mode_or_default == Mode::Production {
             for (key, present) in [
                 ("jwt_secret", jwt_secret.is_some()),
@@ -1062,6 +1078,7 @@ impl Parser<'_> {
             oidc_providers,
             oidc_signup: oidc_signup?,
             unknown_variables,
+            warnings: std::mem::take(&mut self.warnings),
         })
     }
 
@@ -1313,6 +1330,33 @@ pub fn parse_key_ring(text: &str) -> Result<Vec<(String, Vec<u8>)>, String> {
 
 /// Hides the passwords in a URL: in its userinfo (`postgres://user:***@host/db`) and in a
 /// `password=` query parameter.
+/// Whether a PostgreSQL URL insists on TLS (`sslmode=require`, `verify-ca` or `verify-full`);
+/// a database on this machine needs none.
+pub fn database_tls_ok(url: &str) -> bool {
+    let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    let insists = query.split('&').any(|pair| {
+        matches!(
+            pair.split_once('='),
+            Some(("sslmode", "require" | "verify-ca" | "verify-full"))
+        )
+    });
+    let authority = url
+        .split_once("://")
+        .map_or(url, |(_, rest)| rest)
+        .split(['/', '?'])
+        .next()
+        .unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if host_port.starts_with('[') {
+        host_port.split(']').next().map_or("", |h| &h[1..])
+    } else {
+        host_port.split(':').next().unwrap_or_default()
+    };
+    // An empty host is a Unix socket on this machine.
+    let local = matches!(host, "" | "localhost" | "127.0.0.1" | "::1");
+    insists || local
+}
+
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
@@ -1344,6 +1388,25 @@ pub fn redact_url(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn remote_postgres_without_tls_is_flagged() {
+        use super::database_tls_ok;
+        assert!(database_tls_ok(
+            "postgres://u:p@db.internal/app?sslmode=verify-full"
+        ));
+        assert!(database_tls_ok(
+            "postgres://u:p@db.internal/app?x=1&sslmode=require"
+        ));
+        assert!(database_tls_ok("postgres://u:p@127.0.0.1:5432/app"));
+        assert!(!database_tls_ok("postgres://u:p@db.internal/app"));
+        assert!(!database_tls_ok(
+            "postgres://u:p@db.internal/app?sslmode=prefer"
+        ));
+        assert!(!database_tls_ok(
+            "postgres://u:p@localhost.evil.example/app"
+        ));
+    }
+
     use super::*;
 
     fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {

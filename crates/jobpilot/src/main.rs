@@ -203,6 +203,9 @@ fn main() -> ExitCode {
             for name in &config.unknown_variables {
                 eprintln!("warning: {name} is not a jobpilot setting (typo?)");
             }
+            for warning in &config.warnings {
+                eprintln!("warning: {warning}");
+            }
             eprintln!("configuration is valid");
             ExitCode::SUCCESS
         }
@@ -243,6 +246,9 @@ where
         let _telemetry = telemetry::init(&config)?;
         for name in &config.unknown_variables {
             tracing::warn!(variable = %name, "not a jobpilot setting (typo?)");
+        }
+        for warning in &config.warnings {
+            tracing::warn!("{warning}");
         }
         secrets::ensure_development_secrets(&mut config)?;
         task(config).await
