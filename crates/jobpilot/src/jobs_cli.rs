@@ -161,7 +161,7 @@ async fn sync(config: &Config, store: &dyn Store, name: Option<String>) -> anyho
 pub async fn jobs(config: Config, command: JobsCommand) -> anyhow::Result<()> {
     let store = ready_store(&config).await?;
     let result = match command {
-        JobsCommand::Import { file, batch } => import(store.as_ref(), &file, batch as usize).await,
+        JobsCommand::Import { file, batch } => import(store.clone(), &file, batch as usize).await,
         JobsCommand::Export {
             out,
             source,
@@ -183,7 +183,30 @@ pub async fn jobs(config: Config, command: JobsCommand) -> anyhow::Result<()> {
 /// Refused postings reported on standard error, at most this many.
 const ERRORS_SHOWN: usize = 20;
 
-async fn import(store: &dyn Store, file: &PathBuf, batch: usize) -> anyhow::Result<()> {
+/// One batch written, and the input line of each of its postings.
+type Written = anyhow::Result<(ingest::BatchReport, Vec<usize>)>;
+
+/// Reads the next batch of non-blank lines, numbered from 1.
+fn read_batch(
+    lines: &mut impl Iterator<Item = (usize, std::io::Result<String>)>,
+    batch: usize,
+) -> anyhow::Result<Vec<(usize, String)>> {
+    let mut out = Vec::with_capacity(batch);
+    for (index, line) in lines.by_ref() {
+        let line = line.context("reading the input")?;
+        if !line.trim().is_empty() {
+            out.push((index + 1, line));
+            if out.len() == batch {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Reading, preparing and writing overlap: while one batch is written, the next is read and
+/// prepared on every core.
+async fn import(store: Arc<dyn Store>, file: &PathBuf, batch: usize) -> anyhow::Result<()> {
     let reader: Box<dyn std::io::BufRead + Send> = if file.as_os_str() == "-" {
         Box::new(std::io::BufReader::new(std::io::stdin()))
     } else {
@@ -195,47 +218,43 @@ async fn import(store: &dyn Store, file: &PathBuf, batch: usize) -> anyhow::Resu
     let bar = ProgressBar::new_spinner();
     let mut totals = Counts::default();
     let mut shown = 0;
-    let mut pending = Vec::with_capacity(batch);
-    let mut line_numbers = Vec::with_capacity(batch);
     let mut lines = reader.lines().enumerate();
+    let mut writing: Option<tokio::task::JoinHandle<Written>> = None;
     loop {
-        let next = lines.next();
-        let finished = next.is_none();
-        if let Some((index, line)) = next {
-            let line = line.context("reading the input")?;
-            if line.trim().is_empty() {
-                continue;
+        let next = read_batch(&mut lines, batch)?;
+        let prepared = if next.is_empty() {
+            None
+        } else {
+            let numbers: Vec<usize> = next.iter().map(|(n, _)| *n).collect();
+            Some((ingest::prepare_lines(next).await?, numbers))
+        };
+        if let Some(previous) = writing.take() {
+            let (report, numbers) = previous.await.context("the writer stopped")??;
+            for item in &report.items {
+                if let ItemStatus::Error { errors } = &item.status
+                    && shown < ERRORS_SHOWN
+                {
+                    shown += 1;
+                    let detail: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                    eprintln!("line {}: {}", numbers[item.index], detail.join("; "));
+                }
             }
-            pending.push(ingest::parse_posting_line(index + 1, &line));
-            line_numbers.push(index + 1);
-            if pending.len() < batch {
-                continue;
-            }
+            totals.add(report.counts);
+            bar.set_message(format!(
+                "{} stored, {} refused",
+                totals.created + totals.updated + totals.unchanged,
+                totals.failed
+            ));
+            bar.tick();
         }
-        if pending.is_empty() {
+        let Some((prepared, numbers)) = prepared else {
             break;
-        }
-        let report = ingest::store_batch(store, std::mem::take(&mut pending), Utc::now()).await?;
-        for item in &report.items {
-            if let ItemStatus::Error { errors } = &item.status
-                && shown < ERRORS_SHOWN
-            {
-                shown += 1;
-                let detail: Vec<String> = errors.iter().map(ToString::to_string).collect();
-                eprintln!("line {}: {}", line_numbers[item.index], detail.join("; "));
-            }
-        }
-        line_numbers.clear();
-        totals.add(report.counts);
-        bar.set_message(format!(
-            "{} stored, {} refused",
-            totals.created + totals.updated + totals.unchanged,
-            totals.failed
-        ));
-        bar.tick();
-        if finished {
-            break;
-        }
+        };
+        let store = store.clone();
+        writing = Some(tokio::spawn(async move {
+            let report = ingest::write_batch(store.as_ref(), prepared, Utc::now()).await?;
+            Ok((report, numbers))
+        }));
     }
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();

@@ -236,14 +236,17 @@ fn prepare_item(item: ItemResult) -> Prepared {
 const PARALLEL_FROM: usize = 64;
 
 /// Sanitising and fingerprinting are CPU work: done off the async runtime, on every core.
-async fn prepare_all(items: Vec<ItemResult>) -> StoreResult<Vec<Prepared>> {
+async fn prepare_all<T: Send + 'static>(
+    items: Vec<T>,
+    prepare_one: fn(T) -> Prepared,
+) -> StoreResult<Vec<Prepared>> {
     if items.len() < PARALLEL_FROM {
-        return Ok(items.into_iter().map(prepare_item).collect());
+        return Ok(items.into_iter().map(prepare_one).collect());
     }
     let work = tokio::task::spawn_blocking(move || {
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
         let chunk = items.len().div_ceil(threads);
-        let mut chunks: Vec<Vec<ItemResult>> = Vec::with_capacity(threads);
+        let mut chunks: Vec<Vec<T>> = Vec::with_capacity(threads);
         let mut rest = items;
         while rest.len() > chunk {
             let tail = rest.split_off(chunk);
@@ -255,7 +258,7 @@ async fn prepare_all(items: Vec<ItemResult>) -> StoreResult<Vec<Prepared>> {
             let handles: Vec<_> = chunks
                 .into_iter()
                 .map(|chunk| {
-                    scope.spawn(move || chunk.into_iter().map(prepare_item).collect::<Vec<_>>())
+                    scope.spawn(move || chunk.into_iter().map(prepare_one).collect::<Vec<_>>())
                 })
                 .collect();
             handles
@@ -273,6 +276,54 @@ async fn prepare_all(items: Vec<ItemResult>) -> StoreResult<Vec<Prepared>> {
     }
 }
 
+/// A batch checked and ready to write: the refused postings already in its report.
+#[derive(Debug, Default)]
+pub struct PreparedBatch {
+    report: BatchReport,
+    writes: Vec<JobWrite>,
+    positions: Vec<(usize, Option<String>)>,
+}
+
+impl PreparedBatch {
+    fn from_prepared(prepared: Vec<Prepared>) -> Self {
+        let mut batch = PreparedBatch::default();
+        for (index, (external_id, prepared)) in prepared.into_iter().enumerate() {
+            match prepared {
+                Ok(write) => {
+                    batch.positions.push((index, external_id));
+                    batch.writes.push(write);
+                }
+                Err(errors) => {
+                    batch.report.counts.failed += 1;
+                    batch.report.items.push(ItemReport {
+                        index,
+                        external_id,
+                        status: ItemStatus::Error { errors },
+                    });
+                }
+            }
+        }
+        batch
+    }
+}
+
+/// Checks and prepares postings (in parallel), without touching the store.
+pub async fn prepare_batch(items: Vec<ItemResult>) -> StoreResult<PreparedBatch> {
+    Ok(PreparedBatch::from_prepared(
+        prepare_all(items, prepare_item).await?,
+    ))
+}
+
+/// Like [`prepare_batch`] for JSON Lines: the lines (numbered from 1) are parsed in parallel too.
+pub async fn prepare_lines(lines: Vec<(usize, String)>) -> StoreResult<PreparedBatch> {
+    fn prepare_line((number, line): (usize, String)) -> Prepared {
+        prepare_item(parse_posting_line(number, &line))
+    }
+    Ok(PreparedBatch::from_prepared(
+        prepare_all(lines, prepare_line).await?,
+    ))
+}
+
 /// Prepares and stores a batch: valid postings are written together (one transaction), each
 /// refused one gets its errors in the report and nothing of it is written.
 pub async fn store_batch(
@@ -280,25 +331,20 @@ pub async fn store_batch(
     items: Vec<ItemResult>,
     now: DateTime<Utc>,
 ) -> StoreResult<BatchReport> {
-    let mut report = BatchReport::default();
-    let mut writes = Vec::with_capacity(items.len());
-    let mut positions = Vec::with_capacity(items.len());
-    for (index, (external_id, prepared)) in prepare_all(items).await?.into_iter().enumerate() {
-        match prepared {
-            Ok(write) => {
-                positions.push((index, external_id));
-                writes.push(write);
-            }
-            Err(errors) => {
-                report.counts.failed += 1;
-                report.items.push(ItemReport {
-                    index,
-                    external_id,
-                    status: ItemStatus::Error { errors },
-                });
-            }
-        }
-    }
+    write_batch(store, prepare_batch(items).await?, now).await
+}
+
+/// Writes a prepared batch in one transaction and completes its report.
+pub async fn write_batch(
+    store: &dyn JobStore,
+    batch: PreparedBatch,
+    now: DateTime<Utc>,
+) -> StoreResult<BatchReport> {
+    let PreparedBatch {
+        mut report,
+        writes,
+        positions,
+    } = batch;
     let outcomes = store
         .upsert_jobs(&writes, NEAR_DUPLICATE_MAX_DISTANCE, now)
         .await?;
