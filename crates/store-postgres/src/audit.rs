@@ -64,14 +64,14 @@ async fn take_head(conn: &mut sqlx::PgConnection, count: i64) -> StoreResult<(i6
 
 #[async_trait]
 impl AuditStore for PostgresStore {
-    async fn append_audit_batch(&self, events: Vec<AuditEvent>) -> StoreResult<()> {
+    async fn append_audit_batch(&self, events: &[AuditEvent]) -> StoreResult<()> {
         if events.is_empty() {
             return Ok(());
         }
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let count = i64::try_from(events.len()).unwrap_or(i64::MAX);
         let (mut seq, mut previous) = take_head(&mut tx, count).await?;
-        for event in &events {
+        for event in events {
             seq += 1;
             let details = audit_details_json(&event.details);
             let hash = hash_new(&previous, seq, event, &details);

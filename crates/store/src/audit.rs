@@ -201,11 +201,11 @@ pub struct AuditCheckpoint {
 pub trait AuditStore: Send + Sync {
     /// Appends to the audit log, chained onto the entry before.
     async fn append_audit(&self, event: AuditEvent) -> StoreResult<()> {
-        self.append_audit_batch(vec![event]).await
+        self.append_audit_batch(std::slice::from_ref(&event)).await
     }
 
     /// Appends several entries in one transaction, in order (group commit).
-    async fn append_audit_batch(&self, events: Vec<AuditEvent>) -> StoreResult<()>;
+    async fn append_audit_batch(&self, events: &[AuditEvent]) -> StoreResult<()>;
 
     /// The newest entries, newest first.
     async fn recent_audit(&self, limit: u32) -> StoreResult<Vec<StoredAuditEvent>> {

@@ -30,7 +30,7 @@ impl AuditWriter {
             let mut batch = Vec::with_capacity(MAX_BATCH);
             while incoming.recv_many(&mut batch, MAX_BATCH).await > 0 {
                 let (events, acks): (Vec<AuditEvent>, Vec<Ack>) = batch.drain(..).unzip();
-                let result = writer_store.append_audit_batch(events.clone()).await;
+                let result = writer_store.append_audit_batch(&events).await;
                 match result {
                     Ok(()) => acks.into_iter().for_each(|ack| {
                         let _ = ack.send(Ok(()));

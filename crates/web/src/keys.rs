@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use auth::{KeyRing, Place};
-use store::{SealedColumn, Store, StoreError};
+use store::{SealedColumn, SealedValue, Store, StoreError};
 
 /// Values read per query.
 const PAGE: u32 = 500;
@@ -27,17 +27,38 @@ pub enum KeysError {
     Store(#[from] StoreError),
 }
 
+/// Walks one column's sealed values page by page, in row order.
+struct Pages<'a> {
+    store: &'a dyn Store,
+    column: SealedColumn,
+    after: Option<String>,
+}
+
+impl<'a> Pages<'a> {
+    fn new(store: &'a dyn Store, column: SealedColumn) -> Self {
+        Self {
+            store,
+            column,
+            after: None,
+        }
+    }
+
+    async fn next(&mut self) -> Result<Option<Vec<SealedValue>>, StoreError> {
+        let page = self
+            .store
+            .sealed_values(self.column, self.after.as_deref(), PAGE)
+            .await?;
+        self.after = page.last().map(|value| value.row.clone());
+        Ok(Some(page).filter(|page| !page.is_empty()))
+    }
+}
+
 /// How many stored values each key id seals (`"(unreadable)"` for malformed values).
 pub async fn status(store: &dyn Store) -> Result<BTreeMap<String, u64>, KeysError> {
     let mut counts = BTreeMap::new();
     for column in SealedColumn::ALL {
-        let mut after: Option<String> = None;
-        loop {
-            let page = store.sealed_values(column, after.as_deref(), PAGE).await?;
-            let Some(last) = page.last() else {
-                break;
-            };
-            after = Some(last.row.clone());
+        let mut pages = Pages::new(store, column);
+        while let Some(page) = pages.next().await? {
             for value in &page {
                 let id =
                     KeyRing::key_id_of(&value.sealed).unwrap_or_else(|_| "(unreadable)".to_owned());
@@ -75,13 +96,8 @@ pub async fn rotate(
     let mut rotated = 0;
     for column in SealedColumn::ALL {
         let (table, column_name) = column.place();
-        let mut after: Option<String> = None;
-        loop {
-            let page = store.sealed_values(column, after.as_deref(), PAGE).await?;
-            let Some(last) = page.last() else {
-                break;
-            };
-            after = Some(last.row.clone());
+        let mut pages = Pages::new(store, column);
+        while let Some(page) = pages.next().await? {
             for value in page {
                 if KeyRing::key_id_of(&value.sealed).is_ok_and(|id| id == active) {
                     continue;

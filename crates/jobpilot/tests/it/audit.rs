@@ -23,6 +23,15 @@ async fn verify(app: &TestApp, admin: &Tokens) -> reqwest::Response {
         .await
 }
 
+/// Verification refuses the log, and its message names `what`.
+async fn assert_tampered(app: &TestApp, admin: &Tokens, what: &str) {
+    let body = assert_error(verify(app, admin).await, 409, "audit_tampered").await;
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains(what),
+        "{body}"
+    );
+}
+
 /// An app with an administrator and a few audited events (registrations and sign-ins).
 async fn app_with_history(db: Db) -> Option<(TestApp, Tokens)> {
     let app = TestApp::spawn(db).await?;
@@ -53,14 +62,7 @@ async fn an_intact_chain_verifies_and_every_edit_is_named(db: Db) {
     let mut statements = unguard(db).to_vec();
     statements.push("UPDATE audit_events SET ip = '203.0.113.66' WHERE seq = 3");
     execute_raw(&app.db_url, &statements).await;
-    let body = assert_error(verify(&app, &admin).await, 409, "audit_tampered").await;
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("audit entry 3"),
-        "{body}"
-    );
+    assert_tampered(&app, &admin, "audit entry 3").await;
 }
 
 async fn deletions_reordering_and_a_removed_tail_are_detected(db: Db) {
@@ -70,14 +72,7 @@ async fn deletions_reordering_and_a_removed_tail_are_detected(db: Db) {
     let mut statements = unguard(db).to_vec();
     statements.push("DELETE FROM audit_events WHERE seq = 4");
     execute_raw(&app.db_url, &statements).await;
-    let body = assert_error(verify(&app, &admin).await, 409, "audit_tampered").await;
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("audit entry 5"),
-        "{body}"
-    );
+    assert_tampered(&app, &admin, "audit entry 5").await;
 
     let Some((app, admin)) = app_with_history(db).await else {
         return;
@@ -90,14 +85,7 @@ async fn deletions_reordering_and_a_removed_tail_are_detected(db: Db) {
         "UPDATE audit_events SET seq = 6 WHERE seq = -1",
     ]);
     execute_raw(&app.db_url, &statements).await;
-    let body = assert_error(verify(&app, &admin).await, 409, "audit_tampered").await;
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("audit entry 5"),
-        "{body}"
-    );
+    assert_tampered(&app, &admin, "audit entry 5").await;
 
     let Some((app, admin)) = app_with_history(db).await else {
         return;
@@ -106,14 +94,7 @@ async fn deletions_reordering_and_a_removed_tail_are_detected(db: Db) {
     let mut statements = unguard(db).to_vec();
     statements.push("DELETE FROM audit_events WHERE seq > 5");
     execute_raw(&app.db_url, &statements).await;
-    let body = assert_error(verify(&app, &admin).await, 409, "audit_tampered").await;
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("removed"),
-        "{body}"
-    );
+    assert_tampered(&app, &admin, "removed").await;
 }
 
 async fn pruning_leaves_a_sealed_checkpoint(db: Db) {
@@ -148,14 +129,7 @@ async fn pruning_leaves_a_sealed_checkpoint(db: Db) {
         &["UPDATE audit_checkpoints SET seal = hash WHERE seq > 0"],
     )
     .await;
-    let body = assert_error(verify(&app, &admin).await, 409, "audit_tampered").await;
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("checkpoint"),
-        "{body}"
-    );
+    assert_tampered(&app, &admin, "checkpoint").await;
 }
 
 async fn administrators_query_and_export_the_log(db: Db) {

@@ -43,14 +43,31 @@ fn internal_key_matches(state: &AppState, headers: &HeaderMap) -> Option<bool> {
 fn parse_batch(content_type: &str, body: &[u8]) -> ApiResult<Vec<ItemResult>> {
     let malformed =
         |message: String| ApiError::new(StatusCode::BAD_REQUEST, "malformed_body", message);
-    let items: Vec<ItemResult> = if content_type.starts_with("application/x-ndjson") {
+    // The size is checked before any posting is read into its type.
+    let too_many = |count: usize| {
+        (count > MAX_BATCH).then(|| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "batch_too_large",
+                format!("at most {MAX_BATCH} postings per request; split the batch"),
+            )
+        })
+    };
+    if content_type.starts_with("application/x-ndjson") {
         let text = std::str::from_utf8(body)
             .map_err(|e| malformed(format!("the body is not UTF-8: {e}")))?;
-        text.lines()
+        let lines: Vec<(usize, &str)> = text
+            .lines()
             .enumerate()
             .filter(|(_, line)| !line.trim().is_empty())
+            .collect();
+        if let Some(error) = too_many(lines.len()) {
+            return Err(error);
+        }
+        Ok(lines
+            .into_iter()
             .map(|(number, line)| parse_posting_line(number + 1, line))
-            .collect()
+            .collect())
     } else if content_type.starts_with("application/json") {
         let values: Vec<serde_json::Value> = serde_json::from_slice(body).map_err(|e| {
             malformed(format!(
@@ -59,22 +76,17 @@ fn parse_batch(content_type: &str, body: &[u8]) -> ApiResult<Vec<ItemResult>> {
                 e.column()
             ))
         })?;
-        values.into_iter().map(parse_posting).collect()
+        if let Some(error) = too_many(values.len()) {
+            return Err(error);
+        }
+        Ok(values.into_iter().map(parse_posting).collect())
     } else {
-        return Err(ApiError::new(
+        Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "send application/json (an array) or application/x-ndjson (one posting per line)",
-        ));
-    };
-    if items.len() > MAX_BATCH {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "batch_too_large",
-            format!("at most {MAX_BATCH} postings per request; split the batch"),
-        ));
+        ))
     }
-    Ok(items)
 }
 
 /// Stores a batch of postings from a scraper; answers what became of each one.

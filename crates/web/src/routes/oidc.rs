@@ -352,9 +352,9 @@ async fn finish(
         .await
     {
         Ok(identity) => identity,
-        Err(auth::oidc::OidcError::Provider(why)) => {
+        Err(error @ auth::oidc::OidcError::Provider(_)) => {
             failed("provider_unavailable").await;
-            return Err(provider_unavailable(&auth::oidc::OidcError::Provider(why)));
+            return Err(provider_unavailable(&error));
         }
         Err(error) => {
             tracing::info!(%error, provider, "OIDC sign-in refused");
