@@ -26,18 +26,27 @@ pub enum Scope {
     /// Read and search job postings.
     #[serde(rename = "jobs:read")]
     JobsRead,
+    /// Upload, read, edit and match one's own resumes.
+    #[serde(rename = "resumes")]
+    Resumes,
     /// Administration: users, audit log.
     #[serde(rename = "admin")]
     Admin,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 3] = [Scope::AccountRead, Scope::JobsRead, Scope::Admin];
+    pub const ALL: [Scope; 4] = [
+        Scope::AccountRead,
+        Scope::JobsRead,
+        Scope::Resumes,
+        Scope::Admin,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::AccountRead => "account:read",
             Scope::JobsRead => "jobs:read",
+            Scope::Resumes => "resumes",
             Scope::Admin => "admin",
         }
     }
@@ -48,6 +57,7 @@ impl Scope {
         match permission {
             Permission::ReadOwnAccount => Some(Scope::AccountRead),
             Permission::ReadJobs => Some(Scope::JobsRead),
+            Permission::ManageOwnResumes => Some(Scope::Resumes),
             Permission::ManageOwnAccount => None,
             Permission::ManageUsers
             | Permission::ReadAudit
@@ -59,7 +69,7 @@ impl Scope {
     /// Whether a user of this role may hold a key with this scope.
     pub fn allowed_for(self, role: Role) -> bool {
         match self {
-            Scope::AccountRead | Scope::JobsRead => true,
+            Scope::AccountRead | Scope::JobsRead | Scope::Resumes => true,
             Scope::Admin => role == Role::Admin,
         }
     }

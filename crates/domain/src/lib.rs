@@ -9,6 +9,7 @@ mod external_identity;
 mod id;
 mod job;
 mod password;
+mod resume;
 mod session;
 mod stored_job;
 mod user;
@@ -18,9 +19,13 @@ pub use email::{Email, EmailError};
 pub use external_identity::ExternalIdentity;
 pub use job::{
     Currency, CurrencyError, DESCRIPTION_MAX_BYTES, EmploymentType, FieldError, NewJob, Remote,
-    SALARY_CEILING, Salary, SalaryPeriod, Seniority, description_too_big,
+    SALARY_CEILING, SKILL_MAX_CHARS, SKILLS_MAX, Salary, SalaryPeriod, Seniority,
+    description_too_big,
 };
 pub use password::{PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, Password, PasswordError};
+pub use resume::{
+    ResumeId, ResumeKind, ResumeKindParseError, ResumeStatus, ResumeStatusParseError,
+};
 pub use session::{
     AuditEvent, AuditOutcome, LockoutPolicy, NewSession, RefreshOutcome, Session, SessionId,
     StoredAuditEvent, TotpRecord,

@@ -55,14 +55,17 @@ pub enum Permission {
     ReadJobs,
     /// See the sources' status, start syncs, push jobs in.
     ManageSources,
+    /// Upload, read, edit, delete and match one's own resumes.
+    ManageOwnResumes,
 }
 
 impl Role {
     pub fn permits(self, permission: Permission) -> bool {
         match permission {
-            Permission::ReadOwnAccount | Permission::ManageOwnAccount | Permission::ReadJobs => {
-                true
-            }
+            Permission::ReadOwnAccount
+            | Permission::ManageOwnAccount
+            | Permission::ReadJobs
+            | Permission::ManageOwnResumes => true,
             Permission::ManageUsers
             | Permission::ReadAudit
             | Permission::ManageTasks

@@ -105,6 +105,25 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     web::error::ErrorChain(error).to_string()
 }
 
+/// How often the search index looks for jobs written by other replicas or processes.
+const SEARCH_POLL: Duration = Duration::from_secs(1);
+
+/// Opens this replica's search index (created, or rebuilt when of another version, as needed;
+/// the follower fills it from the database).
+pub async fn open_search_index(config: &Config) -> anyhow::Result<Arc<search::index::JobIndex>> {
+    let dir = config.search_dir.clone();
+    let rates = config.currency_rates.clone();
+    let index = tokio::task::spawn_blocking(move || search::index::JobIndex::open(&dir, rates))
+        .await?
+        .with_context(|| {
+            format!(
+                "cannot open the search index in {}",
+                config.search_dir.display()
+            )
+        })?;
+    Ok(Arc::new(index))
+}
+
 /// A bound, not yet running, server.
 #[derive(Debug)]
 pub struct Server {
@@ -134,6 +153,7 @@ impl Server {
             ),
             None => None,
         };
+        let index = open_search_index(config).await?;
         Ok(Self {
             listener,
             state: AppState::new(
@@ -141,6 +161,7 @@ impl Server {
                 database.tasks,
                 config.web_settings(),
                 shared,
+                index,
             ),
             worker: None,
             shutdown_delay: config.shutdown_delay,
@@ -177,6 +198,16 @@ impl Server {
             shutdown_timeout,
         } = self;
         let app = web::router(state.clone());
+        let (stop_following, following_stopped) = tokio::sync::oneshot::channel::<()>();
+        let follower = tokio::spawn(search::index::follow::follow(
+            Arc::clone(state.search()),
+            state.store_arc(),
+            Arc::clone(state.search_wake()),
+            SEARCH_POLL,
+            async move {
+                let _ = following_stopped.await;
+            },
+        ));
         let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
         let drain_state = state.clone();
         let serve = axum::serve(
@@ -216,6 +247,8 @@ impl Server {
                 }
             }
         }
+        let _ = stop_following.send(());
+        let _ = follower.await;
         state.store().close().await;
         tracing::info!("stopped");
         Ok(())

@@ -117,6 +117,30 @@ pub const SETTINGS: &[(&str, &str, bool, &str)] = &[
         "largest push-ingestion body in bytes",
     ),
     (
+        "search_dir",
+        "JOBPILOT_SEARCH_DIR",
+        false,
+        "where this replica keeps its job search index (rebuilt from the database when missing; default <data_dir>/search)",
+    ),
+    (
+        "pdf_helper",
+        "JOBPILOT_PDF_HELPER",
+        false,
+        "the program run (as `<program> pdf-sandbox`) to read PDFs in a sandbox; default this jobpilot binary",
+    ),
+    (
+        "match_weights",
+        "JOBPILOT_MATCH_WEIGHTS",
+        false,
+        "how much each feature counts when matching resumes to jobs: skills=0.5,title=0.15,seniority=0.1,location=0.1,salary=0.05,recency=0.1",
+    ),
+    (
+        "currency_rates",
+        "JOBPILOT_CURRENCY_RATES",
+        false,
+        "US dollars per unit of each currency, for comparing salaries: EUR=1.08,RUB=0.011,… (built-in approximations otherwise)",
+    ),
+    (
         "google_client_id",
         "JOBPILOT_GOOGLE_CLIENT_ID",
         false,
@@ -341,6 +365,12 @@ pub struct Config {
     pub sources_sync_cron: String,
     pub internal_api_key: Option<SecretString>,
     pub ingest_body_limit: usize,
+    /// This replica's search index folder.
+    pub search_dir: PathBuf,
+    pub currency_rates: search::money::Rates,
+    pub match_weights: search::index::matching::Weights,
+    /// The PDF sandbox program; `None`: this binary.
+    pub pdf_helper: Option<PathBuf>,
     /// Identity providers users may sign in with.
     pub oidc_providers: Vec<auth::oidc::ProviderConfig>,
     pub oidc_signup: bool,
@@ -502,6 +532,8 @@ impl Config {
                 .map(|k| k.expose_secret().to_owned()),
             ingest_body_limit: self.ingest_body_limit,
             sources: self.source_names(),
+            files_dir: self.data_dir.join("files"),
+            match_weights: self.match_weights.clone(),
             ..web::WebSettings::default()
         }
     }
@@ -621,6 +653,7 @@ impl Config {
             ("sources_sync_cron", self.sources_sync_cron.clone()),
             ("internal_api_key", secret(&self.internal_api_key)),
             ("ingest_body_limit", self.ingest_body_limit.to_string()),
+            ("search_dir", self.search_dir.display().to_string()),
             ("worker_concurrency", self.worker_concurrency.to_string()),
             (
                 "task_retention_days",
@@ -1012,6 +1045,32 @@ impl Parser<'_> {
                     .filter(|n| (1024 * 1024..=1024 * 1024 * 1024).contains(n))
             },
         );
+        let search_dir = self.get("search_dir", None, "a directory path", |v| {
+            (!v.is_empty()).then(|| Some(PathBuf::from(v)))
+        });
+        let currency_rates = match self.raw.get("currency_rates").cloned() {
+            None => Some(search::money::Rates::default()),
+            Some(raw) => match search::money::Rates::parse(&raw.value) {
+                Ok(rates) => Some(rates),
+                Err(e) => {
+                    self.problems.push(format!("{}: {e}", raw.origin));
+                    None
+                }
+            },
+        };
+        let pdf_helper = self.get("pdf_helper", None, "a program path", |v| {
+            (!v.is_empty()).then(|| Some(PathBuf::from(v)))
+        });
+        let match_weights = match self.raw.get("match_weights").cloned() {
+            None => Some(search::index::matching::Weights::default()),
+            Some(raw) => match search::index::matching::Weights::parse(&raw.value) {
+                Ok(weights) => Some(weights),
+                Err(e) => {
+                    self.problems.push(format!("{}: {e}", raw.origin));
+                    None
+                }
+            },
+        };
         let oidc_providers = self.oidc_providers(public_url.as_ref().and_then(Option::as_ref));
         let oidc_signup = self.get("oidc_signup", true, "true or false", parse_bool);
         if mode_or_default == Mode::Production
@@ -1042,6 +1101,10 @@ impl Parser<'_> {
         Some(Config {
             mode: mode?,
             listen: listen?,
+            search_dir: search_dir?.unwrap_or_else(|| data_dir_or_default.join("search")),
+            currency_rates: currency_rates?,
+            match_weights: match_weights?,
+            pdf_helper: pdf_helper?,
             data_dir: data_dir?,
             database: database?,
             migrate_on_start: migrate_on_start?,

@@ -1,6 +1,8 @@
 //! The `jobpilot` command.
 
+mod extract_cli;
 mod jobs_cli;
+mod search_cli;
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -72,11 +74,19 @@ enum Command {
         #[command(subcommand)]
         command: jobs_cli::JobsCommand,
     },
+    /// This replica's job search index.
+    Search {
+        #[command(subcommand)]
+        command: search_cli::SearchCommand,
+    },
     /// The tamper-evident audit log.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Internal: the server runs itself with this to read one PDF under resource limits.
+    #[command(hide = true, name = "pdf-sandbox")]
+    PdfSandbox(extract_cli::PdfSandboxArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -186,6 +196,7 @@ fn main() -> ExitCode {
             println!("{}", secrets::generate_encryption_key(id));
             return ExitCode::SUCCESS;
         }
+        Command::PdfSandbox(args) => return extract_cli::pdf_sandbox(args),
         _ => {}
     }
     let config = match Config::load(cli.config.as_deref()) {
@@ -214,7 +225,8 @@ fn main() -> ExitCode {
         }
         | Command::Keys {
             command: KeysCommand::Generate { .. },
-        } => ExitCode::SUCCESS,
+        }
+        | Command::PdfSandbox(_) => ExitCode::SUCCESS,
         Command::Keys { command } => run(config, |config| key_command(config, command)),
         Command::Serve { no_migrate } => run(config, |config| serve(config, !no_migrate)),
         Command::Migrate => run(config, migrate),
@@ -223,6 +235,7 @@ fn main() -> ExitCode {
         Command::Sources { command } => run(config, |config| jobs_cli::sources(config, command)),
         Command::Jobs { command } => run(config, |config| jobs_cli::jobs(config, command)),
         Command::Audit { command } => run(config, |config| audit_command(config, command)),
+        Command::Search { command } => run(config, |config| search_cli::run(config, command)),
     }
 }
 

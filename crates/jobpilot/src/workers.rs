@@ -17,6 +17,8 @@ pub const SOURCE_SYNC: &str = web::routes::sources::SYNC_TASK;
 pub const AUDIT_PRUNE: &str = "audit.prune";
 /// Daily, at a quiet hour (UTC).
 const AUDIT_PRUNE_CRON: &str = "15 3 * * *";
+/// Reading one resume, PDF sandbox included, takes seconds at most.
+const RESUME_PARSE_TIMEOUT: Duration = Duration::from_secs(120);
 /// A sync resumes page by page, so a long one is cut into attempts rather than killed.
 const SOURCE_SYNC_TIMEOUT: Duration = Duration::from_secs(2 * 3600);
 
@@ -26,9 +28,58 @@ struct SyncArgs {
     source: String,
 }
 
+/// The resume parser's PDF sandbox: this binary (or the one configured), run as a child with
+/// the extraction limits.
+pub fn pdf_sandbox(config: &Config) -> anyhow::Result<extract::PdfSandbox> {
+    let program = match &config.pdf_helper {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()
+            .map_err(|e| anyhow::anyhow!("cannot find this program for the PDF sandbox: {e}"))?,
+    };
+    Ok(extract::PdfSandbox::new(
+        program,
+        vec!["pdf-sandbox".into()],
+        extract::Limits::default(),
+    ))
+}
+
 /// Every kind of task this binary can run. Handlers are idempotent: delivery is at least once.
 pub fn handlers(store: Arc<dyn Store>, catalog: Catalog, config: &Config) -> Handlers {
     let mut handlers = Handlers::new();
+    match (pdf_sandbox(config), config.key_ring()) {
+        (Err(error), _) => tracing::error!(%error, "resumes cannot be parsed on this replica"),
+        // A throwaway key could not open what the server sealed.
+        (Ok(_), None) => tracing::error!(
+            "resumes cannot be parsed on this replica: JOBPILOT_ENCRYPTION_KEYS is not set"
+        ),
+        (Ok(sandbox), Some(keys)) => {
+            let context = web::resumes::ParseContext {
+                store: store.clone(),
+                files: web::files::LocalFiles::new(config.data_dir.join("files")),
+                keys,
+                sandbox: Arc::new(sandbox),
+            };
+            handlers.add_fn(
+                web::resumes::PARSE_TASK,
+                RESUME_PARSE_TIMEOUT,
+                move |_ctx: TaskContext, args: web::resumes::ParseArgs| {
+                    let context = context.clone();
+                    async move {
+                        web::resumes::parse(
+                            context.store.as_ref(),
+                            &context.files,
+                            &context.keys,
+                            &context.sandbox,
+                            domain::ResumeId::from_uuid(args.resume_id),
+                        )
+                        .await
+                        .map(|()| Outcome::Complete)
+                        .map_err(TaskError::retry)
+                    }
+                },
+            );
+        }
+    }
     let audit_store = store.clone();
     let keys = config.key_ring();
     let retention =

@@ -97,6 +97,7 @@ pub fn prepare(mut job: NewJob) -> Result<JobWrite, Vec<FieldError>> {
         }
         job.description_html = Some(clean).filter(|h| !h.trim().is_empty());
     }
+    enrich(&mut job);
     job.validate()?;
     Ok(JobWrite {
         content_hash: content_hash(&job),
@@ -104,6 +105,37 @@ pub fn prepare(mut job: NewJob) -> Result<JobWrite, Vec<FieldError>> {
         dedupe_key: dedupe_key(&job),
         job,
     })
+}
+
+/// Fills what the posting states but does not spell out: its skills (found in the title and
+/// text when the source lists none; a source's own list is put in canonical form) and its
+/// seniority when the title states one. Nothing is guessed beyond what the text says.
+fn enrich(job: &mut NewJob) {
+    let extractor = search::skills::SkillExtractor::builtin();
+    if job.skills.is_empty() {
+        let mut text = job.title.clone();
+        if let Some(description) = &job.description_text {
+            text.push('\n');
+            text.push_str(description);
+        }
+        job.skills = extractor.skill_names(&text);
+        job.skills.truncate(domain::SKILLS_MAX);
+    } else {
+        let taxonomy = search::skills::Taxonomy::builtin();
+        let mut seen = std::collections::HashSet::new();
+        job.skills = std::mem::take(&mut job.skills)
+            .into_iter()
+            .map(|skill| {
+                taxonomy
+                    .canonicalize(&skill)
+                    .map_or(skill, |known| known.name.clone())
+            })
+            .filter(|skill| seen.insert(skill.to_lowercase()))
+            .collect();
+    }
+    if job.seniority.is_none() {
+        job.seniority = search::skills::seniority(&job.title);
+    }
 }
 
 /// Reads one posting from JSON; a wrong type or an unknown field becomes that posting's error,

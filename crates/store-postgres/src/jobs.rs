@@ -205,6 +205,42 @@ impl JobStore for PostgresStore {
         .transpose()
     }
 
+    async fn jobs_by_ids(&self, ids: &[JobId]) -> StoreResult<Vec<Job>> {
+        let ids: Vec<uuid::Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE id = ANY($1)"
+        )))
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(job_from_row)
+        .collect()
+    }
+
+    async fn jobs_changed_after(
+        &self,
+        after: Option<(i64, JobId)>,
+        limit: u32,
+    ) -> StoreResult<Vec<Job>> {
+        let (seq, id) = after.map_or((-1, uuid::Uuid::nil()), |(seq, id)| (seq, id.as_uuid()));
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs \
+             WHERE change_seq >= $1 AND (change_seq > $1 OR id > $2) \
+             ORDER BY change_seq, id LIMIT $3"
+        )))
+        .bind(seq)
+        .bind(id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(job_from_row)
+        .collect()
+    }
+
     async fn list_jobs(
         &self,
         filter: &JobFilter,

@@ -3,6 +3,7 @@
 
 mod audit;
 mod jobs;
+mod resumes;
 mod sealed;
 
 use std::{str::FromStr, time::Duration};

@@ -26,6 +26,12 @@ fn statements(column: SealedColumn) -> (&'static str, &'static str) {
              WHERE $1::text IS NULL OR seq > $1::bigint ORDER BY seq LIMIT $2",
             "UPDATE audit_checkpoints SET seal = $1 WHERE seq = $2::bigint AND seal = $3",
         ),
+        SealedColumn::ResumeText => (
+            "SELECT id::text AS row_key, text_sealed AS sealed FROM resumes \
+             WHERE text_sealed IS NOT NULL AND ($1::uuid IS NULL OR id > $1::uuid) \
+             ORDER BY id LIMIT $2",
+            "UPDATE resumes SET text_sealed = $1 WHERE id = $2::uuid AND text_sealed = $3",
+        ),
     }
 }
 

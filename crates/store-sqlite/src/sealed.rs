@@ -24,6 +24,11 @@ fn statements(column: SealedColumn) -> (&'static str, &'static str) {
              WHERE ?1 IS NULL OR seq > CAST(?1 AS INTEGER) ORDER BY seq LIMIT ?2",
             "UPDATE audit_checkpoints SET seal = ?1 WHERE seq = CAST(?2 AS INTEGER) AND seal = ?3",
         ),
+        SealedColumn::ResumeText => (
+            "SELECT id AS row_key, text_sealed AS sealed FROM resumes \
+             WHERE text_sealed IS NOT NULL AND (?1 IS NULL OR id > ?1) ORDER BY id LIMIT ?2",
+            "UPDATE resumes SET text_sealed = ?1 WHERE id = ?2 AND text_sealed = ?3",
+        ),
     }
 }
 

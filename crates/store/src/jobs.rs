@@ -83,6 +83,18 @@ pub trait JobStore: Send + Sync {
 
     async fn job(&self, id: JobId) -> StoreResult<Option<Job>>;
 
+    /// The jobs among `ids` that exist, in no particular order.
+    async fn jobs_by_ids(&self, ids: &[JobId]) -> StoreResult<Vec<Job>>;
+
+    /// Jobs changed after a position in the order of changes (`(change_seq, id)`; `None`: from
+    /// the start), oldest change first — what the search index follows. Closed postings and
+    /// duplicates are included, so a follower can drop them.
+    async fn jobs_changed_after(
+        &self,
+        after: Option<(i64, JobId)>,
+        limit: u32,
+    ) -> StoreResult<Vec<Job>>;
+
     /// Jobs in id order after the cursor.
     async fn list_jobs(
         &self,

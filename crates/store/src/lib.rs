@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod jobs;
+pub mod resumes;
 pub mod sealed;
 #[cfg(feature = "sqlx")]
 pub mod sql;
@@ -18,6 +19,7 @@ use domain::{
     Role, Session, SessionId, TotpRecord, User, UserId,
 };
 pub use jobs::{JobFilter, JobStore, JobWrite, SourceRun, UpsertOutcome, UpsertStatus};
+pub use resumes::{NewResume, ParsedResume, Resume, ResumeStore};
 pub use sealed::{SealedColumn, SealedValue, SealedValues};
 
 /// Which database a store runs on.
@@ -78,7 +80,7 @@ pub struct PoolStats {
 
 #[async_trait]
 pub trait Store:
-    JobStore + AuditStore + SealedValues + Send + Sync + std::fmt::Debug + 'static
+    JobStore + ResumeStore + AuditStore + SealedValues + Send + Sync + std::fmt::Debug + 'static
 {
     fn backend(&self) -> Backend;
 

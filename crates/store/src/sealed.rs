@@ -10,13 +10,15 @@ pub enum SealedColumn {
     TotpSecret,
     TotpPending,
     AuditCheckpointSeal,
+    ResumeText,
 }
 
 impl SealedColumn {
-    pub const ALL: [SealedColumn; 3] = [
+    pub const ALL: [SealedColumn; 4] = [
         SealedColumn::TotpSecret,
         SealedColumn::TotpPending,
         SealedColumn::AuditCheckpointSeal,
+        SealedColumn::ResumeText,
     ];
 
     /// The table and column, as bound into each value's associated data.
@@ -25,6 +27,7 @@ impl SealedColumn {
             SealedColumn::TotpSecret => ("users", "totp_secret"),
             SealedColumn::TotpPending => ("users", "totp_pending"),
             SealedColumn::AuditCheckpointSeal => ("audit_checkpoints", "seal"),
+            SealedColumn::ResumeText => ("resumes", "text_sealed"),
         }
     }
 }

@@ -15,6 +15,14 @@ pub fn db_error(error: sqlx::Error) -> StoreError {
     }
 }
 
+/// A task-queue failure inside a store transaction, sorted like the store's own errors.
+pub fn task_error(error: tasks::Error) -> StoreError {
+    match error {
+        tasks::Error::Database(e) => db_error(e),
+        other => StoreError::Other(Box::new(other)),
+    }
+}
+
 /// Is this the database refusing a duplicate?
 pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())

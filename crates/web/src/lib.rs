@@ -7,10 +7,12 @@ pub mod client;
 pub mod cookies;
 pub mod error;
 pub mod extract;
+pub mod files;
 pub mod keys;
 pub mod middleware;
 pub mod openapi;
 pub mod rate_limit;
+pub mod resumes;
 pub mod routes;
 pub mod shared;
 mod state;
@@ -84,6 +86,16 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::tasks::act_on_task))
         .routes(routes!(routes::jobs::list_jobs))
         .routes(routes!(routes::jobs::get_job))
+        .routes(routes!(routes::resumes::list_resumes))
+        .routes(routes!(
+            routes::resumes::get_resume,
+            routes::resumes::edit_resume,
+            routes::resumes::delete_resume
+        ))
+        .routes(routes!(routes::resumes::match_resume))
+        .routes(routes!(routes::resumes::download_resume))
+        .routes(routes!(routes::resumes::skill_gap))
+        .routes(routes!(routes::resumes::salary_estimate))
         .routes(routes!(routes::sources::list_sources))
         .routes(routes!(routes::sources::start_sync))
         .routes(routes!(routes::audit::list_audit))
@@ -96,24 +108,39 @@ fn bulk_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi()).routes(routes!(routes::ingest::push_jobs))
 }
 
+/// File uploads: their own body limit, a little above the largest file for the form's framing.
+fn upload_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).routes(routes!(routes::resumes::upload_resume))
+}
+
+/// Room for the multipart framing around the largest accepted file.
+const UPLOAD_OVERHEAD: usize = 64 * 1024;
+
 /// The routes and their finished OpenAPI document.
-fn api_parts() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
+fn api_parts() -> (
+    Router<AppState>,
+    Router<AppState>,
+    Router<AppState>,
+    utoipa::openapi::OpenApi,
+) {
     let (routes, mut spec) = api_routes().split_for_parts();
     let (bulk, bulk_spec) = bulk_routes().split_for_parts();
+    let (uploads, uploads_spec) = upload_routes().split_for_parts();
     spec.merge(bulk_spec);
+    spec.merge(uploads_spec);
     utoipa::Modify::modify(&openapi::CommonErrors, &mut spec);
-    (routes, bulk, spec)
+    (routes, bulk, uploads, spec)
 }
 
 /// The OpenAPI document the server serves at [`OPENAPI_PATH`].
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_parts().2
+    api_parts().3
 }
 
 /// Builds the whole application: routes, documentation and every layer.
 pub fn router(state: AppState) -> Router {
     let settings = state.settings().clone();
-    let (api, bulk, spec) = api_parts();
+    let (api, bulk, uploads, spec) = api_parts();
     let docs = Router::new()
         .merge(SwaggerUi::new(DOCS_PATH).url(OPENAPI_PATH, spec))
         .layer(axum::middleware::map_response(docs_csp));
@@ -128,13 +155,22 @@ pub fn router(state: AppState) -> Router {
         .with_state(state.clone())
         .layer(DefaultBodyLimit::max(settings.ingest_body_limit))
         .layer(RequestBodyLimitLayer::new(settings.ingest_body_limit));
+    let upload_limit = resumes::MAX_RESUME_BYTES + UPLOAD_OVERHEAD;
+    let uploads = uploads
+        .with_state(state.clone())
+        .layer(DefaultBodyLimit::max(upload_limit))
+        .layer(RequestBodyLimitLayer::new(upload_limit));
     let mut app = Router::new()
         .merge(api)
         .merge(bulk)
+        .merge(uploads)
         .merge(docs)
         .fallback(not_found)
         .layer(RequestBodyLimitLayer::new(
-            settings.body_limit.max(settings.ingest_body_limit),
+            settings
+                .body_limit
+                .max(settings.ingest_body_limit)
+                .max(upload_limit),
         ))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a handler panicked");

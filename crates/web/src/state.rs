@@ -125,6 +125,10 @@ pub struct WebSettings {
     pub ingest_body_limit: usize,
     /// The sources this deployment follows.
     pub sources: Vec<String>,
+    /// Where uploaded files (sealed) are kept.
+    pub files_dir: std::path::PathBuf,
+    /// How much each feature counts when matching resumes to jobs.
+    pub match_weights: search::index::matching::Weights,
 }
 
 impl Default for WebSettings {
@@ -156,6 +160,8 @@ impl Default for WebSettings {
             internal_api_key: None,
             ingest_body_limit: 64 * 1024 * 1024,
             sources: Vec::new(),
+            files_dir: std::path::PathBuf::from("./data/files"),
+            match_weights: search::index::matching::Weights::default(),
         }
     }
 }
@@ -186,6 +192,9 @@ struct Inner {
     readiness: ReadinessCache,
     oidc: Vec<Arc<auth::oidc::OidcClient>>,
     audit: crate::audit_writer::AuditWriter,
+    search: Arc<search::index::JobIndex>,
+    /// Wakes the search index's follower after a local job write.
+    search_wake: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -202,6 +211,7 @@ impl AppState {
         tasks: tasks::TaskDb,
         settings: WebSettings,
         shared: Option<Shared>,
+        search: Arc<search::index::JobIndex>,
     ) -> Self {
         let audit = crate::audit_writer::AuditWriter::start(store.clone());
         let passwords = PasswordHasher::new(settings.password_hash_concurrency);
@@ -234,6 +244,8 @@ impl AppState {
                 oidc: oidc_clients(&settings),
                 audit,
                 settings,
+                search,
+                search_wake: Arc::new(tokio::sync::Notify::new()),
             }),
         };
         if let Some(shared) = &state.inner.shared {
@@ -257,6 +269,27 @@ impl AppState {
 
     pub(crate) fn audit_log(&self) -> &crate::audit_writer::AuditWriter {
         &self.inner.audit
+    }
+
+    /// Uploaded files.
+    pub fn files(&self) -> crate::files::LocalFiles {
+        crate::files::LocalFiles::new(self.inner.settings.files_dir.clone())
+    }
+
+    /// This replica's job search index.
+    pub fn search(&self) -> &Arc<search::index::JobIndex> {
+        &self.inner.search
+    }
+
+    /// Rung after jobs are written here, so the index picks them up at once rather than at
+    /// the next poll.
+    pub fn search_wake(&self) -> &Arc<tokio::sync::Notify> {
+        &self.inner.search_wake
+    }
+
+    /// The store as shared ownership (for background work that outlives a request).
+    pub fn store_arc(&self) -> Arc<dyn Store> {
+        Arc::clone(&self.inner.store)
     }
 
     pub fn store(&self) -> &dyn Store {

@@ -73,6 +73,24 @@ impl TestApp {
         Self::builder(db).spawn().await
     }
 
+    /// The data directory this server keeps its files (and search index) in.
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self._data_dir.path().to_owned()
+    }
+
+    /// The SQLite database's files (the database, its WAL); empty on PostgreSQL.
+    pub fn sqlite_files(&self) -> Vec<std::path::PathBuf> {
+        let Some(rest) = self.db_url.strip_prefix("sqlite://") else {
+            return Vec::new();
+        };
+        let path = rest.split('?').next().unwrap_or(rest);
+        ["", "-wal", "-shm"]
+            .iter()
+            .map(|suffix| std::path::PathBuf::from(format!("{path}{suffix}")))
+            .filter(|p| p.exists())
+            .collect()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -155,6 +173,16 @@ impl Builder {
                 data_dir.path().display().to_string(),
             ),
             ("JOBPILOT_POOL_SIZE".to_owned(), "4".to_owned()),
+            // One key ring for the server and its workers (a test may set its own).
+            (
+                "JOBPILOT_ENCRYPTION_KEYS".to_owned(),
+                "test:QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=".to_owned(),
+            ),
+            // The server runs inside the test binary: PDFs go to the real jobpilot binary.
+            (
+                "JOBPILOT_PDF_HELPER".to_owned(),
+                env!("CARGO_BIN_EXE_jobpilot").to_owned(),
+            ),
             // Tests make many requests from one address; the rate-limit tests lower these.
             ("JOBPILOT_RATE_LIMIT".to_owned(), "100000".to_owned()),
             ("JOBPILOT_AUTH_RATE_LIMIT".to_owned(), "100000".to_owned()),

@@ -589,6 +589,15 @@ fn import_and_export_round_trip_through_the_command() {
         "an exported posting imports unchanged"
     );
 
+    let (code, stdout, stderr) = run(&["search", "reindex"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, stdout_status, _) = run(&["search", "status"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        stdout_status.contains("searchable jobs: 50") && stdout_status.contains("up to date"),
+        "{stdout}{stdout_status}"
+    );
+
     let (code, stdout, _) = run(&["sources", "status"]);
     assert_eq!(code, Some(0));
     assert!(stdout.contains("no source has synced yet"), "{stdout}");

@@ -152,6 +152,7 @@ pub async fn push_jobs(
     }
     let items = parse_batch(&content_type, &body)?;
     let report = store_batch(state.store(), items, Utc::now()).await?;
+    state.search_wake().notify_one();
     let counts = report.counts;
     audit(
         &state,

@@ -1,8 +1,13 @@
 //! Job postings: readable by every signed-in user (and by API keys with `jobs:read`).
 
-use axum::{Json, extract::State};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use axum::{Json, extract::State, http::StatusCode};
 use chrono::{DateTime, Utc};
-use domain::{Job, JobId, NewJob, Permission};
+use domain::{Job, JobId, NewJob, Permission, SalaryPeriod};
+use search::index::query::{MAX_OFFSET, SalaryFloor, SearchError};
+use search::index::{Highlights, SearchRequest, Sort};
 use serde::{Deserialize, Serialize};
 use store::JobFilter;
 use utoipa::{IntoParams, ToSchema};
@@ -10,7 +15,7 @@ use uuid::Uuid;
 
 use crate::{
     authn::Authenticated,
-    error::{ApiError, ApiResult, ErrorResponse},
+    error::{ApiError, ApiResult, ErrorDetail, ErrorResponse},
     extract::{ApiQuery, UuidPath},
     state::AppState,
 };
@@ -31,6 +36,12 @@ pub struct JobView {
     pub updated_at: DateTime<Utc>,
     /// When its source stopped listing it.
     pub closed_at: Option<DateTime<Utc>>,
+    /// Relevance to the search (higher is better); only in relevance-ranked searches.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<f32>,
+    /// The matched words in context; only in searches with query text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub highlights: Option<Highlights>,
 }
 
 impl From<Job> for JobView {
@@ -42,6 +53,8 @@ impl From<Job> for JobView {
             first_seen_at: job.first_seen_at,
             updated_at: job.updated_at,
             closed_at: job.closed_at,
+            score: None,
+            highlights: None,
         }
     }
 }
@@ -50,28 +63,103 @@ impl From<Job> for JobView {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct JobListQuery {
-    /// Only postings of this source.
-    #[param(max_length = 32, example = "hh")]
+    /// Full-text query: words (stemmed, English and Russian), "phrases", AND/OR/NOT,
+    /// parentheses, `field:value` with title, company, text, skills or location.
+    #[param(max_length = 1000, example = "rust AND (postgres OR kafka)")]
+    pub q: Option<String>,
+    /// Only postings of these sources (comma-separated).
+    #[param(max_length = 200, example = "hh,greenhouse")]
     pub source: Option<String>,
-    /// Include postings the source no longer lists.
+    /// yes, no and/or hybrid (comma-separated).
+    #[param(example = "yes,hybrid")]
+    pub remote: Option<String>,
+    /// intern, junior, middle, senior, lead, principal and/or executive (comma-separated).
+    pub seniority: Option<String>,
+    /// full_time, part_time, contract, temporary, internship, volunteer and/or other.
+    pub employment_type: Option<String>,
+    /// Postings that list every one of these skills (comma-separated).
+    #[param(example = "Rust,PostgreSQL")]
+    pub skills: Option<String>,
+    /// Words of the location, e.g. `Berlin`.
+    pub location: Option<String>,
+    /// Postings whose best pay reaches this amount (in `currency` per `salary_period`).
+    #[param(minimum = 0)]
+    pub salary_min: Option<f64>,
+    /// ISO 4217 code of `salary_min`; default USD.
+    #[param(example = "EUR")]
+    pub currency: Option<String>,
+    /// hour, day, week, month or year: the period of `salary_min`; default year.
+    pub salary_period: Option<SalaryPeriod>,
+    pub published_after: Option<DateTime<Utc>>,
+    pub published_before: Option<DateTime<Utc>>,
+    /// relevance (default with `q`) or newest.
+    #[param(inline)]
+    pub sort: Option<SortOrder>,
+    /// Count postings per value of these (comma-separated): source, remote, seniority,
+    /// employment_type, skill.
+    #[param(example = "skill,remote")]
+    pub facets: Option<String>,
+    /// Include postings the source no longer lists (listing without search only).
     pub include_closed: Option<bool>,
-    /// Include near-duplicates of other postings (by default only one of each job is listed).
+    /// Include near-duplicates of other postings (listing without search only; by default
+    /// only one of each job is listed).
     pub include_duplicates: Option<bool>,
     /// The `next_cursor` of the previous page.
-    pub cursor: Option<Uuid>,
+    #[param(max_length = 200)]
+    pub cursor: Option<String>,
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SortOrder {
+    Relevance,
+    Newest,
+}
+
+impl JobListQuery {
+    /// Whether the request asks for search (the index) rather than the plain listing.
+    fn is_search(&self) -> bool {
+        self.q.is_some()
+            || self.remote.is_some()
+            || self.seniority.is_some()
+            || self.employment_type.is_some()
+            || self.skills.is_some()
+            || self.location.is_some()
+            || self.salary_min.is_some()
+            || self.published_after.is_some()
+            || self.published_before.is_some()
+            || self.sort.is_some()
+            || self.facets.is_some()
+            || self.source.as_deref().is_some_and(|s| s.contains(','))
+    }
+}
+
+/// How often a facet value occurs among the matching postings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FacetCount {
+    pub value: String,
+    pub count: u64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct JobList {
     pub items: Vec<JobView>,
     /// Pass as `cursor` for the next page; absent on the last page.
-    pub next_cursor: Option<Uuid>,
+    pub next_cursor: Option<String>,
+    /// Postings matching the search, all pages together (searches only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+    /// Counts per value of each facet asked for, most frequent first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub facets: Option<BTreeMap<String, Vec<FacetCount>>>,
 }
 
-/// Lists open job postings, one per job (near-duplicates from other boards left out), oldest
-/// first. Full-text search and filters come with the search API.
+/// Lists or searches open job postings, one per job (near-duplicates from other boards left
+/// out). Without search parameters: every posting in id order (stable paging, closed and
+/// duplicate postings on request). With `q` or any filter: the search index, best match first
+/// (or newest first), with highlights and facet counts.
 #[utoipa::path(
     get,
     path = "/api/v1/jobs",
@@ -80,6 +168,7 @@ pub struct JobList {
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "A page of postings", body = JobList),
+        (status = 400, description = "The query text is not valid query syntax", body = ErrorResponse),
         (status = 401, description = "Not signed in", body = ErrorResponse),
         (status = 403, description = "An API key without the jobs:read scope", body = ErrorResponse),
     )
@@ -92,11 +181,19 @@ pub async fn list_jobs(
     caller.require(Permission::ReadJobs)?;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::validation(vec![crate::error::ErrorDetail::new(
-            "limit",
-            format!("must be from 1 to {MAX_PAGE}"),
-        )]));
+        return Err(invalid("limit", format!("must be from 1 to {MAX_PAGE}")));
     }
+    if query.is_search() {
+        return search_jobs(&state, query, limit).await.map(Json);
+    }
+    let after = query
+        .cursor
+        .as_deref()
+        .map(|c| {
+            c.parse::<Uuid>()
+                .map_err(|_| invalid("cursor", "is not a cursor of this listing"))
+        })
+        .transpose()?;
     let filter = JobFilter {
         source: query.source,
         include_closed: query.include_closed.unwrap_or(false),
@@ -104,15 +201,154 @@ pub async fn list_jobs(
     };
     let jobs = state
         .store()
-        .list_jobs(&filter, query.cursor.map(JobId::from_uuid), limit)
+        .list_jobs(&filter, after.map(JobId::from_uuid), limit)
         .await?;
     let next_cursor = (jobs.len() == limit as usize)
-        .then(|| jobs.last().map(|job| job.id.as_uuid()))
+        .then(|| jobs.last().map(|job| job.id.as_uuid().to_string()))
         .flatten();
     Ok(Json(JobList {
         items: jobs.into_iter().map(JobView::from).collect(),
         next_cursor,
+        total: None,
+        facets: None,
     }))
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::validation(vec![ErrorDetail::new(field, message)])
+}
+
+/// Comma-separated values, each parsed as the API spells it.
+fn list<T: serde::de::DeserializeOwned>(field: &str, raw: Option<&str>) -> ApiResult<Vec<T>> {
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
+    };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            serde_json::from_value(serde_json::Value::String(v.to_owned()))
+                .map_err(|_| invalid(field, format!("`{v}` is not one of the accepted values")))
+        })
+        .collect()
+}
+
+const SEARCH_CURSOR_PREFIX: &str = "s1.";
+
+fn encode_offset(offset: usize) -> String {
+    format!("{SEARCH_CURSOR_PREFIX}{offset}")
+}
+
+fn decode_offset(cursor: Option<&str>) -> ApiResult<usize> {
+    match cursor {
+        None => Ok(0),
+        Some(cursor) => cursor
+            .strip_prefix(SEARCH_CURSOR_PREFIX)
+            .and_then(|offset| offset.parse().ok())
+            .ok_or_else(|| invalid("cursor", "is not a cursor of a search")),
+    }
+}
+
+async fn search_jobs(state: &AppState, query: JobListQuery, limit: u32) -> ApiResult<JobList> {
+    if query.include_closed.is_some() || query.include_duplicates.is_some() {
+        return Err(invalid(
+            "include_closed",
+            "closed and duplicate postings are listed without search parameters only",
+        ));
+    }
+    let salary_at_least = match query.salary_min {
+        None => None,
+        Some(amount) if !(amount.is_finite() && amount >= 0.0) => {
+            return Err(invalid("salary_min", "must be a non-negative number"));
+        }
+        Some(amount) => {
+            let currency = domain::Currency::parse(query.currency.as_deref().unwrap_or("USD"))
+                .map_err(|e| invalid("currency", e.to_string()))?;
+            Some(SalaryFloor {
+                amount,
+                currency: currency.as_str().to_owned(),
+                period: query.salary_period.unwrap_or(SalaryPeriod::Year),
+            })
+        }
+    };
+    let has_text = query.q.as_deref().is_some_and(|q| !q.trim().is_empty());
+    let offset = decode_offset(query.cursor.as_deref())?;
+    let request = SearchRequest {
+        text: query.q,
+        sources: list::<String>("source", query.source.as_deref())?,
+        remote: list("remote", query.remote.as_deref())?,
+        seniority: list("seniority", query.seniority.as_deref())?,
+        employment_types: list("employment_type", query.employment_type.as_deref())?,
+        skills: list::<String>("skills", query.skills.as_deref())?,
+        location: query.location,
+        salary_at_least,
+        published_after: query.published_after,
+        published_before: query.published_before,
+        sort: query.sort.map(|s| match s {
+            SortOrder::Relevance => Sort::Relevance,
+            SortOrder::Newest => Sort::Newest,
+        }),
+        offset,
+        limit: limit as usize,
+        facets: list::<String>("facets", query.facets.as_deref())?,
+        highlight: has_text,
+    };
+    let index = Arc::clone(state.search());
+    let results = tokio::task::spawn_blocking(move || index.search(&request))
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .map_err(|e| match e {
+            SearchError::Invalid {
+                field: "q",
+                message,
+            } => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                format!("q: {message}"),
+            ),
+            SearchError::Invalid { field, message } => invalid(field, message),
+            SearchError::Index(e) => ApiError::internal(&e),
+        })?;
+    let ids: Vec<JobId> = results.hits.iter().map(|hit| hit.id).collect();
+    let mut jobs: HashMap<JobId, Job> = state
+        .store()
+        .jobs_by_ids(&ids)
+        .await?
+        .into_iter()
+        .map(|job| (job.id, job))
+        .collect();
+    let items: Vec<JobView> = results
+        .hits
+        .into_iter()
+        .filter_map(|hit| {
+            let job = jobs.remove(&hit.id)?;
+            Some(JobView {
+                score: hit.score,
+                highlights: hit.highlights,
+                ..JobView::from(job)
+            })
+        })
+        .collect();
+    let next = offset + limit as usize;
+    let next_cursor = (next < results.total && next <= MAX_OFFSET).then(|| encode_offset(next));
+    Ok(JobList {
+        items,
+        next_cursor,
+        total: Some(results.total as u64),
+        facets: (!results.facets.is_empty()).then(|| {
+            results
+                .facets
+                .into_iter()
+                .map(|(name, values)| {
+                    let values = values
+                        .into_iter()
+                        .map(|(value, count)| FacetCount { value, count })
+                        .collect();
+                    (name, values)
+                })
+                .collect()
+        }),
+    })
 }
 
 /// One job posting.

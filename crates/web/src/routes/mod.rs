@@ -9,6 +9,7 @@ pub mod me;
 pub mod metrics;
 pub mod oidc;
 pub mod privacy;
+pub mod resumes;
 pub mod sources;
 pub mod task_events;
 pub mod tasks;

@@ -75,6 +75,9 @@ pub struct AccountExport {
     pub api_keys: Vec<ApiKeyExport>,
     pub linked_identities: Vec<IdentityExport>,
     pub tasks: Vec<TaskView>,
+    /// Uploaded resumes with the text read from them (the files themselves are downloaded
+    /// one by one).
+    pub resumes: Vec<crate::routes::resumes::ResumeDetail>,
     /// What the audit log records the account doing, newest first.
     pub audit_events: Vec<AuditEntry>,
 }
@@ -117,7 +120,17 @@ pub async fn export_account(
     let tasks = tasks::admin::list(state.tasks(), &filter, 1000)
         .await
         .map_err(|e| ApiError::internal(&e))?;
+    let resumes = store
+        .resumes(user.id)
+        .await?
+        .iter()
+        .map(|resume| crate::routes::resumes::ResumeDetail {
+            text: crate::resumes::text_of(resume, state.key_ring()),
+            resume: resume.into(),
+        })
+        .collect();
     let export = AccountExport {
+        resumes,
         exported_at: Utc::now(),
         has_password: user.password_hash.is_some(),
         two_factor_enabled_at: user.totp_enabled_at,
@@ -250,6 +263,11 @@ pub async fn delete_account(
     let tasks_deleted = tasks::admin::forget_user(state.tasks(), user.id.as_uuid())
         .await
         .map_err(|e| ApiError::internal(&e))?;
+    // The files first: once the rows are gone, nothing would name them.
+    let files = state.files();
+    for resume in state.store().resumes(user.id).await? {
+        crate::resumes::delete(state.store(), &files, user.id, resume.id).await?;
+    }
     state.store().delete_user(user.id).await?;
     state.session_ended(None).await;
     audit(

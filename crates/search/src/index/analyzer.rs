@@ -1,0 +1,155 @@
+//! The text analyzer of the job index: postings mix Russian and English (often in one sentence),
+//! so each word is stemmed by the language of its script rather than one language per field.
+
+use std::borrow::Cow;
+use std::mem;
+
+use frostem::{Algorithm, Stemmer};
+use tantivy::tokenizer::{
+    LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer, Token, TokenFilter, TokenStream,
+    Tokenizer,
+};
+
+/// The name the analyzer is registered under in the index.
+pub const TEXT_ANALYZER: &str = "jobpilot_text";
+
+/// Words longer than this (base64 blobs, URLs glued together) are left out of the index.
+const MAX_TOKEN_BYTES: usize = 48;
+
+pub fn text_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
+        .filter(LowerCaser)
+        .filter(ScriptStemmer)
+        .build()
+}
+
+/// Stems Cyrillic words with the Russian stemmer and Latin ones with the English stemmer; words
+/// with digits (versions, "1c", "s3") are kept as they are. `ё` is folded into `е` first, as
+/// Russian text spells the same word both ways.
+#[derive(Debug, Clone, Copy)]
+pub struct ScriptStemmer;
+
+impl TokenFilter for ScriptStemmer {
+    type Tokenizer<T: Tokenizer> = ScriptStemmerFilter<T>;
+
+    fn transform<T: Tokenizer>(self, tokenizer: T) -> ScriptStemmerFilter<T> {
+        ScriptStemmerFilter { inner: tokenizer }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ScriptStemmerFilter<T> {
+    inner: T,
+}
+
+impl<T: Tokenizer> Tokenizer for ScriptStemmerFilter<T> {
+    type TokenStream<'a> = ScriptStemmerStream<T::TokenStream<'a>>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
+        ScriptStemmerStream {
+            tail: self.inner.token_stream(text),
+            english: Stemmer::new(Algorithm::English),
+            russian: Stemmer::new(Algorithm::Russian),
+            buffer: String::new(),
+        }
+    }
+}
+
+#[allow(missing_debug_implementations)]
+pub struct ScriptStemmerStream<T> {
+    tail: T,
+    english: Stemmer,
+    russian: Stemmer,
+    buffer: String,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Script {
+    Latin,
+    Cyrillic,
+    Other,
+}
+
+fn script_of(word: &str) -> Script {
+    let mut script = None;
+    for c in word.chars() {
+        let this = if c.is_ascii_alphabetic() {
+            Script::Latin
+        } else if ('\u{0400}'..='\u{04FF}').contains(&c) {
+            Script::Cyrillic
+        } else {
+            return Script::Other;
+        };
+        match &script {
+            None => script = Some(this),
+            Some(seen) if *seen != this => return Script::Other,
+            Some(_) => {}
+        }
+    }
+    script.unwrap_or(Script::Other)
+}
+
+impl<T: TokenStream> TokenStream for ScriptStemmerStream<T> {
+    fn advance(&mut self) -> bool {
+        if !self.tail.advance() {
+            return false;
+        }
+        let token = self.tail.token_mut();
+        if token.text.contains('ё') {
+            token.text = token.text.replace('ё', "е");
+        }
+        let stemmer = match script_of(&token.text) {
+            Script::Latin => &self.english,
+            Script::Cyrillic => &self.russian,
+            Script::Other => return true,
+        };
+        match stemmer.stem(&token.text) {
+            Cow::Owned(stemmed) => token.text = stemmed,
+            Cow::Borrowed(stemmed) => {
+                self.buffer.clear();
+                self.buffer.push_str(stemmed);
+                mem::swap(&mut token.text, &mut self.buffer);
+            }
+        }
+        true
+    }
+
+    fn token(&self) -> &Token {
+        self.tail.token()
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        self.tail.token_mut()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn terms(text: &str) -> Vec<String> {
+        let mut analyzer = text_analyzer();
+        let mut stream = analyzer.token_stream(text);
+        let mut out = Vec::new();
+        while stream.advance() {
+            out.push(stream.token().text.clone());
+        }
+        out
+    }
+
+    #[test]
+    fn each_word_is_stemmed_by_its_own_language() {
+        assert_eq!(
+            terms("Developers разработчиков Running разработчик ёлка"),
+            ["develop", "разработчик", "run", "разработчик", "елк"]
+        );
+    }
+
+    #[test]
+    fn words_with_digits_or_mixed_scripts_are_kept() {
+        assert_eq!(terms("S3 1С k8s"), ["s3", "1с", "k8s"]);
+        let long = "x".repeat(MAX_TOKEN_BYTES + 1);
+        assert_eq!(terms(&format!("rust {long}")), ["rust"]);
+    }
+}

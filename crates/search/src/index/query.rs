@@ -1,0 +1,438 @@
+//! Searching the job index: the user's query text (tantivy's query language over the job's
+//! fields) combined with exact filters, ranked by relevance or by date, with facet counts and
+//! highlighted snippets.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use chrono::{DateTime, Utc};
+use domain::{EmploymentType, JobId, Remote, SalaryPeriod, Seniority};
+use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
+use tantivy::schema::{Facet, IndexRecordOption, Value};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{DocAddress, Order, Searcher, TantivyDocument, Term};
+
+use super::schema::{enum_name, skill_key};
+use super::{IndexError, JobIndex};
+
+/// The deepest a result list can be paged (as in most search engines): past it, narrow the query.
+pub const MAX_OFFSET: usize = 10_000;
+pub const MAX_LIMIT: usize = 100;
+/// The longest query text accepted.
+pub const MAX_QUERY_CHARS: usize = 1_000;
+const FACET_VALUES: usize = 20;
+const SNIPPET_CHARS: usize = 200;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    /// Best match first (the default when there is query text).
+    #[default]
+    Relevance,
+    /// Most recently published first (the default without query text).
+    Newest,
+}
+
+/// A salary floor: postings whose best pay reaches it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SalaryFloor {
+    pub amount: f64,
+    pub currency: String,
+    pub period: SalaryPeriod,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SearchRequest {
+    /// Query text; empty: every posting (then filters and sort by date do the work).
+    pub text: Option<String>,
+    /// Any of these sources.
+    pub sources: Vec<String>,
+    pub remote: Vec<Remote>,
+    pub seniority: Vec<Seniority>,
+    pub employment_types: Vec<EmploymentType>,
+    /// Every one of these skills.
+    pub skills: Vec<String>,
+    /// Words of the location (e.g. "Berlin").
+    pub location: Option<String>,
+    pub salary_at_least: Option<SalaryFloor>,
+    pub published_after: Option<DateTime<Utc>>,
+    pub published_before: Option<DateTime<Utc>>,
+    pub sort: Option<Sort>,
+    pub offset: usize,
+    pub limit: usize,
+    /// Count postings per value of these facets (`source`, `remote`, `seniority`,
+    /// `employment_type`, `skill`).
+    pub facets: Vec<String>,
+    pub highlight: bool,
+}
+
+pub const FACET_NAMES: [&str; 5] = ["source", "remote", "seniority", "employment_type", "skill"];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchHit {
+    pub id: JobId,
+    /// Relevance (BM25); absent when sorted by date.
+    pub score: Option<f32>,
+    pub highlights: Option<Highlights>,
+}
+
+/// Fragments with the matched words wrapped in `<b>…</b>`; everything else HTML-escaped.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, utoipa::ToSchema)]
+pub struct Highlights {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+/// Facet name → (value, count), most frequent first.
+pub type Facets = BTreeMap<String, Vec<(String, u64)>>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchResults {
+    /// Postings matching, all pages together.
+    pub total: usize,
+    pub hits: Vec<SearchHit>,
+    pub facets: Facets,
+}
+
+/// Why a search was refused: the caller's input, never the index's state.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error(transparent)]
+    Index(#[from] IndexError),
+}
+
+impl SearchError {
+    fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<tantivy::TantivyError> for SearchError {
+    fn from(e: tantivy::TantivyError) -> Self {
+        Self::Index(IndexError::Tantivy(e))
+    }
+}
+
+impl JobIndex {
+    /// Postings whose `field` has every word of `text`, analysed as the index analyses it: the
+    /// text is words, never query syntax (`OR`, quotes and colons mean nothing here). `None`
+    /// when the text has no words.
+    pub(crate) fn all_words(
+        &self,
+        field: tantivy::schema::Field,
+        text: &str,
+    ) -> Option<Box<dyn Query>> {
+        let mut words: Vec<String> = self.analysed_words(text).into_iter().collect();
+        words.sort();
+        if words.is_empty() {
+            return None;
+        }
+        let clauses: Vec<(Occur, Box<dyn Query>)> = words
+            .iter()
+            .map(|word| {
+                let term = Term::from_field_text(field, word);
+                let query: Box<dyn Query> =
+                    Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
+                (Occur::Must, query)
+            })
+            .collect();
+        Some(Box::new(BooleanQuery::new(clauses)))
+    }
+}
+
+struct BuiltQuery {
+    all: Box<dyn Query>,
+    text: Option<Box<dyn Query>>,
+}
+
+impl JobIndex {
+    fn query_parser(&self) -> QueryParser {
+        let f = &self.fields;
+        let mut parser = QueryParser::for_index(
+            &self.index,
+            vec![f.title, f.company, f.text, f.skills, f.locations],
+        );
+        parser.set_field_boost(f.title, 3.0);
+        parser.set_field_boost(f.skills, 2.0);
+        parser.set_field_boost(f.company, 1.5);
+        parser.set_conjunction_by_default();
+        parser
+    }
+
+    /// The query for a request, and its text part alone (for highlighting).
+    fn build_query(&self, request: &SearchRequest) -> Result<BuiltQuery, SearchError> {
+        let f = &self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let text = request
+            .text
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        let text_query = match text {
+            Some(text) if text.chars().count() > MAX_QUERY_CHARS => {
+                return Err(SearchError::invalid(
+                    "q",
+                    format!("is longer than {MAX_QUERY_CHARS} characters"),
+                ));
+            }
+            Some(text) => Some(
+                self.query_parser()
+                    .parse_query(text)
+                    .map_err(|e| SearchError::invalid("q", describe_parse_error(&e)))?,
+            ),
+            None => None,
+        };
+        if let Some(query) = &text_query {
+            clauses.push((Occur::Must, query.box_clone()));
+        }
+        let any_of = |field, values: Vec<String>| -> Option<Box<dyn Query>> {
+            if values.is_empty() {
+                return None;
+            }
+            let terms: Vec<(Occur, Box<dyn Query>)> = values
+                .iter()
+                .map(|value| {
+                    let term = Term::from_field_text(field, value);
+                    let query: Box<dyn Query> =
+                        Box::new(TermQuery::new(term, IndexRecordOption::Basic));
+                    (Occur::Should, query)
+                })
+                .collect();
+            Some(Box::new(BooleanQuery::new(terms)))
+        };
+        let names = |values: &[_]| values.iter().map(enum_name).collect::<Vec<String>>();
+        for filter in [
+            any_of(f.source, request.sources.clone()),
+            any_of(f.remote, request.remote.iter().map(enum_name).collect()),
+            any_of(f.seniority, names(&request.seniority)),
+            any_of(
+                f.employment,
+                request.employment_types.iter().map(enum_name).collect(),
+            ),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            clauses.push((Occur::Must, filter));
+        }
+        for skill in &request.skills {
+            let term = Term::from_field_text(f.skill, &skill_key(skill));
+            clauses.push((
+                Occur::Must,
+                Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
+            ));
+        }
+        if let Some(location) = request.location.as_deref() {
+            if let Some(query) = self.all_words(f.locations, location) {
+                clauses.push((Occur::Must, query));
+            }
+        }
+        if let Some(floor) = &request.salary_at_least {
+            let usd = self
+                .rates
+                .usd_per_year(floor.amount, &floor.currency, floor.period)
+                .ok_or_else(|| {
+                    SearchError::invalid(
+                        "currency",
+                        format!("no exchange rate is configured for {}", floor.currency),
+                    )
+                })?;
+            clauses.push((
+                Occur::Must,
+                Box::new(RangeQuery::new(
+                    Bound::Included(Term::from_field_f64(f.salary_usd_year, usd)),
+                    Bound::Unbounded,
+                )),
+            ));
+        }
+        let date = |at: DateTime<Utc>| {
+            Term::from_field_date(
+                f.published,
+                tantivy::DateTime::from_timestamp_micros(at.timestamp_micros()),
+            )
+        };
+        if request.published_after.is_some() || request.published_before.is_some() {
+            clauses.push((
+                Occur::Must,
+                Box::new(RangeQuery::new(
+                    request
+                        .published_after
+                        .map_or(Bound::Unbounded, |at| Bound::Included(date(at))),
+                    request
+                        .published_before
+                        .map_or(Bound::Unbounded, |at| Bound::Excluded(date(at))),
+                )),
+            ));
+        }
+        let query: Box<dyn Query> = match clauses.len() {
+            0 => Box::new(AllQuery),
+            _ => Box::new(BooleanQuery::new(clauses)),
+        };
+        Ok(BuiltQuery {
+            all: query,
+            text: text_query,
+        })
+    }
+
+    /// Runs a search. Blocking (a few milliseconds): call from a blocking thread under load.
+    pub fn search(&self, request: &SearchRequest) -> Result<SearchResults, SearchError> {
+        if !(1..=MAX_LIMIT).contains(&request.limit) {
+            return Err(SearchError::invalid(
+                "limit",
+                format!("must be from 1 to {MAX_LIMIT}"),
+            ));
+        }
+        if request.offset > MAX_OFFSET {
+            return Err(SearchError::invalid(
+                "cursor",
+                format!("results deeper than {MAX_OFFSET} are not paged; narrow the query"),
+            ));
+        }
+        for facet in &request.facets {
+            if !FACET_NAMES.contains(&facet.as_str()) {
+                return Err(SearchError::invalid(
+                    "facets",
+                    format!("unknown facet `{facet}`; known: {}", FACET_NAMES.join(", ")),
+                ));
+            }
+        }
+        let BuiltQuery {
+            all: query,
+            text: text_query,
+        } = self.build_query(request)?;
+        let searcher = self.reader.searcher();
+        let sort = request.sort.unwrap_or(if text_query.is_some() {
+            Sort::Relevance
+        } else {
+            Sort::Newest
+        });
+        let top = TopDocs::with_limit(request.limit).and_offset(request.offset);
+        let (scored, total): (Vec<(Option<f32>, DocAddress)>, usize) = match sort {
+            Sort::Relevance => {
+                let (docs, total) = searcher.search(&query, &(top.order_by_score(), Count))?;
+                (docs.into_iter().map(|(s, d)| (Some(s), d)).collect(), total)
+            }
+            Sort::Newest => {
+                let by_date =
+                    top.order_by_fast_field::<tantivy::DateTime>("published", Order::Desc);
+                let (docs, total) = searcher.search(&query, &(by_date, Count))?;
+                (docs.into_iter().map(|(_, d)| (None, d)).collect(), total)
+            }
+        };
+        let facets = self.facet_counts(&searcher, &query, &request.facets)?;
+        let snippets = match (&text_query, request.highlight) {
+            (Some(text_query), true) => Some((
+                snippet_generator(&searcher, text_query.as_ref(), self.fields.title)?,
+                snippet_generator(&searcher, text_query.as_ref(), self.fields.text)?,
+            )),
+            _ => None,
+        };
+        let mut hits = Vec::with_capacity(scored.len());
+        for (score, address) in scored {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let Some(id) = doc
+                .get_first(self.fields.id)
+                .and_then(|v| v.as_str())
+                .and_then(|id| id.parse::<uuid::Uuid>().ok())
+            else {
+                continue;
+            };
+            let highlights = snippets.as_ref().map(|(title, text)| {
+                let stored = |field| {
+                    doc.get_first(field)
+                        .and_then(|v| v.as_str())
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                let marked = |generator: &SnippetGenerator, value: String| {
+                    let snippet = generator.snippet(&value);
+                    (!snippet.highlighted().is_empty()).then(|| snippet.to_html())
+                };
+                Highlights {
+                    title: marked(title, stored(self.fields.title)),
+                    text: marked(text, stored(self.fields.summary)),
+                }
+            });
+            hits.push(SearchHit {
+                id: JobId::from_uuid(id),
+                score,
+                highlights,
+            });
+        }
+        Ok(SearchResults {
+            total,
+            hits,
+            facets,
+        })
+    }
+
+    fn facet_counts(
+        &self,
+        searcher: &Searcher,
+        query: &dyn Query,
+        names: &[String],
+    ) -> Result<Facets, SearchError> {
+        let mut facets = Facets::new();
+        if names.is_empty() {
+            return Ok(facets);
+        }
+        let mut collector = FacetCollector::for_field("facets");
+        for name in names {
+            collector.add_facet(Facet::from_path([name.as_str()]));
+        }
+        let counts = searcher.search(query, &collector)?;
+        for name in names {
+            let values = counts
+                .top_k(Facet::from_path([name.as_str()]), FACET_VALUES)
+                .into_iter()
+                .filter_map(|(facet, count)| {
+                    let value = facet.to_path().last().map(|v| (*v).to_owned())?;
+                    let value = if name == "skill" {
+                        super::skill_display(&value)
+                    } else {
+                        value
+                    };
+                    Some((value, count))
+                })
+                .collect();
+            facets.insert(name.clone(), values);
+        }
+        Ok(facets)
+    }
+}
+
+fn snippet_generator(
+    searcher: &Searcher,
+    query: &dyn Query,
+    field: tantivy::schema::Field,
+) -> Result<SnippetGenerator, SearchError> {
+    let mut generator = SnippetGenerator::create(searcher, query, field)?;
+    generator.set_max_num_chars(SNIPPET_CHARS);
+    Ok(generator)
+}
+
+/// tantivy's messages name its internals; say what the user can fix.
+fn describe_parse_error(error: &tantivy::query::QueryParserError) -> String {
+    use tantivy::query::QueryParserError as E;
+    match error {
+        E::SyntaxError(detail) => format!(
+            "the query is not valid ({detail}); use words, \"phrases\", AND/OR/NOT, \
+             parentheses and field:value with title, company, text, skills or location"
+        ),
+        E::FieldDoesNotExist(field) => format!(
+            "unknown field `{field}`; searchable fields are title, company, text, skills and location"
+        ),
+        E::FieldNotIndexed(field) => format!("`{field}` cannot be searched"),
+        other => format!("the query cannot be run: {other}"),
+    }
+}

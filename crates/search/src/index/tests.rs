@@ -1,0 +1,464 @@
+use chrono::{TimeZone, Utc};
+use domain::{Job, JobId, NewJob, Remote};
+use serde_json::json;
+
+use super::query::{SalaryFloor, SearchError};
+use super::*;
+
+fn job(seq: i64, posting: serde_json::Value) -> Job {
+    let mut base = json!({
+        "source": "greenhouse", "external_id": seq.to_string(),
+        "url": format!("https://example.org/{seq}"), "title": "Engineer",
+    });
+    if let (Some(base), Some(extra)) = (base.as_object_mut(), posting.as_object()) {
+        base.extend(extra.clone());
+    }
+    let posting: NewJob = serde_json::from_value(base).unwrap();
+    let seen = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+    Job {
+        id: JobId::new(),
+        posting,
+        canonical_id: None,
+        first_seen_at: seen,
+        last_seen_at: seen,
+        updated_at: seen,
+        closed_at: None,
+        change_seq: seq,
+    }
+}
+
+fn request(text: &str) -> SearchRequest {
+    SearchRequest {
+        text: Some(text.to_owned()),
+        limit: 10,
+        ..SearchRequest::default()
+    }
+}
+
+fn ids(results: &SearchResults) -> Vec<JobId> {
+    results.hits.iter().map(|hit| hit.id).collect()
+}
+
+fn sample() -> (JobIndex, Vec<Job>) {
+    let index = JobIndex::in_memory(crate::money::Rates::default()).unwrap();
+    let jobs = vec![
+        job(
+            1,
+            json!({
+                "title": "Senior Rust Developer", "company": "Ferrous",
+                "description_text": "We build databases in Rust. Experience with PostgreSQL required.",
+                "skills": ["Rust", "PostgreSQL"], "locations": ["Berlin, Germany"], "remote": "hybrid",
+                "seniority": "senior",
+                "salary": {"min": 80000, "max": 100000, "currency": "EUR", "period": "year"},
+                "published_at": "2026-11-20T00:00:00Z",
+            }),
+        ),
+        job(
+            2,
+            json!({
+                "title": "Разработчик Python", "company": "Яндекс", "source": "hh",
+                "description_text": "Ищем разработчиков на Python для работы с базами данных.",
+                "skills": ["Python"], "locations": ["Москва"], "remote": "no",
+                "salary": {"min": 250000, "currency": "RUB", "period": "month"},
+                "published_at": "2026-11-25T00:00:00Z",
+            }),
+        ),
+        job(
+            3,
+            json!({
+                "title": "Data Engineer", "company": "Streamly",
+                "description_text": "Pipelines in Python and Rust; developing data platforms.",
+                "skills": ["Python", "Rust", "Kafka"], "remote": "yes",
+                "published_at": "2026-11-10T00:00:00Z",
+            }),
+        ),
+    ];
+    index.apply(&jobs).unwrap();
+    (index, jobs)
+}
+
+#[test]
+fn words_match_across_inflections_in_both_languages() {
+    let (index, jobs) = sample();
+    // "developing"/"developer" share a stem; Russian "разработчиков" matches "разработчик".
+    let found = index.search(&request("develop")).unwrap();
+    assert_eq!(found.total, 2);
+    assert!(ids(&found).contains(&jobs[0].id) && ids(&found).contains(&jobs[2].id));
+    let found = index.search(&request("разработчиков")).unwrap();
+    assert_eq!(ids(&found), [jobs[1].id]);
+    // The title weighs more than the text.
+    let found = index.search(&request("rust")).unwrap();
+    assert_eq!(ids(&found)[0], jobs[0].id);
+    assert!(found.hits[0].score.unwrap() > found.hits[1].score.unwrap());
+}
+
+#[test]
+fn filters_narrow_the_results() {
+    let (index, jobs) = sample();
+    let all = |mut r: SearchRequest, f: &dyn Fn(&mut SearchRequest)| {
+        r.text = None;
+        f(&mut r);
+        ids(&index.search(&r).unwrap())
+    };
+    let base = SearchRequest {
+        limit: 10,
+        ..SearchRequest::default()
+    };
+    // Without text: newest first.
+    assert_eq!(
+        all(base.clone(), &|_| {}),
+        [jobs[1].id, jobs[0].id, jobs[2].id]
+    );
+    assert_eq!(
+        all(base.clone(), &|r| r.sources = vec!["hh".into()]),
+        [jobs[1].id]
+    );
+    assert_eq!(
+        all(base.clone(), &|r| r.remote =
+            vec![Remote::Yes, Remote::Hybrid]),
+        [jobs[0].id, jobs[2].id]
+    );
+    assert_eq!(
+        all(base.clone(), &|r| r.skills =
+            vec!["rust".into(), "KAFKA".into()]),
+        [jobs[2].id]
+    );
+    assert_eq!(
+        all(base.clone(), &|r| r.location = Some("berlin".into())),
+        [jobs[0].id]
+    );
+    // 250,000 RUB a month is about 33,000 USD a year; 80–100k EUR is above 60k USD.
+    let floor = |amount: f64, currency: &str| SalaryFloor {
+        amount,
+        currency: currency.into(),
+        period: domain::SalaryPeriod::Year,
+    };
+    assert_eq!(
+        all(base.clone(), &|r| r.salary_at_least =
+            Some(floor(60_000.0, "USD"))),
+        [jobs[0].id]
+    );
+    assert_eq!(
+        all(base.clone(), &|r| r.salary_at_least =
+            Some(floor(2_000_000.0, "RUB"))),
+        [jobs[1].id, jobs[0].id]
+    );
+    let after = Utc.with_ymd_and_hms(2026, 11, 15, 0, 0, 0).unwrap();
+    assert_eq!(
+        all(base.clone(), &|r| r.published_after = Some(after)),
+        [jobs[1].id, jobs[0].id]
+    );
+    assert_eq!(
+        all(base, &|r| r.published_before = Some(after)),
+        [jobs[2].id]
+    );
+}
+
+#[test]
+fn facets_count_the_matching_postings() {
+    let (index, _) = sample();
+    let mut r = request("python OR rust");
+    r.text = Some("python OR rust".into());
+    r.facets = vec!["skill".into(), "source".into()];
+    let found = index.search(&r).unwrap();
+    assert_eq!(found.total, 3);
+    let skills: std::collections::BTreeMap<_, _> = found.facets["skill"].iter().cloned().collect();
+    assert_eq!(skills["Python"], 2);
+    assert_eq!(skills["Rust"], 2);
+    assert_eq!(skills["Apache Kafka"], 1);
+    assert_eq!(found.facets["source"][0], ("greenhouse".to_owned(), 2));
+}
+
+#[test]
+fn highlights_mark_the_matched_words_and_escape_the_rest() {
+    let index = JobIndex::in_memory(crate::money::Rates::default()).unwrap();
+    let hostile = job(
+        1,
+        json!({
+            "title": "Rust <script>alert(1)</script> engineer",
+            "description_text": "Write Rust & <img src=x onerror=alert(1)> code.",
+        }),
+    );
+    index.apply(&[hostile]).unwrap();
+    let mut r = request("rust");
+    r.highlight = true;
+    let found = index.search(&r).unwrap();
+    let highlights = found.hits[0].highlights.clone().unwrap();
+    let title = highlights.title.unwrap();
+    assert!(title.contains("<b>Rust</b>"), "{title}");
+    assert!(
+        title.contains("&lt;script&gt;") && !title.contains("<script>"),
+        "{title}"
+    );
+    let text = highlights.text.unwrap();
+    assert!(
+        text.contains("<b>Rust</b>") && !text.contains("<img"),
+        "{text}"
+    );
+}
+
+#[test]
+fn closed_postings_and_duplicates_leave_the_index() {
+    let (index, mut jobs) = sample();
+    jobs[0].closed_at = Some(Utc::now());
+    jobs[0].change_seq = 4;
+    jobs[2].canonical_id = Some(jobs[1].id);
+    jobs[2].change_seq = 5;
+    index.apply(&[jobs[0].clone(), jobs[2].clone()]).unwrap();
+    assert_eq!(index.num_docs(), 1);
+    assert_eq!(index.position().change_seq, 5);
+    // A changed posting replaces its old document.
+    jobs[1].posting.title = "Go developer".into();
+    jobs[1].change_seq = 6;
+    index.apply(&[jobs[1].clone()]).unwrap();
+    assert_eq!(index.num_docs(), 1);
+    assert_eq!(index.search(&request("go")).unwrap().total, 1);
+    assert_eq!(
+        index.search(&request("title:разработчик")).unwrap().total,
+        0
+    );
+    assert_eq!(index.search(&request("title:go")).unwrap().total, 1);
+}
+
+#[test]
+fn bad_queries_are_refused_with_a_message_naming_the_problem() {
+    let (index, _) = sample();
+    let message = |r: SearchRequest| match index.search(&r) {
+        Err(SearchError::Invalid { field, message }) => format!("{field}: {message}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    assert!(message(request("title:(rust")).starts_with("q: the query is not valid"));
+    assert!(message(request("salary:5")).contains("unknown field `salary`"));
+    assert!(message(request(&"a ".repeat(600))).contains("longer than"));
+    let mut r = request("rust");
+    r.limit = 0;
+    assert!(message(r).starts_with("limit"));
+    let mut r = request("rust");
+    r.offset = query::MAX_OFFSET + 1;
+    assert!(message(r).starts_with("cursor"));
+    let mut r = request("rust");
+    r.facets = vec!["colour".into()];
+    assert!(message(r).contains("unknown facet"));
+    let mut r = request("rust");
+    r.salary_at_least = Some(SalaryFloor {
+        amount: 1.0,
+        currency: "XAF".into(),
+        period: domain::SalaryPeriod::Year,
+    });
+    assert!(message(r).contains("no exchange rate"));
+}
+
+#[test]
+fn paging_walks_the_results_without_overlap() {
+    let index = JobIndex::in_memory(crate::money::Rates::default()).unwrap();
+    let jobs: Vec<Job> = (1..=25)
+        .map(|seq| job(seq, json!({"title": format!("Rust engineer {seq}")})))
+        .collect();
+    index.apply(&jobs).unwrap();
+    let mut seen = std::collections::HashSet::new();
+    for page in 0..3 {
+        let mut r = request("rust");
+        r.limit = 10;
+        r.offset = page * 10;
+        let found = index.search(&r).unwrap();
+        assert_eq!(found.total, 25);
+        for id in ids(&found) {
+            assert!(seen.insert(id), "a posting appeared on two pages");
+        }
+    }
+    assert_eq!(seen.len(), 25);
+}
+
+#[test]
+fn the_position_survives_a_reopen_and_another_schema_version_rebuilds() {
+    let dir = tempfile::tempdir().unwrap();
+    let rates = crate::money::Rates::default;
+    let jobs = vec![job(7, json!({"title": "Rust engineer"}))];
+    {
+        let index = JobIndex::open(dir.path(), rates()).unwrap();
+        assert_eq!(index.position(), Position::default());
+        index.apply(&jobs).unwrap();
+        // One writer per folder: a second opener is told plainly.
+        let busy = JobIndex::open(dir.path(), rates()).unwrap_err();
+        assert!(matches!(busy, IndexError::Busy { .. }), "{busy:?}");
+    }
+    let index = JobIndex::open(dir.path(), rates()).unwrap();
+    assert_eq!(index.position().change_seq, 7);
+    assert_eq!(index.position().job_id, Some(jobs[0].id));
+    assert_eq!(index.search(&request("rust")).unwrap().total, 1);
+    // An index whose commit says another schema version is thrown away.
+    {
+        let mut writer = index.writer.lock().unwrap();
+        let mut commit = writer.prepare_commit().unwrap();
+        commit.set_payload(r#"{"schema":0,"position":{"change_seq":7,"job_id":null}}"#);
+        commit.commit().unwrap();
+    }
+    drop(index);
+    let index = JobIndex::open(dir.path(), rates()).unwrap();
+    assert_eq!(index.position(), Position::default());
+    assert_eq!(index.num_docs(), 0);
+}
+
+mod matching_and_insights {
+    use super::*;
+    use crate::index::insights::InsightError;
+    use crate::index::matching::{Profile, Weights};
+
+    fn profile(skills: &[&str], text: &str) -> Profile {
+        Profile {
+            skills: skills.iter().map(|s| (*s).to_owned()).collect(),
+            text: text.to_owned(),
+            ..Profile::default()
+        }
+    }
+
+    #[test]
+    fn matches_rank_by_rarity_weighted_skill_coverage_and_explain_themselves() {
+        let index = JobIndex::in_memory(crate::money::Rates::default()).unwrap();
+        let mut jobs = vec![
+            job(
+                1,
+                json!({"title": "Senior Rust Developer", "skills": ["Rust", "PostgreSQL"], "seniority": "senior"}),
+            ),
+            job(
+                2,
+                json!({"title": "Data Engineer", "skills": ["Python", "Kafka"]}),
+            ),
+            job(
+                3,
+                json!({"title": "Platform Engineer", "skills": ["Rust", "Kafka", "AWS"]}),
+            ),
+        ];
+        // Python is everywhere, Elixir rare: with one of two skills matched each, the posting
+        // whose matched skill is the rare one covers more (unweighted, they would tie).
+        for seq in 4..10 {
+            jobs.push(job(
+                seq,
+                json!({"title": "Python Developer", "skills": ["Python", "Go"]}),
+            ));
+        }
+        jobs.push(job(
+            10,
+            json!({"title": "Elixir Developer", "skills": ["Elixir", "Go"]}),
+        ));
+        index.apply(&jobs).unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
+        let weights = Weights::default();
+
+        let found = index
+            .match_profile(
+                &profile(&["Rust", "PostgreSQL"], "Senior Rust developer"),
+                &weights,
+                10,
+                now,
+            )
+            .unwrap();
+        let order: Vec<JobId> = found.iter().map(|m| m.id).collect();
+        assert_eq!(
+            order,
+            [jobs[0].id, jobs[2].id],
+            "only postings sharing a skill"
+        );
+        assert_eq!(found[0].matched_skills.len(), 2);
+        assert!(found[0].missing_skills.is_empty());
+        assert_eq!(found[1].matched_skills, ["Rust"]);
+        assert_eq!(found[1].missing_skills.len(), 2);
+        let sum: f32 = found[0].features.iter().map(|f| f.contribution).sum();
+        assert!((sum - found[0].score).abs() < 1e-5);
+        assert!(found[0].reason.contains("skills"), "{}", found[0].reason);
+
+        // Knowing the rare skill counts for more than knowing the common one.
+        let found = index
+            .match_profile(&profile(&["Python", "Elixir"], ""), &weights, 20, now)
+            .unwrap();
+        assert_eq!(found[0].id, jobs[9].id, "{found:#?}");
+
+        // Nothing to match on: no matches rather than arbitrary ones.
+        assert!(
+            index
+                .match_profile(&profile(&[], "hello"), &weights, 10, now)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn weights_parse_and_refuse_nonsense() {
+        let weights = Weights::parse("skills=1, recency=0").unwrap();
+        assert_eq!(weights.skills, 1.0);
+        assert_eq!(weights.recency, 0.0);
+        assert_eq!(weights.title, Weights::default().title);
+        assert!(
+            Weights::parse("luck=1")
+                .unwrap_err()
+                .to_string()
+                .contains("luck")
+        );
+        assert!(Weights::parse("skills=-1").is_err());
+        assert!(
+            Weights::parse("skills=0,title=0,seniority=0,location=0,salary=0,recency=0").is_err()
+        );
+    }
+
+    #[test]
+    fn skill_gap_and_salary_estimate_rest_on_enough_postings() {
+        let index = JobIndex::in_memory(crate::money::Rates::default()).unwrap();
+        let mut jobs = Vec::new();
+        for seq in 1..=6 {
+            let mut skills = vec!["Python"];
+            if seq <= 4 {
+                skills.push("Kafka");
+            }
+            if seq <= 2 {
+                skills.push("Spark");
+            }
+            jobs.push(job(seq, json!({
+                "title": format!("Data Engineer {seq}"), "skills": skills,
+                "salary": {"min": seq * 10_000, "max": seq * 10_000 + 20_000, "currency": "USD", "period": "year"},
+            })));
+        }
+        jobs.push(job(7, json!({"title": "Chef", "skills": ["Cooking"]})));
+        index.apply(&jobs).unwrap();
+
+        let gap = index
+            .skill_gap("data engineers", &["python".to_owned()])
+            .unwrap();
+        assert_eq!(gap.postings, 6);
+        assert_eq!(gap.skills[0].skill, "Python");
+        assert!(gap.skills[0].have);
+        let missing: Vec<(&str, u64)> = gap
+            .missing
+            .iter()
+            .map(|s| (s.skill.as_str(), s.postings))
+            .collect();
+        assert_eq!(missing, [("Apache Kafka", 4), ("Apache Spark", 2)]);
+        assert!((gap.missing[0].share - 4.0 / 6.0).abs() < 1e-6);
+        assert!(matches!(
+            index.skill_gap("chef", &[]),
+            Err(InsightError::TooFew { found: 1 })
+        ));
+
+        // Midpoints 20k, 30k, …, 70k a year.
+        let estimate = index
+            .salary_estimate("data engineer", None, "USD", domain::SalaryPeriod::Year)
+            .unwrap();
+        assert_eq!(estimate.postings, 6);
+        assert_eq!(
+            (estimate.p25, estimate.p50, estimate.p75),
+            (32_500.0, 45_000.0, 57_500.0)
+        );
+        let monthly = index
+            .salary_estimate("data engineer", None, "USD", domain::SalaryPeriod::Month)
+            .unwrap();
+        assert_eq!(monthly.p50, 3_750.0);
+        assert!(matches!(
+            index.salary_estimate("chef", None, "USD", domain::SalaryPeriod::Year),
+            Err(InsightError::TooFew { found: 0 })
+        ));
+        assert!(
+            index
+                .salary_estimate("data engineer", None, "XAF", domain::SalaryPeriod::Year)
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,251 @@
+//! Uploaded resumes on PostgreSQL.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::{ResumeId, ResumeStatus, UserId};
+use sqlx::{Row, postgres::PgRow};
+use store::{
+    StoreError, StoreResult,
+    resumes::{
+        NewResume, ParsedResume, Resume, ResumeColumns, ResumeStore, encode_seniority,
+        encode_skills,
+    },
+    sql::{db_error, is_unique_violation, task_error},
+};
+
+use crate::PostgresStore;
+
+/// Skills are JSONB, read back as their JSON text.
+const RESUME_COLUMNS: &str = "id, user_id, file_name, kind, size_bytes, sha256, file_key, status, \
+     error, text_sealed, skills::text AS skills, skills_edited, years_experience, seniority, \
+     created_at, updated_at, parsed_at";
+
+fn resume_from_row(row: &PgRow) -> StoreResult<Resume> {
+    ResumeColumns {
+        id: row.try_get("id").map_err(db_error)?,
+        user_id: row.try_get("user_id").map_err(db_error)?,
+        file_name: row.try_get("file_name").map_err(db_error)?,
+        kind: row.try_get("kind").map_err(db_error)?,
+        size_bytes: row.try_get("size_bytes").map_err(db_error)?,
+        sha256: row.try_get("sha256").map_err(db_error)?,
+        file_key: row.try_get("file_key").map_err(db_error)?,
+        status: row.try_get("status").map_err(db_error)?,
+        error: row.try_get("error").map_err(db_error)?,
+        text_sealed: row.try_get("text_sealed").map_err(db_error)?,
+        skills: row.try_get("skills").map_err(db_error)?,
+        skills_edited: row.try_get("skills_edited").map_err(db_error)?,
+        years_experience: row.try_get("years_experience").map_err(db_error)?,
+        seniority: row.try_get("seniority").map_err(db_error)?,
+        created_at: row.try_get("created_at").map_err(db_error)?,
+        updated_at: row.try_get("updated_at").map_err(db_error)?,
+        parsed_at: row.try_get("parsed_at").map_err(db_error)?,
+    }
+    .into_resume()
+}
+
+#[async_trait]
+impl ResumeStore for PostgresStore {
+    async fn create_resume(
+        &self,
+        resume: &NewResume,
+        parse: tasks::NewTask,
+    ) -> StoreResult<tasks::TaskId> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let inserted = sqlx::query(
+            "INSERT INTO resumes (id, user_id, file_name, kind, size_bytes, sha256, file_key, \
+             status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+        )
+        .bind(resume.id.as_uuid())
+        .bind(resume.user_id.as_uuid())
+        .bind(&resume.file_name)
+        .bind(resume.kind.as_str())
+        .bind(resume.size_bytes)
+        .bind(&resume.sha256[..])
+        .bind(&resume.file_key)
+        .bind(ResumeStatus::Pending.as_str())
+        .bind(resume.created_at)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => return Err(StoreError::Conflict("resumes.id")),
+            Err(e) => return Err(db_error(e)),
+        }
+        let task = tasks::enqueue(&mut *tx, parse).await.map_err(task_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(task)
+    }
+
+    async fn resume(&self, user: UserId, id: ResumeId) -> StoreResult<Option<Resume>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RESUME_COLUMNS} FROM resumes WHERE id = $1 AND user_id = $2"
+        )))
+        .bind(id.as_uuid())
+        .bind(user.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .as_ref()
+        .map(resume_from_row)
+        .transpose()
+    }
+
+    async fn resume_unscoped(&self, id: ResumeId) -> StoreResult<Option<Resume>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RESUME_COLUMNS} FROM resumes WHERE id = $1"
+        )))
+        .bind(id.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .as_ref()
+        .map(resume_from_row)
+        .transpose()
+    }
+
+    async fn resumes(&self, user: UserId) -> StoreResult<Vec<Resume>> {
+        // Ids are UUIDv7: among uploads in the same instant, the later id is the newer one.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RESUME_COLUMNS} FROM resumes WHERE user_id = $1 \
+             ORDER BY created_at DESC, id DESC"
+        )))
+        .bind(user.as_uuid())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(resume_from_row)
+        .collect()
+    }
+
+    async fn finish_resume_parse(
+        &self,
+        id: ResumeId,
+        outcome: Result<&ParsedResume, &str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let query = match outcome {
+            Ok(parsed) => sqlx::query(
+                "UPDATE resumes SET status = $1, error = NULL, text_sealed = $2, \
+                 skills = CASE WHEN skills_edited THEN skills ELSE $3::jsonb END, \
+                 years_experience = $4, seniority = $5, parsed_at = $6, updated_at = $6 \
+                 WHERE id = $7",
+            )
+            .bind(ResumeStatus::Parsed.as_str())
+            .bind(parsed.text_sealed.as_slice())
+            .bind(encode_skills(&parsed.skills)?)
+            .bind(parsed.years_experience)
+            .bind(parsed.seniority.map(encode_seniority).transpose()?)
+            .bind(now)
+            .bind(id.as_uuid()),
+            Err(message) => sqlx::query(
+                "UPDATE resumes SET status = $1, error = $2, parsed_at = $3, updated_at = $3 \
+                 WHERE id = $4",
+            )
+            .bind(ResumeStatus::Failed.as_str())
+            .bind(message)
+            .bind(now)
+            .bind(id.as_uuid()),
+        };
+        let result = query.execute(&self.pool).await.map_err(db_error)?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn set_resume_skills(
+        &self,
+        user: UserId,
+        id: ResumeId,
+        skills: &[String],
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let result = sqlx::query(
+            "UPDATE resumes SET skills = $1::jsonb, skills_edited = true, updated_at = $2 \
+             WHERE id = $3 AND user_id = $4",
+        )
+        .bind(encode_skills(skills)?)
+        .bind(now)
+        .bind(id.as_uuid())
+        .bind(user.as_uuid())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn delete_resume(&self, user: UserId, id: ResumeId) -> StoreResult<Option<String>> {
+        sqlx::query_scalar("DELETE FROM resumes WHERE id = $1 AND user_id = $2 RETURNING file_key")
+            .bind(id.as_uuid())
+            .bind(user.as_uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use domain::{Email, NewUser, ResumeKind, Role};
+    use store::{Store, StoreError};
+    use test_support::{Db, ScratchDatabase};
+
+    use super::*;
+    use crate::PostgresSettings;
+
+    /// The other half of "both or neither" (a refused resume leaving no task is tested on both
+    /// stores by the integration suite): a refused task leaves no resume.
+    #[tokio::test]
+    async fn a_refused_task_leaves_no_resume() {
+        let Some(scratch) = ScratchDatabase::create(Db::Postgres, "jobpilot_resumes").await else {
+            return;
+        };
+        let store = PostgresStore::connect(&PostgresSettings {
+            url: scratch.url.clone(),
+            pool_size: 2,
+        })
+        .await
+        .unwrap();
+        store.migrate().await.unwrap();
+        let user = store
+            .create_user(NewUser {
+                email: Email::parse("ada@example.org").unwrap(),
+                password_hash: None,
+                role: Role::Seeker,
+            })
+            .await
+            .unwrap();
+        sqlx::query(
+            "CREATE FUNCTION refuse_tasks() RETURNS trigger LANGUAGE plpgsql \
+             AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$",
+        )
+        .execute(store.pool())
+        .await
+        .unwrap();
+        sqlx::query(
+            "CREATE TRIGGER refuse_tasks BEFORE INSERT ON tasks \
+             FOR EACH ROW EXECUTE FUNCTION refuse_tasks()",
+        )
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let resume = NewResume {
+            id: ResumeId::new(),
+            user_id: user.id,
+            file_name: "cv.pdf".to_owned(),
+            kind: ResumeKind::Pdf,
+            size_bytes: 1,
+            sha256: [0; 32],
+            file_key: "resumes/cv".to_owned(),
+            created_at: Utc::now(),
+        };
+        let error = store
+            .create_resume(
+                &resume,
+                tasks::NewTask::new("resume.parse", serde_json::json!({})),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(error, StoreError::Other(_)), "{error:?}");
+        assert_eq!(store.resume_unscoped(resume.id).await.unwrap(), None);
+        assert!(store.resumes(user.id).await.unwrap().is_empty());
+    }
+}
