@@ -107,11 +107,7 @@ async fn searching_jobs(db: Db) {
     .await
     .unwrap();
     assert_eq!(body["items"][0]["external_id"], "py-1", "{body}");
-    let body: Value = search(&app, token, "q=rust")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: Value = search(&app, token, "q=rust").await.json().await.unwrap();
     let text = body["items"][0]["highlights"]["text"].as_str().unwrap();
     assert!(
         text.contains("<b>Rust</b>") && !text.contains("<script"),
