@@ -232,10 +232,12 @@ impl JobIndex {
                 Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
             ));
         }
-        if let Some(location) = request.location.as_deref() {
-            if let Some(query) = self.all_words(f.locations, location) {
-                clauses.push((Occur::Must, query));
-            }
+        if let Some(query) = request
+            .location
+            .as_deref()
+            .and_then(|location| self.all_words(f.locations, location))
+        {
+            clauses.push((Occur::Must, query));
         }
         if let Some(floor) = &request.salary_at_least {
             let usd = self
