@@ -30,8 +30,9 @@ async fn upload(app: &TestApp, token: &str, name: &str, bytes: Vec<u8>) -> reqwe
 /// Uploads and waits for the parse task; returns the resume as then stored.
 async fn upload_parsed(app: &TestApp, token: &str, name: &str, bytes: Vec<u8>) -> Value {
     let response = upload(app, token, name, bytes).await;
-    assert_eq!(response.status(), 202);
+    let status = response.status();
     let body: Value = response.json().await.unwrap();
+    assert_eq!(status, 202, "{body}");
     assert_eq!(body["resume"]["status"], "pending");
     let task = body["task_id"].as_str().unwrap().to_owned();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -215,7 +216,7 @@ async fn resumes_upload_parse_and_isolation(db: Db) {
     assert_eq!(original.status(), 200);
     assert_eq!(
         original.headers()["content-type"],
-        "text/plain; charset=utf-8"
+        "application/octet-stream"
     );
     assert!(
         original.headers()["content-disposition"]

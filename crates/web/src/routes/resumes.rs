@@ -758,14 +758,8 @@ pub async fn download_resume(
         .open(&sealed, resumes::file_place(&row))
         .map_err(|e| ApiError::internal(&e))?
         .to_vec();
-    let content_type = match resume.kind {
-        ResumeKind::Pdf => "application/pdf",
-        ResumeKind::Docx => {
-            "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-        }
-        ResumeKind::Text => "text/plain; charset=utf-8",
-        ResumeKind::Markdown => "text/markdown; charset=utf-8",
-    };
+    // Bytes to save, never to render: an attachment of no particular type.
+    let content_type = "application/octet-stream";
     // Only characters that need no quoting in a header; the name is the owner's own anyway.
     let ascii_name: String = resume
         .file_name

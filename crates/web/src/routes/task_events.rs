@@ -157,7 +157,7 @@ impl StreamLimits {
          description = "The id of the last event received, sent by EventSource when it reconnects"),
     ),
     responses(
-        (status = 200, content_type = "text/event-stream", body = String,
+        (status = 200, content_type = "text/event-stream", body = TaskView,
          description = "A stream of `task` events, each with the task as JSON data:\n\n\
                         ```\nevent: task\nid: 1:executing\ndata: {\"id\":\"…\",\"state\":\"executing\",…}\n```\n\n\
                         then one per change of state or attempt, until a final state, with a \
