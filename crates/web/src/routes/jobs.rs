@@ -219,7 +219,10 @@ fn invalid(field: &str, message: impl Into<String>) -> ApiError {
 }
 
 /// Comma-separated values, each parsed as the API spells it.
-fn list<T: serde::de::DeserializeOwned>(field: &str, raw: Option<&str>) -> ApiResult<Vec<T>> {
+pub(crate) fn list<T: serde::de::DeserializeOwned>(
+    field: &str,
+    raw: Option<&str>,
+) -> ApiResult<Vec<T>> {
     let Some(raw) = raw else {
         return Ok(Vec::new());
     };
@@ -231,6 +234,27 @@ fn list<T: serde::de::DeserializeOwned>(field: &str, raw: Option<&str>) -> ApiRe
                 .map_err(|_| invalid(field, format!("`{v}` is not one of the accepted values")))
         })
         .collect()
+}
+
+/// A "paying at least" bound from its query parameters (currency default USD, period year).
+pub(crate) fn salary_floor(
+    amount: Option<f64>,
+    currency: Option<&str>,
+    period: Option<SalaryPeriod>,
+) -> ApiResult<Option<SalaryFloor>> {
+    let Some(amount) = amount else {
+        return Ok(None);
+    };
+    if !(amount.is_finite() && amount >= 0.0) {
+        return Err(invalid("salary_min", "must be a non-negative number"));
+    }
+    let currency = domain::Currency::parse(currency.unwrap_or("USD"))
+        .map_err(|e| invalid("currency", e.to_string()))?;
+    Ok(Some(SalaryFloor {
+        amount,
+        currency: currency.as_str().to_owned(),
+        period: period.unwrap_or(SalaryPeriod::Year),
+    }))
 }
 
 const SEARCH_CURSOR_PREFIX: &str = "s1.";
@@ -256,21 +280,11 @@ async fn search_jobs(state: &AppState, query: JobListQuery, limit: u32) -> ApiRe
             "closed and duplicate postings are listed without search parameters only",
         ));
     }
-    let salary_at_least = match query.salary_min {
-        None => None,
-        Some(amount) if !(amount.is_finite() && amount >= 0.0) => {
-            return Err(invalid("salary_min", "must be a non-negative number"));
-        }
-        Some(amount) => {
-            let currency = domain::Currency::parse(query.currency.as_deref().unwrap_or("USD"))
-                .map_err(|e| invalid("currency", e.to_string()))?;
-            Some(SalaryFloor {
-                amount,
-                currency: currency.as_str().to_owned(),
-                period: query.salary_period.unwrap_or(SalaryPeriod::Year),
-            })
-        }
-    };
+    let salary_at_least = salary_floor(
+        query.salary_min,
+        query.currency.as_deref(),
+        query.salary_period,
+    )?;
     let has_text = query.q.as_deref().is_some_and(|q| !q.trim().is_empty());
     let offset = decode_offset(query.cursor.as_deref())?;
     let request = SearchRequest {

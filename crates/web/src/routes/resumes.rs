@@ -17,7 +17,7 @@ use domain::{
 };
 use search::index::insights::{InsightError, SalaryEstimate, SkillDemand, SkillGap};
 use search::index::matching::{FeatureScore, Profile};
-use search::index::query::{SalaryFloor, SearchError};
+use search::index::query::SearchError;
 use serde::{Deserialize, Serialize};
 use store::Resume;
 use utoipa::{IntoParams, ToSchema};
@@ -29,7 +29,10 @@ use crate::{
     error::{ApiError, ApiResult, ErrorDetail, ErrorResponse},
     extract::{ApiJson, ApiQuery, UuidPath},
     resumes::{self, MAX_RESUME_BYTES, UploadError},
-    routes::{auth::audit, jobs::JobView},
+    routes::{
+        auth::audit,
+        jobs::{JobView, list, salary_floor},
+    },
     state::AppState,
 };
 
@@ -475,7 +478,7 @@ pub async fn match_resume(
             ),
         }));
     }
-    let remote: Vec<Remote> = comma_list("remote", query.remote.as_deref())?;
+    let remote: Vec<Remote> = list("remote", query.remote.as_deref())?;
     let salary_at_least = salary_floor(
         query.salary_min,
         query.currency.as_deref(),
@@ -521,38 +524,6 @@ pub async fn match_resume(
         })
         .collect();
     Ok(Json(MatchList { items, note: None }))
-}
-
-fn comma_list<T: serde::de::DeserializeOwned>(field: &str, raw: Option<&str>) -> ApiResult<Vec<T>> {
-    raw.unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(|v| {
-            serde_json::from_value(serde_json::Value::String(v.to_owned()))
-                .map_err(|_| invalid(field, format!("`{v}` is not one of the accepted values")))
-        })
-        .collect()
-}
-
-fn salary_floor(
-    amount: Option<f64>,
-    currency: Option<&str>,
-    period: Option<SalaryPeriod>,
-) -> ApiResult<Option<SalaryFloor>> {
-    let Some(amount) = amount else {
-        return Ok(None);
-    };
-    if !(amount.is_finite() && amount >= 0.0) {
-        return Err(invalid("salary_min", "must be a non-negative number"));
-    }
-    let currency = domain::Currency::parse(currency.unwrap_or("USD"))
-        .map_err(|e| invalid("currency", e.to_string()))?;
-    Ok(Some(SalaryFloor {
-        amount,
-        currency: currency.as_str().to_owned(),
-        period: period.unwrap_or(SalaryPeriod::Year),
-    }))
 }
 
 fn insight_error(error: InsightError) -> ApiError {
