@@ -33,7 +33,9 @@ async fn upload_parsed(app: &TestApp, token: &str, name: &str, bytes: Vec<u8>) -
     let status = response.status();
     let body: Value = response.json().await.unwrap();
     assert_eq!(status, 202, "{body}");
-    assert_eq!(body["resume"]["status"], "pending");
+    // Usually still pending; a fast worker may have read it already.
+    let status = body["resume"]["status"].as_str().unwrap();
+    assert!(["pending", "parsed", "failed"].contains(&status), "{body}");
     let task = body["task_id"].as_str().unwrap().to_owned();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
