@@ -257,6 +257,30 @@ pub(crate) fn salary_floor(
     }))
 }
 
+/// Pairs ranked results from the index with their jobs from the database, keeping the rank
+/// order; a result whose job is gone is left out.
+pub(crate) async fn in_rank_order<T>(
+    state: &AppState,
+    ranked: Vec<T>,
+    id: impl Fn(&T) -> JobId,
+) -> ApiResult<Vec<(T, Job)>> {
+    let ids: Vec<JobId> = ranked.iter().map(&id).collect();
+    let mut jobs: HashMap<JobId, Job> = state
+        .store()
+        .jobs_by_ids(&ids)
+        .await?
+        .into_iter()
+        .map(|job| (job.id, job))
+        .collect();
+    Ok(ranked
+        .into_iter()
+        .filter_map(|item| {
+            let job = jobs.remove(&id(&item))?;
+            Some((item, job))
+        })
+        .collect())
+}
+
 const SEARCH_CURSOR_PREFIX: &str = "s1.";
 
 fn encode_offset(offset: usize) -> String {
@@ -323,24 +347,13 @@ async fn search_jobs(state: &AppState, query: JobListQuery, limit: u32) -> ApiRe
             SearchError::Invalid { field, message } => invalid(field, message),
             SearchError::Index(e) => ApiError::internal(&e),
         })?;
-    let ids: Vec<JobId> = results.hits.iter().map(|hit| hit.id).collect();
-    let mut jobs: HashMap<JobId, Job> = state
-        .store()
-        .jobs_by_ids(&ids)
+    let items: Vec<JobView> = in_rank_order(state, results.hits, |hit| hit.id)
         .await?
         .into_iter()
-        .map(|job| (job.id, job))
-        .collect();
-    let items: Vec<JobView> = results
-        .hits
-        .into_iter()
-        .filter_map(|hit| {
-            let job = jobs.remove(&hit.id)?;
-            Some(JobView {
-                score: hit.score,
-                highlights: hit.highlights,
-                ..JobView::from(job)
-            })
+        .map(|(hit, job)| JobView {
+            score: hit.score,
+            highlights: hit.highlights,
+            ..JobView::from(job)
         })
         .collect();
     let next = offset + limit as usize;

@@ -2,7 +2,6 @@
 //! what they are good for — ranked job matches with explanations, a skill-gap report for a
 //! target role, and salary estimates from comparable postings.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::{
@@ -12,8 +11,7 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use domain::{
-    AuditOutcome, JobId, Permission, Remote, ResumeId, ResumeKind, ResumeStatus, SalaryPeriod,
-    Seniority,
+    AuditOutcome, Permission, Remote, ResumeId, ResumeKind, ResumeStatus, SalaryPeriod, Seniority,
 };
 use search::index::insights::{InsightError, SalaryEstimate, SkillDemand, SkillGap};
 use search::index::matching::{FeatureScore, Profile};
@@ -31,7 +29,7 @@ use crate::{
     resumes::{self, MAX_RESUME_BYTES, UploadError},
     routes::{
         auth::audit,
-        jobs::{JobView, list, salary_floor},
+        jobs::{JobView, in_rank_order, list, salary_floor},
     },
     state::AppState,
 };
@@ -501,26 +499,16 @@ pub async fn match_resume(
     .await
     .map_err(|e| ApiError::internal(&e))?
     .map_err(|e| ApiError::internal(&e))?;
-    let ids: Vec<JobId> = matches.iter().map(|m| m.id).collect();
-    let mut jobs: HashMap<JobId, domain::Job> = state
-        .store()
-        .jobs_by_ids(&ids)
+    let items = in_rank_order(&state, matches, |m| m.id)
         .await?
         .into_iter()
-        .map(|job| (job.id, job))
-        .collect();
-    let items = matches
-        .into_iter()
-        .filter_map(|m| {
-            let job = jobs.remove(&m.id)?;
-            Some(JobMatchView {
-                job: JobView::from(job),
-                score: m.score,
-                matched_skills: m.matched_skills,
-                missing_skills: m.missing_skills,
-                features: m.features,
-                reason: m.reason,
-            })
+        .map(|(m, job)| JobMatchView {
+            job: JobView::from(job),
+            score: m.score,
+            matched_skills: m.matched_skills,
+            missing_skills: m.missing_skills,
+            features: m.features,
+            reason: m.reason,
         })
         .collect();
     Ok(Json(MatchList { items, note: None }))
