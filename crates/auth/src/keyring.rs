@@ -97,6 +97,9 @@ impl KeyRing {
         self.keys.iter().any(|k| k.id == id)
     }
 
+    /// A sealed value's first this many bytes hold its key id (see [`KeyRing::key_id_of`]).
+    pub const KEY_ID_PREFIX_LEN: usize = 2 + u8::MAX as usize;
+
     /// The id of the key a sealed value was sealed with, read from its header.
     pub fn key_id_of(sealed: &[u8]) -> Result<String, SealError> {
         let (&version, rest) = sealed.split_first().ok_or(SealError::Malformed)?;

@@ -249,6 +249,7 @@ impl Server {
         }
         let _ = stop_following.send(());
         let _ = follower.await;
+        state.release_connections().await;
         state.store().close().await;
         tracing::info!("stopped");
         Ok(())

@@ -532,10 +532,15 @@ impl Config {
                 .map(|k| k.expose_secret().to_owned()),
             ingest_body_limit: self.ingest_body_limit,
             sources: self.source_names(),
-            files_dir: self.data_dir.join("files"),
+            files_dir: self.files_dir(),
             match_weights: self.match_weights.clone(),
             ..web::WebSettings::default()
         }
+    }
+
+    /// Where uploaded files (resumes, sealed) are kept.
+    pub fn files_dir(&self) -> std::path::PathBuf {
+        self.data_dir.join("files")
     }
 
     /// The configured key ring, if any.

@@ -465,9 +465,14 @@ async fn key_command(config: Config, command: KeysCommand) -> anyhow::Result<()>
     let ring = config
         .key_ring()
         .ok_or_else(|| anyhow::anyhow!("JOBPILOT_ENCRYPTION_KEYS is not set"))?;
+    let files = web::files::LocalFiles::new(config.files_dir());
+    let sealed = web::keys::Sealed {
+        store: store.as_ref(),
+        files: &files,
+    };
     let result = match command {
         KeysCommand::Status => {
-            let counts = web::keys::status(store.as_ref()).await?;
+            let counts = web::keys::status(sealed).await?;
             println!("active key: {}", ring.active_key_id());
             if counts.is_empty() {
                 println!("no sealed values stored");
@@ -480,13 +485,13 @@ async fn key_command(config: Config, command: KeysCommand) -> anyhow::Result<()>
                 };
                 println!("{id:<20} {count:>10} values{note}");
             }
-            web::keys::check_present(store.as_ref(), &ring)
+            web::keys::check_present(sealed, &ring)
                 .await
                 .map_err(anyhow::Error::from)
         }
         KeysCommand::Rotate => {
             let bar = indicatif::ProgressBar::new_spinner();
-            let rotated = web::keys::rotate(store.as_ref(), &ring, &|n| {
+            let rotated = web::keys::rotate(sealed, &ring, &|n| {
                 bar.set_message(format!("{n} values re-sealed"));
                 bar.tick();
             })
@@ -568,7 +573,12 @@ async fn serve(config: Config, migrate_first: bool) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("migration failed: {}", web::error::ErrorChain(&e)))?;
     }
     if let Some(ring) = config.key_ring() {
-        web::keys::check_present(database.store.as_ref(), &ring).await?;
+        let files = web::files::LocalFiles::new(config.files_dir());
+        let sealed = web::keys::Sealed {
+            store: database.store.as_ref(),
+            files: &files,
+        };
+        web::keys::check_present(sealed, &ring).await?;
     }
     let catalog = config
         .sources

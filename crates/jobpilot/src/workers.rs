@@ -55,7 +55,7 @@ pub fn handlers(store: Arc<dyn Store>, catalog: Catalog, config: &Config) -> Han
         (Ok(sandbox), Some(keys)) => {
             let context = web::resumes::ParseContext {
                 store: store.clone(),
-                files: web::files::LocalFiles::new(config.data_dir.join("files")),
+                files: web::files::LocalFiles::new(config.files_dir()),
                 keys,
                 sandbox: Arc::new(sandbox),
             };

@@ -180,6 +180,26 @@ impl ResumeStore for PostgresStore {
             .await
             .map_err(db_error)
     }
+
+    async fn resume_files(
+        &self,
+        after: Option<ResumeId>,
+        limit: u32,
+    ) -> StoreResult<Vec<(ResumeId, String)>> {
+        let rows: Vec<(uuid::Uuid, String)> = sqlx::query_as(
+            "SELECT id, file_key FROM resumes WHERE $1::uuid IS NULL OR id > $1 \
+             ORDER BY id LIMIT $2",
+        )
+        .bind(after.map(|id| id.as_uuid()))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, key)| (ResumeId::from_uuid(id), key))
+            .collect())
+    }
 }
 
 #[cfg(test)]

@@ -181,6 +181,23 @@ impl ResumeStore for SqliteStore {
             .await
             .map_err(db_error)
     }
+
+    async fn resume_files(
+        &self,
+        after: Option<ResumeId>,
+        limit: u32,
+    ) -> StoreResult<Vec<(ResumeId, String)>> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT id, file_key FROM resumes WHERE id > ? ORDER BY id LIMIT ?")
+                .bind(after.map_or_else(String::new, |id| text_id(id.as_uuid())))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)?;
+        rows.into_iter()
+            .map(|(id, key)| Ok((ResumeId::from_uuid(parse_id("resumes.id", &id)?), key)))
+            .collect()
+    }
 }
 
 #[cfg(test)]

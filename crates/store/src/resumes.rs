@@ -97,6 +97,14 @@ pub trait ResumeStore: Send + Sync {
 
     /// Deletes the owner's resume; returns its file key, so the caller removes the file.
     async fn delete_resume(&self, user: UserId, id: ResumeId) -> StoreResult<Option<String>>;
+
+    /// Every user's resume files, as (id, file key), in id order after `after`: for key
+    /// rotation, which re-seals the files.
+    async fn resume_files(
+        &self,
+        after: Option<ResumeId>,
+        limit: u32,
+    ) -> StoreResult<Vec<(ResumeId, String)>>;
 }
 
 /// Skills as the JSON array both stores keep.

@@ -65,6 +65,8 @@ pub struct Changes {
 struct Inner {
     db: TaskDb,
     listener: Mutex<Option<JoinHandle<()>>>,
+    /// Set by [`Changes::stop`]: no listener starts again.
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 impl Drop for Inner {
@@ -85,7 +87,27 @@ impl Changes {
             inner: Arc::new(Inner {
                 db,
                 listener: Mutex::new(None),
+                stopped: std::sync::atomic::AtomicBool::new(false),
             }),
+        }
+    }
+
+    /// Stops listening for good and hands the listening connection back to the pool. Call it
+    /// before closing the pool, which waits for every connection to come back. Watches made
+    /// afterwards resolve only for this process's announcements (watchers poll anyway).
+    pub async fn stop(&self) {
+        self.inner
+            .stopped
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let listener = self
+            .inner
+            .listener
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(listener) = listener {
+            listener.abort();
+            let _ = listener.await;
         }
     }
 
@@ -99,6 +121,7 @@ impl Changes {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
             if listener.as_ref().is_none_or(JoinHandle::is_finished)
+                && !self.inner.stopped.load(std::sync::atomic::Ordering::SeqCst)
                 && let Ok(runtime) = tokio::runtime::Handle::try_current()
             {
                 *listener = Some(runtime.spawn(listen(pool.clone())));

@@ -47,6 +47,16 @@ impl LocalFiles {
         tokio::fs::read(self.path(key)?).await
     }
 
+    /// The first `len` bytes of a file (all of it when shorter): enough to read a sealed file's
+    /// key id without reading the file.
+    pub async fn head(&self, key: &str, len: usize) -> io::Result<Vec<u8>> {
+        use tokio::io::AsyncReadExt as _;
+        let file = tokio::fs::File::open(self.path(key)?).await?;
+        let mut head = Vec::with_capacity(len);
+        file.take(len as u64).read_to_end(&mut head).await?;
+        Ok(head)
+    }
+
     /// Removes a file; one already gone is not an error (deletes are retried).
     pub async fn delete(&self, key: &str) -> io::Result<()> {
         match tokio::fs::remove_file(self.path(key)?).await {

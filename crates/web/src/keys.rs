@@ -1,10 +1,14 @@
-//! Key-ring housekeeping: which keys the stored values are sealed with, and re-sealing them all
-//! with the active key (rotation) while the service keeps running.
+//! Key-ring housekeeping: which keys the stored values and files are sealed with, and
+//! re-sealing them all with the active key (rotation) while the service keeps running.
 
 use std::collections::BTreeMap;
 
 use auth::{KeyRing, Place};
+use domain::ResumeId;
 use store::{SealedColumn, SealedValue, Store, StoreError};
+
+use crate::files::LocalFiles;
+use crate::resumes::{FILE_PLACE, file_place};
 
 /// Values read per query.
 const PAGE: u32 = 500;
@@ -23,9 +27,56 @@ pub enum KeysError {
         row: String,
         reason: String,
     },
+    #[error("the resume file {key} cannot be read or written: {error}")]
+    File { key: String, error: std::io::Error },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+/// Where sealed data lives: columns of the database, and files (resumes) on disk.
+#[derive(Clone, Copy)]
+pub struct Sealed<'a> {
+    pub store: &'a dyn Store,
+    pub files: &'a LocalFiles,
+}
+
+impl std::fmt::Debug for Sealed<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sealed")
+            .field("files", self.files)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Walks every resume file, page by page, in id order.
+struct FilePages<'a> {
+    store: &'a dyn Store,
+    after: Option<ResumeId>,
+}
+
+impl FilePages<'_> {
+    async fn next(&mut self) -> Result<Option<Vec<(ResumeId, String)>>, StoreError> {
+        let page = self.store.resume_files(self.after, PAGE).await?;
+        self.after = page.last().map(|(id, _)| *id);
+        Ok(Some(page).filter(|page| !page.is_empty()))
+    }
+}
+
+/// A file's key id from its first bytes; `None` when the file is gone (deleted meanwhile).
+async fn file_key_id(files: &LocalFiles, key: &str) -> Result<Option<String>, KeysError> {
+    match files.head(key, KeyRing::KEY_ID_PREFIX_LEN).await {
+        Ok(head) => Ok(Some(
+            KeyRing::key_id_of(&head).unwrap_or_else(|_| UNREADABLE.to_owned()),
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(KeysError::File {
+            key: key.to_owned(),
+            error,
+        }),
+    }
+}
+
+const UNREADABLE: &str = "(unreadable)";
 
 /// Walks one column's sealed values page by page, in row order.
 struct Pages<'a> {
@@ -53,15 +104,26 @@ impl<'a> Pages<'a> {
     }
 }
 
-/// How many stored values each key id seals (`"(unreadable)"` for malformed values).
-pub async fn status(store: &dyn Store) -> Result<BTreeMap<String, u64>, KeysError> {
+/// How many stored values and files each key id seals (`"(unreadable)"` for malformed ones).
+pub async fn status(sealed: Sealed<'_>) -> Result<BTreeMap<String, u64>, KeysError> {
     let mut counts = BTreeMap::new();
     for column in SealedColumn::ALL {
-        let mut pages = Pages::new(store, column);
+        let mut pages = Pages::new(sealed.store, column);
         while let Some(page) = pages.next().await? {
             for value in &page {
                 let id =
-                    KeyRing::key_id_of(&value.sealed).unwrap_or_else(|_| "(unreadable)".to_owned());
+                    KeyRing::key_id_of(&value.sealed).unwrap_or_else(|_| UNREADABLE.to_owned());
+                *counts.entry(id).or_insert(0) += 1;
+            }
+        }
+    }
+    let mut files = FilePages {
+        store: sealed.store,
+        after: None,
+    };
+    while let Some(page) = files.next().await? {
+        for (_, key) in &page {
+            if let Some(id) = file_key_id(sealed.files, key).await? {
                 *counts.entry(id).or_insert(0) += 1;
             }
         }
@@ -71,8 +133,8 @@ pub async fn status(store: &dyn Store) -> Result<BTreeMap<String, u64>, KeysErro
 
 /// Fails when stored values need a key the ring lacks: starting without it would only fail
 /// later, value by value.
-pub async fn check_present(store: &dyn Store, ring: &KeyRing) -> Result<(), KeysError> {
-    let missing: Vec<String> = status(store)
+pub async fn check_present(sealed: Sealed<'_>, ring: &KeyRing) -> Result<(), KeysError> {
+    let missing: Vec<String> = status(sealed)
         .await?
         .into_keys()
         .filter(|id| !ring.has_key(id))
@@ -88,10 +150,11 @@ pub async fn check_present(store: &dyn Store, ring: &KeyRing) -> Result<(), Keys
 /// the service writes (each value is swapped only if unchanged meanwhile) and to run again
 /// after a crash (it picks up what is left).
 pub async fn rotate(
-    store: &dyn Store,
+    sealed: Sealed<'_>,
     ring: &KeyRing,
     progress: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<u64, KeysError> {
+    let store = sealed.store;
     let active = ring.active_key_id().to_owned();
     let mut rotated = 0;
     for column in SealedColumn::ALL {
@@ -126,5 +189,60 @@ pub async fn rotate(
             }
         }
     }
+    let mut files = FilePages { store, after: None };
+    while let Some(page) = files.next().await? {
+        for (id, key) in page {
+            if rotate_file(sealed, ring, id, &key).await? {
+                rotated += 1;
+                progress(rotated);
+            }
+        }
+    }
     Ok(rotated)
+}
+
+/// Re-seals one resume file with the active key; false when it already was, or is gone.
+/// The new file replaces the old atomically, so a crash leaves one or the other, both
+/// readable while the old key is in the ring.
+async fn rotate_file(
+    sealed: Sealed<'_>,
+    ring: &KeyRing,
+    id: ResumeId,
+    key: &str,
+) -> Result<bool, KeysError> {
+    let file_error = |error| KeysError::File {
+        key: key.to_owned(),
+        error,
+    };
+    if file_key_id(sealed.files, key)
+        .await?
+        .is_none_or(|key_id| key_id == ring.active_key_id())
+    {
+        return Ok(false);
+    }
+    let old = match sealed.files.get(key).await {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(file_error(e)),
+    };
+    let row = id.to_string();
+    let place = file_place(&row);
+    let plain = ring.open(&old, place).map_err(|e| KeysError::Unreadable {
+        table: FILE_PLACE.0,
+        column: FILE_PLACE.1,
+        row: row.clone(),
+        reason: e.to_string(),
+    })?;
+    sealed
+        .files
+        .put(key, ring.seal(&plain, place))
+        .await
+        .map_err(file_error)?;
+    // The owner may have deleted the resume while the file was re-sealed: its row went first,
+    // then its file, so a file written back after that is removed here.
+    if sealed.store.resume_unscoped(id).await?.is_none() {
+        sealed.files.delete(key).await.map_err(file_error)?;
+        return Ok(false);
+    }
+    Ok(true)
 }

@@ -27,10 +27,13 @@ pub struct ParseArgs {
     pub resume_id: uuid::Uuid,
 }
 
+/// Where a resume file is sealed, as (table, column) of its associated data.
+pub const FILE_PLACE: (&str, &str) = ("resume_files", "content");
+
 pub fn file_place(id: &str) -> Place<'_> {
     Place {
-        table: "resume_files",
-        column: "content",
+        table: FILE_PLACE.0,
+        column: FILE_PLACE.1,
         row: id,
     }
 }

@@ -301,6 +301,12 @@ impl AppState {
         &self.inner.tasks
     }
 
+    /// Hands back the connections held for the life of the process (the task-change
+    /// listener), so the pools can close; call after the HTTP server has stopped.
+    pub async fn release_connections(&self) {
+        self.inner.task_events.stop().await;
+    }
+
     pub(crate) fn task_events(&self) -> &crate::routes::task_events::TaskEvents {
         &self.inner.task_events
     }

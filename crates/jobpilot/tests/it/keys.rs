@@ -51,43 +51,73 @@ async fn users_with_secrets(app: &TestApp, keys: &KeyRing, count: usize) -> Vec<
     out
 }
 
+/// The server's own key (the harness's `JOBPILOT_ENCRYPTION_KEYS`), which sealed the uploads.
+const SERVER_KEY: (&str, u8) = ("test", 0x42);
+
 async fn rotation_reseals_everything_and_old_keys_can_go(db: Db) {
-    let Some(app) = TestApp::spawn(db).await else {
+    let Some(app) = TestApp::builder(db).with_workers().spawn().await else {
         return;
     };
     let old = ring(&[("k1", 1)]);
     let secrets = users_with_secrets(&app, &old, 5).await;
-    let status = web::keys::status(app.store.as_ref()).await.unwrap();
+    // Two resumes: each a sealed file on disk and its sealed text in the database.
+    let seeker = app.user("seeker@example.org", domain::Role::Seeker).await;
+    let mut resumes = Vec::new();
+    for i in 0..2 {
+        let text = format!("Resume {i}: Rust and PostgreSQL, 5 years.");
+        let resume = crate::resumes::upload_parsed(
+            &app,
+            seeker.access.as_str(),
+            "cv.txt",
+            text.clone().into_bytes(),
+        )
+        .await;
+        let id = domain::ResumeId::from_uuid(resume["id"].as_str().unwrap().parse().unwrap());
+        resumes.push((id, text));
+    }
+    let files = web::files::LocalFiles::new(app.data_dir().join("files"));
+    let sealed = web::keys::Sealed {
+        store: app.store.as_ref(),
+        files: &files,
+    };
+    let status = web::keys::status(sealed).await.unwrap();
     assert_eq!(status.get("k1"), Some(&5));
+    assert_eq!(status.get(SERVER_KEY.0), Some(&4), "{status:?}");
 
     // A ring without k1 is refused before anything fails value by value.
     let without_old = ring(&[("k2", 2)]);
-    let error = web::keys::check_present(app.store.as_ref(), &without_old)
+    let error = web::keys::check_present(sealed, &without_old)
         .await
         .unwrap_err();
     assert!(error.to_string().contains("k1"), "{error}");
 
-    // Rotation: k2 becomes active, k1 still opens.
-    let both = ring(&[("k2", 2), ("k1", 1)]);
-    let rotated = web::keys::rotate(app.store.as_ref(), &both, &|_| {})
-        .await
-        .unwrap();
-    assert_eq!(rotated, 5);
-    let status = web::keys::status(app.store.as_ref()).await.unwrap();
-    assert_eq!(status.get("k2"), Some(&5));
-    assert_eq!(status.get("k1"), None);
+    // Rotation: k2 becomes active, k1 and the server's key still open.
+    let all = ring(&[("k2", 2), ("k1", 1), SERVER_KEY]);
+    let rotated = web::keys::rotate(sealed, &all, &|_| {}).await.unwrap();
+    assert_eq!(rotated, 9);
+    let status = web::keys::status(sealed).await.unwrap();
+    assert_eq!(status.get("k2"), Some(&9), "{status:?}");
+    assert_eq!(status.len(), 1, "{status:?}");
     // Running it again finds nothing left (a crashed run resumes the same way).
-    assert_eq!(
-        web::keys::rotate(app.store.as_ref(), &both, &|_| {})
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(web::keys::rotate(sealed, &all, &|_| {}).await.unwrap(), 0);
 
-    // The old key can go: every value opens with k2 alone, to the same secret.
-    web::keys::check_present(app.store.as_ref(), &without_old)
+    // The old keys can go: every value and file opens with k2 alone, to what it was.
+    web::keys::check_present(sealed, &without_old)
         .await
         .unwrap();
+    for (id, text) in &resumes {
+        let resume = app.store.resume_unscoped(*id).await.unwrap().unwrap();
+        let file = files.get(&resume.file_key).await.unwrap();
+        let row = id.to_string();
+        let opened = without_old
+            .open(&file, web::resumes::file_place(&row))
+            .unwrap();
+        assert_eq!(opened.as_slice(), text.as_bytes());
+        assert_eq!(
+            web::resumes::text_of(&resume, &without_old).as_deref(),
+            Some(text.as_str())
+        );
+    }
     for (row, secret) in &secrets {
         let user = app
             .store

@@ -28,7 +28,7 @@ async fn upload(app: &TestApp, token: &str, name: &str, bytes: Vec<u8>) -> reqwe
 }
 
 /// Uploads and waits for the parse task; returns the resume as then stored.
-async fn upload_parsed(app: &TestApp, token: &str, name: &str, bytes: Vec<u8>) -> Value {
+pub(crate) async fn upload_parsed(app: &TestApp, token: &str, name: &str, bytes: Vec<u8>) -> Value {
     let response = upload(app, token, name, bytes).await;
     let status = response.status();
     let body: Value = response.json().await.unwrap();

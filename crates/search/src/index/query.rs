@@ -13,7 +13,7 @@ use tantivy::schema::{Facet, IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Order, Searcher, TantivyDocument, Term};
 
-use super::schema::{enum_name, skill_key};
+use super::schema::{enum_name, index_date, skill_key};
 use super::{IndexError, JobIndex};
 
 /// The deepest a result list can be paged (as in most search engines): past it, narrow the query.
@@ -257,12 +257,7 @@ impl JobIndex {
                 )),
             ));
         }
-        let date = |at: DateTime<Utc>| {
-            Term::from_field_date(
-                f.published,
-                tantivy::DateTime::from_timestamp_micros(at.timestamp_micros()),
-            )
-        };
+        let date = |at: DateTime<Utc>| Term::from_field_date(f.published, index_date(at));
         if request.published_after.is_some() || request.published_before.is_some() {
             clauses.push((
                 Occur::Must,

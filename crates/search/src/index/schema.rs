@@ -175,9 +175,13 @@ pub fn document(job: &Job, fields: &Fields, rates: &Rates) -> TantivyDocument {
         doc.add_f64(fields.salary_mid_usd_year, pay);
     }
     let published = posting.published_at.unwrap_or(job.first_seen_at);
-    doc.add_date(
-        fields.published,
-        DateTime::from_timestamp_micros(published.timestamp_micros()),
-    );
+    doc.add_date(fields.published, index_date(published));
     doc
+}
+
+/// A time as the index stores it. The index counts nanoseconds in an `i64` (years 1678 to
+/// 2261): times outside are clamped to its ends, which sort and compare the same way.
+pub(crate) fn index_date(at: chrono::DateTime<chrono::Utc>) -> DateTime {
+    const LIMIT_MICROS: i64 = i64::MAX / 1_000;
+    DateTime::from_timestamp_micros(at.timestamp_micros().clamp(-LIMIT_MICROS, LIMIT_MICROS))
 }

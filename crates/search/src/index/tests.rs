@@ -154,6 +154,45 @@ fn filters_narrow_the_results() {
     );
 }
 
+/// Years the index cannot count in nanoseconds (before 1678, after 2261) are clamped, in
+/// postings and in filters alike, never a panic.
+#[test]
+fn dates_beyond_the_index_range_are_clamped() {
+    let (index, jobs) = sample();
+    let ancient = job(4, json!({"published_at": "0148-05-12T10:41:29Z"}));
+    let future = job(5, json!({"published_at": "9999-01-01T00:00:00Z"}));
+    index.apply(&[ancient.clone(), future.clone()]).unwrap();
+    let all = |edit: &dyn Fn(&mut SearchRequest)| {
+        let mut r = SearchRequest {
+            limit: 10,
+            ..SearchRequest::default()
+        };
+        edit(&mut r);
+        let mut found = ids(&index.search(&r).unwrap());
+        found.sort();
+        found
+    };
+    let mut expected = vec![jobs[0].id, jobs[1].id, jobs[2].id, future.id];
+    expected.sort();
+    assert_eq!(
+        all(&|r| r.published_after = Some(Utc.with_ymd_and_hms(1800, 1, 1, 0, 0, 0).unwrap())),
+        expected
+    );
+    assert_eq!(
+        all(&|r| r.published_before = Some(Utc.with_ymd_and_hms(1700, 1, 1, 0, 0, 0).unwrap())),
+        vec![ancient.id]
+    );
+    assert_eq!(
+        all(&|r| r.published_after = Some(Utc.with_ymd_and_hms(148, 6, 1, 0, 0, 0).unwrap())),
+        {
+            let mut everything = expected.clone();
+            everything.push(ancient.id);
+            everything.sort();
+            everything
+        }
+    );
+}
+
 #[test]
 fn facets_count_the_matching_postings() {
     let (index, _) = sample();

@@ -138,6 +138,15 @@ async fn changes_reach_other_replicas_through_notify() {
         () = notify => unreachable!(),
         () = tokio::time::sleep(SOON) => panic!("the notification never woke the watcher"),
     }
+
+    // Stopping hands the listening connection back, so closing the pool (which waits for every
+    // connection) finishes; the watch still exists, and no listener starts again.
+    drop(listener);
+    changes.stop().await;
+    let _again = changes.watch(other);
+    tokio::time::timeout(SOON, pool.close())
+        .await
+        .expect("the pool closes once the listener has stopped");
 }
 
 on_both_databases!(watchers_are_woken_as_the_worker_and_operators_move_a_task);

@@ -64,6 +64,11 @@ impl TaskEvents {
             limits: StreamLimits::new(MAX_STREAMS_PER_USER, MAX_STREAMS),
         }
     }
+
+    /// Stops listening for other replicas' announcements, returning the connection to the pool.
+    pub(crate) async fn stop(&self) {
+        self.changes.stop().await;
+    }
 }
 
 /// Counts open streams, per user and in all.
@@ -134,6 +139,22 @@ impl StreamLimits {
     }
 }
 
+/// One event of a task's stream, as its Server-Sent Events fields.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // documents the wire format; the events are written by `event`
+pub struct TaskEvent {
+    /// Always `task`.
+    #[schema(pattern = "^task$")]
+    pub event: String,
+    /// `<attempt>:<state>`, e.g. `1:executing`; `Last-Event-ID` on a reconnect.
+    pub id: String,
+    /// The task as JSON: a `TaskView`, as `GET /api/v1/tasks/{id}` answers.
+    #[schema(content_media_type = "application/json")]
+    pub data: String,
+    /// Milliseconds `EventSource` waits before it reconnects; on the first event only.
+    pub retry: Option<u64>,
+}
+
 /// Follows a task live (Server-Sent Events), for its owner or an administrator.
 ///
 /// The response is `text/event-stream`, readable with the browser's `EventSource` (which sends
@@ -157,7 +178,7 @@ impl StreamLimits {
          description = "The id of the last event received, sent by EventSource when it reconnects"),
     ),
     responses(
-        (status = 200, content_type = "text/event-stream", body = TaskView,
+        (status = 200, content_type = "text/event-stream", body = TaskEvent,
          description = "A stream of `task` events, each with the task as JSON data:\n\n\
                         ```\nevent: task\nid: 1:executing\ndata: {\"id\":\"…\",\"state\":\"executing\",…}\n```\n\n\
                         then one per change of state or attempt, until a final state, with a \
