@@ -62,7 +62,8 @@ impl Scope {
             Permission::ManageUsers
             | Permission::ReadAudit
             | Permission::ManageTasks
-            | Permission::ManageSources => Some(Scope::Admin),
+            | Permission::ManageSources
+            | Permission::ManageKeys => Some(Scope::Admin),
         }
     }
 

@@ -57,6 +57,8 @@ pub enum Permission {
     ManageSources,
     /// Upload, read, edit, delete and match one's own resumes.
     ManageOwnResumes,
+    /// See which encryption keys protect stored data; start a key rotation.
+    ManageKeys,
 }
 
 impl Role {
@@ -69,7 +71,8 @@ impl Role {
             Permission::ManageUsers
             | Permission::ReadAudit
             | Permission::ManageTasks
-            | Permission::ManageSources => self == Role::Admin,
+            | Permission::ManageSources
+            | Permission::ManageKeys => self == Role::Admin,
         }
     }
 }

@@ -17,6 +17,10 @@ pub const SOURCE_SYNC: &str = web::routes::sources::SYNC_TASK;
 pub const AUDIT_PRUNE: &str = "audit.prune";
 /// Daily, at a quiet hour (UTC).
 const AUDIT_PRUNE_CRON: &str = "15 3 * * *";
+/// The task kind that re-seals stored values with the active key.
+pub const KEYS_ROTATE: &str = web::routes::admin_keys::ROTATE_TASK;
+/// One attempt's share of a long rotation; the next attempt resumes.
+const KEYS_ROTATE_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Reading one resume, PDF sandbox included, takes seconds at most.
 const RESUME_PARSE_TIMEOUT: Duration = Duration::from_secs(120);
 /// A sync resumes page by page, so a long one is cut into attempts rather than killed.
@@ -80,6 +84,7 @@ pub fn handlers(store: Arc<dyn Store>, catalog: Catalog, config: &Config) -> Han
             );
         }
     }
+    add_key_rotation(&mut handlers, store.clone(), config);
     let audit_store = store.clone();
     let keys = config.key_ring();
     let retention =
@@ -158,6 +163,56 @@ pub fn handlers(store: Arc<dyn Store>, catalog: Catalog, config: &Config) -> Han
         },
     );
     handlers
+}
+
+/// `keys.rotate`: re-seals every value and file with the active key. Resumable, so a timeout
+/// or crash only means the next attempt starts where this one was.
+fn add_key_rotation(handlers: &mut Handlers, store: Arc<dyn Store>, config: &Config) {
+    let keys = config.key_ring();
+    let files = web::files::LocalFiles::new(config.files_dir());
+    handlers.add_fn(
+        KEYS_ROTATE,
+        KEYS_ROTATE_TIMEOUT,
+        move |_ctx: TaskContext, _args: serde_json::Value| {
+            let (store, files, keys) = (store.clone(), files.clone(), keys.clone());
+            async move {
+                // A throwaway key would make every value unreadable after a restart.
+                let Some(keys) = keys else {
+                    return Err(TaskError::discard(
+                        "JOBPILOT_ENCRYPTION_KEYS is not set on the replica that ran the rotation",
+                    ));
+                };
+                let sealed = web::keys::Sealed {
+                    store: store.as_ref(),
+                    files: &files,
+                };
+                let progress = |n: u64| {
+                    if n % 10_000 == 0 {
+                        tracing::info!(rotated = n, "key rotation progress");
+                    }
+                };
+                match web::keys::rotate(sealed, &keys, &progress).await {
+                    Ok(rotated) => {
+                        tracing::info!(
+                            rotated,
+                            active = keys.active_key_id(),
+                            "key rotation finished"
+                        );
+                        Ok(Outcome::Complete)
+                    }
+                    Err(
+                        error
+                        @ (web::keys::KeysError::Store(_) | web::keys::KeysError::File { .. }),
+                    ) => Err(TaskError::retry(web::error::ErrorChain(&error))),
+                    // A value no key opens, or a key missing: for a person to look at.
+                    Err(error) => {
+                        tracing::error!(%error, "key rotation stopped");
+                        Err(TaskError::discard(error))
+                    }
+                }
+            }
+        },
+    );
 }
 
 /// One daily (by default) sync per configured source and the daily audit pruning; with several

@@ -98,6 +98,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::resumes::salary_estimate))
         .routes(routes!(routes::sources::list_sources))
         .routes(routes!(routes::sources::start_sync))
+        .routes(routes!(routes::admin_keys::key_status))
+        .routes(routes!(routes::admin_keys::start_rotation))
         .routes(routes!(routes::audit::list_audit))
         .routes(routes!(routes::audit::export_audit))
         .routes(routes!(routes::audit::verify_audit))

@@ -139,7 +139,131 @@ async fn rotation_reseals_everything_and_old_keys_can_go(db: Db) {
     }
 }
 
-crate::on_both_databases!(rotation_reseals_everything_and_old_keys_can_go);
+/// An administrator sees the keys in use and rotates through the API, as a background task;
+/// others may not, and a server without a configured ring refuses to rotate.
+async fn administrators_rotate_keys_through_the_api(db: Db) {
+    use base64::Engine as _;
+    let b64 = |byte: u8| base64::engine::general_purpose::STANDARD.encode([byte; 32]);
+    // The server's ring: "fresh" is active, the harness's "test" key still opens.
+    let ring_env = format!("fresh:{},{}:{}", b64(7), SERVER_KEY.0, b64(SERVER_KEY.1));
+    let Some(app) = TestApp::builder(db)
+        .env("JOBPILOT_ENCRYPTION_KEYS", &ring_env)
+        .with_workers()
+        .spawn()
+        .await
+    else {
+        return;
+    };
+    let old = ring(&[SERVER_KEY]);
+    let secrets = users_with_secrets(&app, &old, 3).await;
+    let admin = app.user("admin@example.org", domain::Role::Admin).await;
+    let seeker = app.user("seeker@example.org", domain::Role::Seeker).await;
+
+    let status: serde_json::Value = app
+        .get_as("/api/v1/admin/keys", admin.access.as_str())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["active"], "fresh");
+    assert_eq!(
+        status["keys"],
+        serde_json::json!([{"id": "test", "values": 3, "in_ring": true}])
+    );
+    for (method, path) in [
+        (reqwest::Method::GET, "/api/v1/admin/keys"),
+        (reqwest::Method::POST, "/api/v1/admin/keys/rotate"),
+    ] {
+        let refused = app
+            .send_as(method, path, seeker.access.as_str(), None)
+            .await;
+        crate::harness::assert_error(refused, 403, "forbidden").await;
+    }
+
+    let started = app
+        .send_as(
+            reqwest::Method::POST,
+            "/api/v1/admin/keys/rotate",
+            admin.access.as_str(),
+            None,
+        )
+        .await;
+    assert_eq!(started.status(), 202);
+    let task = started.json::<serde_json::Value>().await.unwrap()["task_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let state: serde_json::Value = app
+            .get_as(&format!("/api/v1/tasks/{task}"), admin.access.as_str())
+            .await
+            .json()
+            .await
+            .unwrap();
+        match state["state"].as_str().unwrap() {
+            "completed" => break,
+            "discarded" | "cancelled" => panic!("the rotation failed: {state}"),
+            _ if std::time::Instant::now() > deadline => panic!("no rotation: {state}"),
+            _ => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+        }
+    }
+    let status: serde_json::Value = app
+        .get_as("/api/v1/admin/keys", admin.access.as_str())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        status["keys"],
+        serde_json::json!([{"id": "fresh", "values": 3, "in_ring": true}])
+    );
+    let fresh = ring(&[("fresh", 7)]);
+    for (row, secret) in &secrets {
+        let user = domain::UserId::from_uuid(row.parse().unwrap());
+        let sealed = app.store.totp(user).await.unwrap().secret.unwrap();
+        let place = Place {
+            table: "users",
+            column: "totp_secret",
+            row,
+        };
+        assert_eq!(
+            fresh.open(&sealed, place).unwrap().as_slice(),
+            secret.as_slice()
+        );
+    }
+    let audited = app.store.recent_audit(100).await.unwrap();
+    assert!(
+        audited.iter().any(|entry| entry.action == "keys.rotate"),
+        "the rotation is in the audit log"
+    );
+}
+
+crate::on_both_databases!(
+    rotation_reseals_everything_and_old_keys_can_go,
+    administrators_rotate_keys_through_the_api
+);
+
+/// Without a configured key ring, values are sealed with a throwaway key: rotating to it would
+/// lose them at the next restart, so the API refuses.
+#[tokio::test]
+async fn rotation_is_refused_without_a_configured_key_ring() {
+    let app = TestApp::builder(Db::Sqlite)
+        .env("JOBPILOT_ENCRYPTION_KEYS", "")
+        .spawn()
+        .await
+        .unwrap();
+    let admin = app.user("admin@example.org", domain::Role::Admin).await;
+    let refused = app
+        .send_as(
+            reqwest::Method::POST,
+            "/api/v1/admin/keys/rotate",
+            admin.access.as_str(),
+            None,
+        )
+        .await;
+    crate::harness::assert_error(refused, 409, "no_key_ring").await;
+}
 
 /// Plants a known TOTP secret through the API and looks for it in the raw database files.
 #[tokio::test]

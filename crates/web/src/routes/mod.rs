@@ -1,4 +1,5 @@
 pub mod admin;
+pub mod admin_keys;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
