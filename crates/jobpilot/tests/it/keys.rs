@@ -241,7 +241,8 @@ async fn administrators_rotate_keys_through_the_api(db: Db) {
 
 crate::on_both_databases!(
     rotation_reseals_everything_and_old_keys_can_go,
-    administrators_rotate_keys_through_the_api
+    administrators_rotate_keys_through_the_api,
+    a_rotation_killed_half_way_finishes_on_the_next_run
 );
 
 /// Without a configured key ring, values are sealed with a throwaway key: rotating to it would
@@ -303,4 +304,118 @@ async fn no_plaintext_secret_reaches_the_database_file() {
     assert!(!contains(secret.as_bytes()), "the base32 secret is on disk");
     assert!(!contains(&raw), "the raw secret bytes are on disk");
     assert!(contains(b"canary@example.org"), "the search itself works");
+}
+
+/// `jobpilot keys rotate` killed with SIGKILL half-way loses nothing: every value still opens
+/// (with the old key or the new), and a second run finishes the job.
+async fn a_rotation_killed_half_way_finishes_on_the_next_run(db: Db) {
+    use base64::Engine as _;
+    const VALUES: usize = 1500;
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let old = ring(&[("k1", 1)]);
+    app.user("many@example.org", domain::Role::Seeker).await;
+    let user = app
+        .store
+        .user_by_email(&domain::Email::parse("many@example.org").unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    // Resumes with sealed texts, written straight to the store (their files are not needed).
+    let mut texts = Vec::new();
+    for i in 0..VALUES {
+        let id = domain::ResumeId::new();
+        let resume = store::NewResume {
+            id,
+            user_id: user,
+            file_name: "cv.txt".into(),
+            kind: domain::ResumeKind::Text,
+            size_bytes: 10,
+            sha256: [0; 32],
+            file_key: format!("resumes/test/{}", id.as_uuid().simple()),
+            created_at: chrono::Utc::now(),
+        };
+        let task = tasks::NewTask::new("resumes.parse", serde_json::json!({}));
+        app.store.create_resume(&resume, task).await.unwrap();
+        let text = format!("resume {i}: Rust, Kubernetes");
+        let row = id.to_string();
+        let parsed = store::ParsedResume {
+            text_sealed: old.seal(text.as_bytes(), web::resumes::text_place(&row)),
+            skills: Vec::new(),
+            years_experience: None,
+            seniority: None,
+        };
+        app.store
+            .finish_resume_parse(id, Ok(&parsed), chrono::Utc::now())
+            .await
+            .unwrap();
+        texts.push((id, text));
+    }
+
+    let b64 = |byte: u8| base64::engine::general_purpose::STANDARD.encode([byte; 32]);
+    let rotate = || {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_jobpilot"));
+        command
+            .env_clear()
+            .args(["keys", "rotate"])
+            .env("JOBPILOT_DATABASE_URL", &app.db_url)
+            .env("JOBPILOT_DATA_DIR", app.data_dir())
+            .env(
+                "JOBPILOT_ENCRYPTION_KEYS",
+                format!("k2:{},k1:{}", b64(2), b64(1)),
+            )
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        command
+    };
+    let files = web::files::LocalFiles::new(app.data_dir().join("files"));
+    let sealed = web::keys::Sealed {
+        store: app.store.as_ref(),
+        files: &files,
+    };
+    let mut child = rotate().spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let status = web::keys::status(sealed).await.unwrap();
+        if status.get("k2").is_some_and(|n| *n > 0) {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the rotation ended before it was seen under way"
+        );
+        assert!(std::time::Instant::now() < deadline, "no rotation progress");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    child.kill().unwrap(); // SIGKILL: no cleanup of any kind
+    child.wait().unwrap();
+    let status = web::keys::status(sealed).await.unwrap();
+    let (moved, left) = (status["k2"], status.get("k1").copied().unwrap_or(0));
+    assert_eq!(moved + left, VALUES as u64, "{status:?}");
+    assert!(left > 0, "killed too late to test anything: {status:?}");
+
+    let output = rotate().output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(&format!("{left} values re-sealed")),
+        "{stdout}"
+    );
+    let status = web::keys::status(sealed).await.unwrap();
+    assert_eq!(status.get("k2"), Some(&(VALUES as u64)), "{status:?}");
+    assert_eq!(status.len(), 1, "{status:?}");
+    let new_only = ring(&[("k2", 2)]);
+    for (id, text) in &texts {
+        let resume = app.store.resume_unscoped(*id).await.unwrap().unwrap();
+        assert_eq!(
+            web::resumes::text_of(&resume, &new_only).as_deref(),
+            Some(text.as_str())
+        );
+    }
 }
