@@ -187,7 +187,7 @@ fn add_key_rotation(handlers: &mut Handlers, store: Arc<dyn Store>, config: &Con
                     files: &files,
                 };
                 let progress = |n: u64| {
-                    if n % 10_000 == 0 {
+                    if n.is_multiple_of(10_000) {
                         tracing::info!(rotated = n, "key rotation progress");
                     }
                 };
