@@ -81,6 +81,12 @@ pub const SETTINGS: &[(&str, &str, bool, &str)] = &[
         "days audit entries are kept before pruning (a sealed checkpoint keeps the chain verifiable)",
     ),
     (
+        "job_retention_days",
+        "JOBPILOT_JOB_RETENTION_DAYS",
+        false,
+        "days a closed job posting is kept before it is deleted (0: kept for ever)",
+    ),
+    (
         "sources_config",
         "JOBPILOT_SOURCES_CONFIG",
         false,
@@ -360,6 +366,8 @@ pub struct Config {
     pub redis_prefix: String,
     pub cookie_secure: bool,
     pub audit_retention: Duration,
+    /// How long closed postings are kept; `None`: for ever.
+    pub job_retention: Option<Duration>,
     /// The job boards this deployment follows.
     pub sources: sources::catalog::SourcesConfig,
     pub sources_sync_cron: String,
@@ -653,6 +661,12 @@ impl Config {
             (
                 "audit_retention_days",
                 (self.audit_retention.as_secs() / 86_400).to_string(),
+            ),
+            (
+                "job_retention_days",
+                self.job_retention
+                    .map_or(0, |d| d.as_secs() / 86_400)
+                    .to_string(),
             ),
             ("sources", self.source_names().join(",")),
             ("sources_sync_cron", self.sources_sync_cron.clone()),
@@ -1016,6 +1030,16 @@ impl Parser<'_> {
                     .map(|days| Duration::from_secs(days * 86_400))
             },
         );
+        let job_retention = self.get(
+            "job_retention_days",
+            Some(Duration::from_secs(90 * 86_400)),
+            "a number of days from 0 (kept for ever) to 36500",
+            |v| match v.parse::<u64>().ok()? {
+                0 => Some(None),
+                days @ 1..=36_500 => Some(Some(Duration::from_secs(days * 86_400))),
+                _ => None,
+            },
+        );
         let sources_sync_cron = self.get(
             "sources_sync_cron",
             "0 2 * * *".to_owned(),
@@ -1139,6 +1163,7 @@ impl Parser<'_> {
             cookie_secure: cookie_secure?,
             task_retention: task_retention?,
             audit_retention: audit_retention?,
+            job_retention: job_retention?,
             sources,
             sources_sync_cron: sources_sync_cron?,
             internal_api_key,
@@ -1485,6 +1510,22 @@ mod tests {
     }
 
     const KEY: &str = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+    #[test]
+    fn job_retention_is_days_or_zero_for_ever() {
+        let days = |config: Config| config.job_retention.map(|d| d.as_secs() / 86_400);
+        assert_eq!(days(load(&[]).unwrap()), Some(90));
+        let set = |v: &str| load(&[("JOBPILOT_JOB_RETENTION_DAYS", v)]);
+        assert_eq!(days(set("30").unwrap()), Some(30));
+        assert_eq!(days(set("0").unwrap()), None);
+        for bad in ["-1", "36501", "soon", ""] {
+            let error = set(bad).unwrap_err().to_string();
+            assert!(
+                error.contains("JOBPILOT_JOB_RETENTION_DAYS"),
+                "{bad:?}: {error}"
+            );
+        }
+    }
 
     #[test]
     fn defaults_run_on_sqlite_under_the_data_dir() {

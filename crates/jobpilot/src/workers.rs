@@ -17,6 +17,12 @@ pub const SOURCE_SYNC: &str = web::routes::sources::SYNC_TASK;
 pub const AUDIT_PRUNE: &str = "audit.prune";
 /// Daily, at a quiet hour (UTC).
 const AUDIT_PRUNE_CRON: &str = "15 3 * * *";
+/// The task kind that deletes job postings closed longer ago than the retention period.
+pub const JOBS_PRUNE: &str = "jobs.prune";
+/// Daily, after the audit pruning.
+const JOBS_PRUNE_CRON: &str = "45 3 * * *";
+/// Postings deleted per statement, so no transaction grows large.
+const JOBS_PRUNE_BATCH: u32 = 1000;
 /// The task kind that re-seals stored values with the active key.
 pub const KEYS_ROTATE: &str = web::routes::admin_keys::ROTATE_TASK;
 /// One attempt's share of a long rotation; the next attempt resumes.
@@ -85,6 +91,7 @@ pub fn handlers(store: Arc<dyn Store>, catalog: Catalog, config: &Config) -> Han
         }
     }
     add_key_rotation(&mut handlers, store.clone(), config);
+    add_job_pruning(&mut handlers, store.clone(), config.job_retention);
     let audit_store = store.clone();
     let keys = config.key_ring();
     let retention =
@@ -215,8 +222,39 @@ fn add_key_rotation(handlers: &mut Handlers, store: Arc<dyn Store>, config: &Con
     );
 }
 
-/// One daily (by default) sync per configured source and the daily audit pruning; with several
-/// replicas each fire runs once.
+/// `jobs.prune`: deletes postings closed longer ago than the retention period, in batches.
+fn add_job_pruning(handlers: &mut Handlers, store: Arc<dyn Store>, retention: Option<Duration>) {
+    handlers.add_fn(
+        JOBS_PRUNE,
+        Duration::from_secs(3600),
+        move |_ctx: TaskContext, _args: serde_json::Value| {
+            let store = store.clone();
+            async move {
+                let Some(retention) = retention.and_then(|r| chrono::Duration::from_std(r).ok())
+                else {
+                    return Ok(Outcome::Complete);
+                };
+                let before = chrono::Utc::now() - retention;
+                let mut pruned = 0;
+                loop {
+                    let deleted = store
+                        .prune_closed_jobs(before, JOBS_PRUNE_BATCH)
+                        .await
+                        .map_err(|e| TaskError::retry(web::error::ErrorChain(&e)))?;
+                    pruned += deleted;
+                    if deleted < u64::from(JOBS_PRUNE_BATCH) {
+                        break;
+                    }
+                }
+                tracing::info!(pruned, %before, "closed job postings pruned");
+                Ok(Outcome::Complete)
+            }
+        },
+    );
+}
+
+/// One daily (by default) sync per configured source, the daily audit pruning and the daily
+/// pruning of closed postings; with several replicas each fire runs once.
 pub fn schedules(config: &Config) -> anyhow::Result<Vec<Schedule>> {
     let mut schedules = Vec::new();
     for name in config.source_names() {
@@ -234,6 +272,13 @@ pub fn schedules(config: &Config) -> anyhow::Result<Vec<Schedule>> {
         Schedule::new(AUDIT_PRUNE, AUDIT_PRUNE_CRON, prune)
             .map_err(|e| anyhow::anyhow!("audit schedule: {e}"))?,
     );
+    if config.job_retention.is_some() {
+        let prune = NewTask::new(JOBS_PRUNE, serde_json::json!({}));
+        schedules.push(
+            Schedule::new(JOBS_PRUNE, JOBS_PRUNE_CRON, prune)
+                .map_err(|e| anyhow::anyhow!("job retention schedule: {e}"))?,
+        );
+    }
     Ok(schedules)
 }
 

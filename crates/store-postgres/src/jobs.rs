@@ -292,8 +292,48 @@ impl JobStore for PostgresStore {
         .await
         .map_err(db_error)?
         .rows_affected();
+        // The open duplicates of the postings just closed, grouped by them, oldest first.
+        let orphans: Vec<(uuid::Uuid, uuid::Uuid)> = sqlx::query_as(
+            "SELECT d.id, d.canonical_id FROM jobs c JOIN jobs d ON d.canonical_id = c.id \
+             WHERE c.change_seq = $1 AND c.closed_at IS NOT NULL AND d.closed_at IS NULL \
+             ORDER BY d.canonical_id, d.first_seen_at, d.id",
+        )
+        .bind(last)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let orphans: Vec<(JobId, JobId)> = orphans
+            .into_iter()
+            .map(|(d, c)| (JobId::from_uuid(d), JobId::from_uuid(c)))
+            .collect();
+        for (id, canonical) in store::jobs::promotions(&orphans) {
+            sqlx::query("UPDATE jobs SET canonical_id = $1, change_seq = $2 WHERE id = $3")
+                .bind(canonical.map(|c| c.as_uuid()))
+                .bind(last)
+                .bind(id.as_uuid())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
         tx.commit().await.map_err(db_error)?;
         Ok(closed)
+    }
+
+    async fn prune_closed_jobs(
+        &self,
+        closed_before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<u64> {
+        sqlx::query(
+            "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs \
+             WHERE closed_at IS NOT NULL AND closed_at < $1 LIMIT $2)",
+        )
+        .bind(closed_before)
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await
+        .map(|done| done.rows_affected())
+        .map_err(db_error)
     }
 
     async fn save_source_run(&self, run: &SourceRun) -> StoreResult<()> {

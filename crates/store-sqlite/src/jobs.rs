@@ -415,8 +415,53 @@ impl JobStore for SqliteStore {
         .await
         .map_err(db_error)?
         .rows_affected();
+        // The open duplicates of the postings just closed, grouped by them, oldest first.
+        let orphans: Vec<(String, String)> = sqlx::query_as(
+            "SELECT d.id, d.canonical_id FROM jobs c JOIN jobs d ON d.canonical_id = c.id \
+             WHERE c.change_seq = ? AND c.closed_at IS NOT NULL AND d.closed_at IS NULL \
+             ORDER BY d.canonical_id, d.first_seen_at, d.id",
+        )
+        .bind(last)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let orphans = orphans
+            .iter()
+            .map(|(d, c)| {
+                Ok((
+                    JobId::from_uuid(parse_id("jobs.id", d)?),
+                    JobId::from_uuid(parse_id("jobs.canonical_id", c)?),
+                ))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        for (id, canonical) in store::jobs::promotions(&orphans) {
+            sqlx::query("UPDATE jobs SET canonical_id = ?, change_seq = ? WHERE id = ?")
+                .bind(canonical.map(|c| text_id(c.as_uuid())))
+                .bind(last)
+                .bind(text_id(id.as_uuid()))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
         tx.commit().await.map_err(db_error)?;
         Ok(closed)
+    }
+
+    async fn prune_closed_jobs(
+        &self,
+        closed_before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<u64> {
+        sqlx::query(
+            "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs \
+             WHERE closed_at IS NOT NULL AND closed_at < ? LIMIT ?)",
+        )
+        .bind(closed_before)
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await
+        .map(|done| done.rows_affected())
+        .map_err(db_error)
     }
 
     async fn save_source_run(&self, run: &SourceRun) -> StoreResult<()> {

@@ -104,7 +104,9 @@ pub trait JobStore: Send + Sync {
     ) -> StoreResult<Vec<Job>>;
 
     /// Closes the open postings of a source not seen since `seen_before` (the start of a
-    /// complete sync); returns how many.
+    /// complete sync); returns how many. A closed canonical posting hands its place to its
+    /// oldest open duplicate (the same job on another board stays findable), and the other
+    /// open duplicates follow the new canonical one.
     async fn close_unseen_jobs(
         &self,
         source: &str,
@@ -117,6 +119,29 @@ pub trait JobStore: Send + Sync {
     async fn source_run(&self, source: &str) -> StoreResult<Option<SourceRun>>;
 
     async fn source_runs(&self) -> StoreResult<Vec<SourceRun>>;
+
+    /// Deletes up to `limit` postings closed before `closed_before` (data retention); returns
+    /// how many. Open postings are never deleted.
+    async fn prune_closed_jobs(&self, closed_before: DateTime<Utc>, limit: u32)
+    -> StoreResult<u64>;
+}
+
+/// How the open duplicates of closed canonical postings are re-clustered: given them as
+/// (duplicate, its closed canonical), oldest first within each canonical, the first of each
+/// becomes canonical (`None`) and the rest its duplicates.
+pub fn promotions(orphans: &[(JobId, JobId)]) -> Vec<(JobId, Option<JobId>)> {
+    let mut out = Vec::with_capacity(orphans.len());
+    let mut current: Option<(JobId, JobId)> = None; // (closed canonical, promoted)
+    for &(duplicate, closed) in orphans {
+        match current {
+            Some((c, promoted)) if c == closed => out.push((duplicate, Some(promoted))),
+            _ => {
+                current = Some((closed, duplicate));
+                out.push((duplicate, None));
+            }
+        }
+    }
+    out
 }
 
 /// The closest open canonical posting within `max_distance` bits, if any.
@@ -169,5 +194,22 @@ mod tests {
             nearest_canonical([(a, high.cast_signed())], high, 0),
             Some(a)
         );
+    }
+}
+
+#[cfg(test)]
+mod promotion_tests {
+    use super::*;
+
+    #[test]
+    fn the_oldest_open_duplicate_of_each_closed_posting_takes_its_place() {
+        let (a, b) = (JobId::new(), JobId::new());
+        let (a1, a2, a3, b1) = (JobId::new(), JobId::new(), JobId::new(), JobId::new());
+        let plan = promotions(&[(a1, a), (a2, a), (a3, a), (b1, b)]);
+        assert_eq!(
+            plan,
+            vec![(a1, None), (a2, Some(a1)), (a3, Some(a1)), (b1, None)]
+        );
+        assert!(promotions(&[]).is_empty());
     }
 }

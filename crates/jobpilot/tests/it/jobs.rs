@@ -268,6 +268,43 @@ async fn boards_sync_dedupe_detect_changes_and_close(db: Db) {
     .await;
     // Seekers read jobs.
     assert_eq!(jobs(&app, &seeker.access, "").await.len(), 5);
+
+    // The canonical posting closes on its board: the same job on the other board takes its
+    // place, so it stays listed (and searchable) once.
+    {
+        let mut state = boards.state.lock().unwrap();
+        let jobs = state.greenhouse["jobs"].as_array_mut().unwrap();
+        jobs.retain(|j| j["id"] != 7781204003u64);
+    }
+    sync_through_api(&app, &admin.access, "greenhouse").await;
+    let shown = jobs(&app, &seeker.access, "").await;
+    assert_eq!(shown.len(), 5);
+    let promoted = by_external_id(&shown, "3f9c2b7e-1d4a-4e8b-9c61-7a5d0e2f4b18");
+    assert_eq!(promoted["duplicate_of"], Value::Null);
+    // The index follows the database within its poll interval.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let found = jobs(&app, &seeker.access, "&q=rust").await;
+        if found.iter().any(|j| j["id"] == promoted["id"]) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the promoted posting is never found: {found:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    // Retention deletes postings closed before the cut-off, and nothing open.
+    let everything = "&include_duplicates=true&include_closed=true";
+    assert_eq!(jobs(&app, &admin.access, everything).await.len(), 7);
+    let later = chrono::Utc::now() + chrono::Duration::seconds(1);
+    assert_eq!(app.store.prune_closed_jobs(later, 1).await.unwrap(), 1);
+    assert_eq!(app.store.prune_closed_jobs(later, 100).await.unwrap(), 1);
+    assert_eq!(app.store.prune_closed_jobs(later, 100).await.unwrap(), 0);
+    let left = jobs(&app, &admin.access, everything).await;
+    assert_eq!(left.len(), 5);
+    assert!(left.iter().all(|j| j["closed_at"].is_null()));
 }
 
 async fn an_interrupted_sync_resumes_from_its_last_page(db: Db) {
