@@ -129,6 +129,42 @@ pub const SETTINGS: &[(&str, &str, bool, &str)] = &[
         "where this replica keeps its job search index (rebuilt from the database when missing; default <data_dir>/search)",
     ),
     (
+        "s3_bucket",
+        "JOBPILOT_S3_BUCKET",
+        false,
+        "keep uploaded files (sealed) in this S3-compatible bucket instead of <data_dir>/files",
+    ),
+    (
+        "s3_endpoint",
+        "JOBPILOT_S3_ENDPOINT",
+        false,
+        "the S3 service's URL for services other than AWS (MinIO, Ceph, R2…); path-style requests",
+    ),
+    (
+        "s3_region",
+        "JOBPILOT_S3_REGION",
+        false,
+        "the bucket's region (default us-east-1)",
+    ),
+    (
+        "s3_prefix",
+        "JOBPILOT_S3_PREFIX",
+        false,
+        "a folder in the bucket for this deployment's files",
+    ),
+    (
+        "s3_access_key_id",
+        "JOBPILOT_S3_ACCESS_KEY_ID",
+        false,
+        "the S3 access key id (with the secret key; neither: the usual AWS credential sources)",
+    ),
+    (
+        "s3_secret_access_key",
+        "JOBPILOT_S3_SECRET_ACCESS_KEY",
+        true,
+        "the S3 secret access key",
+    ),
+    (
         "pdf_helper",
         "JOBPILOT_PDF_HELPER",
         false,
@@ -338,6 +374,8 @@ pub struct Config {
     pub mode: Mode,
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    /// Where uploaded files are kept: `<data_dir>/files` or an S3 bucket.
+    pub files: web::files::Files,
     pub database: DatabaseConfig,
     pub migrate_on_start: bool,
     pub redis_url: Option<SecretString>,
@@ -540,15 +578,10 @@ impl Config {
                 .map(|k| k.expose_secret().to_owned()),
             ingest_body_limit: self.ingest_body_limit,
             sources: self.source_names(),
-            files_dir: self.files_dir(),
+            files: self.files.clone(),
             match_weights: self.match_weights.clone(),
             ..web::WebSettings::default()
         }
-    }
-
-    /// Where uploaded files (resumes, sealed) are kept.
-    pub fn files_dir(&self) -> std::path::PathBuf {
-        self.data_dir.join("files")
     }
 
     /// The configured key ring, if any.
@@ -673,6 +706,7 @@ impl Config {
             ("internal_api_key", secret(&self.internal_api_key)),
             ("ingest_body_limit", self.ingest_body_limit.to_string()),
             ("search_dir", self.search_dir.display().to_string()),
+            ("files", self.files.describe()),
             ("worker_concurrency", self.worker_concurrency.to_string()),
             (
                 "task_retention_days",
@@ -1074,6 +1108,7 @@ impl Parser<'_> {
                     .filter(|n| (1024 * 1024..=1024 * 1024 * 1024).contains(n))
             },
         );
+        let files = self.files(&data_dir_or_default, mode_or_default);
         let search_dir = self.get("search_dir", None, "a directory path", |v| {
             (!v.is_empty()).then(|| Some(PathBuf::from(v)))
         });
@@ -1135,6 +1170,7 @@ impl Parser<'_> {
             match_weights: match_weights?,
             pdf_helper: pdf_helper?,
             data_dir: data_dir?,
+            files: files?,
             database: database?,
             migrate_on_start: migrate_on_start?,
             redis_url,
@@ -1173,6 +1209,66 @@ impl Parser<'_> {
             unknown_variables,
             warnings: std::mem::take(&mut self.warnings),
         })
+    }
+
+    /// Local files under the data directory, or the S3 bucket when one is named.
+    fn files(&mut self, data_dir: &Path, mode: Mode) -> Option<web::files::Files> {
+        let mut text = |key: &str| {
+            self.get(key, None, "text", |v| {
+                Some((!v.is_empty()).then(|| v.to_owned()))
+            })
+            .flatten()
+        };
+        let (bucket, endpoint, region, prefix, key_id) = (
+            text("s3_bucket"),
+            text("s3_endpoint"),
+            text("s3_region"),
+            text("s3_prefix"),
+            text("s3_access_key_id"),
+        );
+        let secret = self.secret("s3_secret_access_key");
+        let Some(bucket) = bucket else {
+            if endpoint.is_some() || prefix.is_some() || key_id.is_some() || secret.is_some() {
+                self.problems.push(format!(
+                    "{}: S3 settings are given but no bucket",
+                    Self::origin("s3_bucket")
+                ));
+                return None;
+            }
+            return Some(web::files::Files::local(data_dir.join("files")));
+        };
+        if let Some(endpoint) = &endpoint {
+            if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
+                self.problems.push(format!(
+                    "{}: expected an http:// or https:// URL",
+                    Self::origin("s3_endpoint")
+                ));
+                return None;
+            }
+            if endpoint.starts_with("http://") && mode == Mode::Production {
+                self.warnings.push(format!(
+                    "{}: plain HTTP; the files are sealed, but credentials and metadata travel \
+                     in the clear",
+                    Self::origin("s3_endpoint")
+                ));
+            }
+        }
+        let settings = web::files::S3Settings {
+            bucket,
+            endpoint,
+            region: region.unwrap_or_else(|| "us-east-1".to_owned()),
+            access_key_id: key_id,
+            secret_access_key: secret.map(|s| s.expose_secret().to_owned()),
+            prefix: prefix.unwrap_or_default(),
+        };
+        match web::files::Files::s3(&settings) {
+            Ok(files) => Some(files),
+            Err(e) => {
+                self.problems
+                    .push(format!("{}: {e}", Self::origin("s3_bucket")));
+                None
+            }
+        }
     }
 
     /// The sources file, with secrets from the environment added; problems name the file and
@@ -1510,6 +1606,57 @@ mod tests {
     }
 
     const KEY: &str = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+    #[test]
+    fn files_go_to_a_bucket_when_one_is_named() {
+        let local = load(&[("JOBPILOT_DATA_DIR", "/srv/jp")]).unwrap();
+        assert_eq!(local.files.describe(), "local disk at /srv/jp/files");
+        let secret = "s3-secret-key-never-printed";
+        let s3 = load(&[
+            ("JOBPILOT_S3_BUCKET", "resumes"),
+            ("JOBPILOT_S3_ENDPOINT", "https://minio.internal:9000"),
+            ("JOBPILOT_S3_PREFIX", "prod"),
+            ("JOBPILOT_S3_ACCESS_KEY_ID", "jobpilot"),
+            ("JOBPILOT_S3_SECRET_ACCESS_KEY", secret),
+        ])
+        .unwrap();
+        assert_eq!(s3.files.describe(), "s3://resumes/prod");
+        let shown = s3.redacted();
+        assert!(shown.contains("files = s3://resumes/prod"), "{shown}");
+        assert!(!shown.contains(secret), "{shown}");
+        assert!(!format!("{s3:?}").contains(secret));
+
+        for (vars, named) in [
+            (
+                vec![("JOBPILOT_S3_ENDPOINT", "https://minio:9000")],
+                "JOBPILOT_S3_BUCKET",
+            ),
+            (
+                vec![
+                    ("JOBPILOT_S3_BUCKET", "b"),
+                    ("JOBPILOT_S3_ENDPOINT", "minio:9000"),
+                ],
+                "JOBPILOT_S3_ENDPOINT",
+            ),
+            (
+                vec![
+                    ("JOBPILOT_S3_BUCKET", "b"),
+                    ("JOBPILOT_S3_ACCESS_KEY_ID", "only-half"),
+                ],
+                "JOBPILOT_S3_BUCKET",
+            ),
+            (
+                vec![
+                    ("JOBPILOT_S3_BUCKET", "b"),
+                    ("JOBPILOT_S3_PREFIX", "../elsewhere"),
+                ],
+                "JOBPILOT_S3_BUCKET",
+            ),
+        ] {
+            let error = load(&vars).unwrap_err().to_string();
+            assert!(error.contains(named), "{vars:?}: {error}");
+        }
+    }
 
     #[test]
     fn job_retention_is_days_or_zero_for_ever() {

@@ -465,7 +465,7 @@ async fn key_command(config: Config, command: KeysCommand) -> anyhow::Result<()>
     let ring = config
         .key_ring()
         .ok_or_else(|| anyhow::anyhow!("JOBPILOT_ENCRYPTION_KEYS is not set"))?;
-    let files = web::files::LocalFiles::new(config.files_dir());
+    let files = config.files.clone();
     let sealed = web::keys::Sealed {
         store: store.as_ref(),
         files: &files,
@@ -573,7 +573,7 @@ async fn serve(config: Config, migrate_first: bool) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("migration failed: {}", web::error::ErrorChain(&e)))?;
     }
     if let Some(ring) = config.key_ring() {
-        let files = web::files::LocalFiles::new(config.files_dir());
+        let files = config.files.clone();
         let sealed = web::keys::Sealed {
             store: database.store.as_ref(),
             files: &files,

@@ -65,7 +65,7 @@ pub fn handlers(store: Arc<dyn Store>, catalog: Catalog, config: &Config) -> Han
         (Ok(sandbox), Some(keys)) => {
             let context = web::resumes::ParseContext {
                 store: store.clone(),
-                files: web::files::LocalFiles::new(config.files_dir()),
+                files: config.files.clone(),
                 keys,
                 sandbox: Arc::new(sandbox),
             };
@@ -176,7 +176,7 @@ pub fn handlers(store: Arc<dyn Store>, catalog: Catalog, config: &Config) -> Han
 /// or crash only means the next attempt starts where this one was.
 fn add_key_rotation(handlers: &mut Handlers, store: Arc<dyn Store>, config: &Config) {
     let keys = config.key_ring();
-    let files = web::files::LocalFiles::new(config.files_dir());
+    let files = config.files.clone();
     handlers.add_fn(
         KEYS_ROTATE,
         KEYS_ROTATE_TIMEOUT,

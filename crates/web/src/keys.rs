@@ -7,7 +7,7 @@ use auth::{KeyRing, Place};
 use domain::ResumeId;
 use store::{SealedColumn, SealedValue, Store, StoreError};
 
-use crate::files::LocalFiles;
+use crate::files::Files;
 use crate::resumes::{FILE_PLACE, file_place};
 
 /// Values read per query.
@@ -37,7 +37,7 @@ pub enum KeysError {
 #[derive(Clone, Copy)]
 pub struct Sealed<'a> {
     pub store: &'a dyn Store,
-    pub files: &'a LocalFiles,
+    pub files: &'a Files,
 }
 
 impl std::fmt::Debug for Sealed<'_> {
@@ -63,7 +63,7 @@ impl FilePages<'_> {
 }
 
 /// A file's key id from its first bytes; `None` when the file is gone (deleted meanwhile).
-async fn file_key_id(files: &LocalFiles, key: &str) -> Result<Option<String>, KeysError> {
+async fn file_key_id(files: &Files, key: &str) -> Result<Option<String>, KeysError> {
     match files.head(key, KeyRing::KEY_ID_PREFIX_LEN).await {
         Ok(head) => Ok(Some(
             KeyRing::key_id_of(&head).unwrap_or_else(|_| UNREADABLE.to_owned()),

@@ -12,7 +12,7 @@ use search::skills::{SkillExtractor, seniority, years_of_experience};
 use sha2::Digest as _;
 use store::{NewResume, ParsedResume, Resume, Store};
 
-use crate::files::LocalFiles;
+use crate::files::Files;
 
 /// The task kind that extracts a resume's text and skills.
 pub const PARSE_TASK: &str = "resumes.parse";
@@ -94,7 +94,7 @@ pub enum UploadError {
 /// without its file.
 pub async fn upload(
     store: &dyn Store,
-    files: &LocalFiles,
+    files: &Files,
     keys: &KeyRing,
     user: UserId,
     file_name: Option<&str>,
@@ -155,7 +155,7 @@ pub enum ParseError {
 /// retrying would not change the file.
 pub async fn parse(
     store: &dyn Store,
-    files: &LocalFiles,
+    files: &Files,
     keys: &KeyRing,
     sandbox: &::extract::PdfSandbox,
     id: ResumeId,
@@ -238,7 +238,7 @@ pub fn canonical_skills(raw: &[String]) -> Vec<String> {
 /// Deletes a resume and its file.
 pub async fn delete(
     store: &dyn Store,
-    files: &LocalFiles,
+    files: &Files,
     user: UserId,
     id: ResumeId,
 ) -> Result<bool, store::StoreError> {
@@ -257,7 +257,7 @@ pub async fn delete(
 #[derive(Debug, Clone)]
 pub struct ParseContext {
     pub store: Arc<dyn Store>,
-    pub files: LocalFiles,
+    pub files: Files,
     pub keys: Arc<KeyRing>,
     pub sandbox: Arc<::extract::PdfSandbox>,
 }

@@ -126,7 +126,7 @@ pub struct WebSettings {
     /// The sources this deployment follows.
     pub sources: Vec<String>,
     /// Where uploaded files (sealed) are kept.
-    pub files_dir: std::path::PathBuf,
+    pub files: crate::files::Files,
     /// How much each feature counts when matching resumes to jobs.
     pub match_weights: search::index::matching::Weights,
 }
@@ -160,7 +160,7 @@ impl Default for WebSettings {
             internal_api_key: None,
             ingest_body_limit: 64 * 1024 * 1024,
             sources: Vec::new(),
-            files_dir: std::path::PathBuf::from("./data/files"),
+            files: crate::files::Files::local("./data/files"),
             match_weights: search::index::matching::Weights::default(),
         }
     }
@@ -272,8 +272,8 @@ impl AppState {
     }
 
     /// Uploaded files.
-    pub fn files(&self) -> crate::files::LocalFiles {
-        crate::files::LocalFiles::new(self.inner.settings.files_dir.clone())
+    pub fn files(&self) -> &crate::files::Files {
+        &self.inner.settings.files
     }
 
     /// This replica's job search index.

@@ -75,7 +75,7 @@ async fn rotation_reseals_everything_and_old_keys_can_go(db: Db) {
         let id = domain::ResumeId::from_uuid(resume["id"].as_str().unwrap().parse().unwrap());
         resumes.push((id, text));
     }
-    let files = web::files::LocalFiles::new(app.data_dir().join("files"));
+    let files = web::files::Files::local(app.data_dir().join("files"));
     let sealed = web::keys::Sealed {
         store: app.store.as_ref(),
         files: &files,
@@ -370,7 +370,7 @@ async fn a_rotation_killed_half_way_finishes_on_the_next_run(db: Db) {
             .stderr(std::process::Stdio::piped());
         command
     };
-    let files = web::files::LocalFiles::new(app.data_dir().join("files"));
+    let files = web::files::Files::local(app.data_dir().join("files"));
     let sealed = web::keys::Sealed {
         store: app.store.as_ref(),
         files: &files,

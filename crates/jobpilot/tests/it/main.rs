@@ -12,6 +12,7 @@ mod http_features;
 mod identity;
 mod jobs;
 mod keys;
+mod object_storage;
 mod oidc;
 mod openapi;
 mod pdf_sandbox;

@@ -70,7 +70,7 @@ pub async fn key_status(
     let files = state.files();
     let sealed = Sealed {
         store: state.store(),
-        files: &files,
+        files,
     };
     let counts = crate::keys::status(sealed)
         .await

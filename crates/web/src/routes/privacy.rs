@@ -266,7 +266,7 @@ pub async fn delete_account(
     // The files first: once the rows are gone, nothing would name them.
     let files = state.files();
     for resume in state.store().resumes(user.id).await? {
-        crate::resumes::delete(state.store(), &files, user.id, resume.id).await?;
+        crate::resumes::delete(state.store(), files, user.id, resume.id).await?;
     }
     state.store().delete_user(user.id).await?;
     state.session_ended(None).await;

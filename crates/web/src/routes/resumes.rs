@@ -176,7 +176,7 @@ pub async fn upload_resume(
         upload.ok_or_else(|| ApiError::bad_request("the form has no `file` part"))?;
     let (resume, task_id) = resumes::upload(
         state.store(),
-        &state.files(),
+        state.files(),
         state.key_ring(),
         caller.user_id,
         name.as_deref(),
@@ -354,7 +354,7 @@ pub async fn delete_resume(
     caller.require(Permission::ManageOwnResumes)?;
     let deleted = resumes::delete(
         state.store(),
-        &state.files(),
+        state.files(),
         caller.user_id,
         ResumeId::from_uuid(id),
     )
