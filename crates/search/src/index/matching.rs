@@ -259,187 +259,259 @@ impl JobIndex {
             .collect();
         let query = BooleanQuery::new(clauses);
         let top = searcher.search(&query, &TopDocs::with_limit(CANDIDATES).order_by_score())?;
-        let resume_words = self.analysed_words(&profile.text);
-        let have: HashSet<&str> = keys.iter().map(String::as_str).collect();
-        let level = profile_level(profile);
-        let location_words = profile
-            .location
-            .as_deref()
-            .map(|l| self.analysed_words(l))
-            .unwrap_or_default();
-        let floor_usd = profile.salary_at_least.as_ref().and_then(|floor| {
-            self.rates
-                .usd_per_year(floor.amount, &floor.currency, floor.period)
-        });
-        let total_weight = weights.total().max(f32::EPSILON);
+        let reader = ProfileReading::new(self, profile);
         let mut matches = Vec::with_capacity(top.len());
         for (_, address) in top {
             let doc: TantivyDocument = searcher.doc(address)?;
             let Some(job) = self.candidate(&doc) else {
                 continue;
             };
-            let mut features = Vec::with_capacity(6);
-            let mut push = |feature, value: f32, weight: f32, detail: String| {
-                features.push(FeatureScore {
-                    feature,
-                    value,
-                    weight,
-                    contribution: value * weight / total_weight,
-                    detail,
-                });
-            };
-
-            // Skills, each weighted by rarity.
-            let mut skills: Vec<(String, f32, bool)> = job
-                .skills
-                .iter()
-                .map(|key| {
-                    let weight = self.skill_weight(&searcher, key, &mut idf);
-                    (key.clone(), weight, have.contains(key.as_str()))
-                })
-                .collect();
-            skills.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-            let all: f32 = skills.iter().map(|s| s.1).sum();
-            let got: f32 = skills.iter().filter(|s| s.2).map(|s| s.1).sum();
-            let matched: Vec<String> = skills
-                .iter()
-                .filter(|s| s.2)
-                .map(|s| super::skill_display(&s.0))
-                .collect();
-            let missing: Vec<String> = skills
-                .iter()
-                .filter(|s| !s.2)
-                .map(|s| super::skill_display(&s.0))
-                .collect();
-            let coverage = if all > 0.0 { got / all } else { 0.0 };
-            push(
-                "skills",
-                coverage,
-                weights.skills,
-                format!(
-                    "{} of {} skills the posting names",
-                    matched.len(),
-                    skills.len()
-                ),
-            );
-
-            let title_words = self.analysed_words(&job.title);
-            let found = title_words
-                .iter()
-                .filter(|w| resume_words.contains(*w))
-                .count();
-            let title = if title_words.is_empty() {
-                0.0
-            } else {
-                found as f32 / title_words.len() as f32
-            };
-            push(
-                "title",
-                title,
-                weights.title,
-                format!(
-                    "{found} of {} title words appear in the resume",
-                    title_words.len()
-                ),
-            );
-
-            let (seniority, detail) = match (level, job.seniority) {
-                (Some(mine), Some(theirs)) => {
-                    let gap = (mine - seniority_rank(theirs)).abs() as f32;
-                    let name = enum_name(&theirs);
-                    (
-                        (1.0 - gap / 3.0).max(0.0),
-                        if gap == 0.0 {
-                            format!("{name}, as the resume")
-                        } else {
-                            format!("{name}, {gap} level(s) from the resume")
-                        },
-                    )
-                }
-                _ => (0.5, "level not stated on both sides".to_owned()),
-            };
-            push("seniority", seniority, weights.seniority, detail);
-
-            let remote_fit = match (profile.remote.is_empty(), job.remote) {
-                (true, _) => None,
-                (false, Some(remote)) => Some(if profile.remote.contains(&remote) {
-                    1.0
-                } else {
-                    0.0
-                }),
-                (false, None) => Some(0.5),
-            };
-            let place_fit = (!location_words.is_empty()).then(|| {
-                let here = job.locations.iter().any(|l| {
-                    self.analysed_words(l)
-                        .iter()
-                        .any(|w| location_words.contains(w))
-                });
-                if here || job.remote == Some(Remote::Yes) {
-                    1.0
-                } else {
-                    0.0
-                }
-            });
-            let (location, detail) = match (remote_fit, place_fit) {
-                (None, None) => (0.5, "no location preference given".to_owned()),
-                (r, p) => {
-                    let parts: Vec<f32> = [r, p].into_iter().flatten().collect();
-                    let value = parts.iter().sum::<f32>() / parts.len() as f32;
-                    (
-                        value,
-                        if value >= 1.0 {
-                            "where and how you want to work".to_owned()
-                        } else if value <= 0.0 {
-                            "not where or how you want to work".to_owned()
-                        } else {
-                            "partly where and how you want to work".to_owned()
-                        },
-                    )
-                }
-            };
-            push("location", location, weights.location, detail);
-
-            let (salary, detail) = match (floor_usd, job.pay) {
-                (Some(floor), Some(pay)) if floor > 0.0 => (
-                    (pay / floor).min(1.0) as f32,
-                    if pay >= floor {
-                        "pays at least what you ask".to_owned()
-                    } else {
-                        format!("pays about {:.0}% of what you ask", pay / floor * 100.0)
-                    },
-                ),
-                (Some(_), _) => (0.5, "pay not stated".to_owned()),
-                (None, _) => (0.5, "no salary expectation given".to_owned()),
-            };
-            push("salary", salary, weights.salary, detail);
-
-            let (recency, detail) = match job.published {
-                Some(at) => {
-                    let days = (now - at).num_hours().max(0) as f32 / 24.0;
-                    (
-                        0.5f32.powf(days / 30.0),
-                        format!("published {} day(s) ago", days.round()),
-                    )
-                }
-                None => (0.5, "publication date unknown".to_owned()),
-            };
-            push("recency", recency, weights.recency, detail);
-
-            let score: f32 = features.iter().map(|f| f.contribution).sum();
-            let reason = explain(&features, &matched, &missing);
-            matches.push(JobMatch {
-                id: job.id,
-                score,
-                matched_skills: matched,
-                missing_skills: missing,
-                features,
-                reason,
-            });
+            matches.push(self.score(&searcher, &reader, &job, weights, &mut idf, now));
         }
         matches.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
         matches.truncate(limit);
         Ok(matches)
+    }
+
+    /// Scores several candidates' profiles against one posting, best first, with the same
+    /// features and explanations as [`JobIndex::match_profile`]: the recruiter's view. `None`
+    /// when the posting is not in the index (closed, a duplicate, or unknown). Blocking.
+    pub fn rank_profiles<K: Clone>(
+        &self,
+        job: JobId,
+        profiles: &[(K, Profile)],
+        weights: &Weights,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<(K, JobMatch)>>, IndexError> {
+        let searcher = self.reader.searcher();
+        let term = Term::from_field_text(self.fields.id, &job.to_string());
+        let found = searcher.search(
+            &TermQuery::new(term, IndexRecordOption::Basic),
+            &TopDocs::with_limit(1).order_by_score(),
+        )?;
+        let Some((_, address)) = found.first() else {
+            return Ok(None);
+        };
+        let doc: TantivyDocument = searcher.doc(*address)?;
+        let Some(candidate) = self.candidate(&doc) else {
+            return Ok(None);
+        };
+        let mut idf = HashMap::new();
+        let mut ranked: Vec<(K, JobMatch)> = profiles
+            .iter()
+            .map(|(key, profile)| {
+                let reader = ProfileReading::new(self, profile);
+                let scored = self.score(&searcher, &reader, &candidate, weights, &mut idf, now);
+                (key.clone(), scored)
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.1.score.total_cmp(&a.1.score));
+        Ok(Some(ranked))
+    }
+
+    /// One posting's features and score for one profile.
+    fn score(
+        &self,
+        searcher: &Searcher,
+        reading: &ProfileReading<'_>,
+        job: &Candidate,
+        weights: &Weights,
+        idf: &mut HashMap<String, f32>,
+        now: DateTime<Utc>,
+    ) -> JobMatch {
+        let profile = reading.profile;
+        let total_weight = weights.total().max(f32::EPSILON);
+        let mut features = Vec::with_capacity(6);
+        let mut push = |feature, value: f32, weight: f32, detail: String| {
+            features.push(FeatureScore {
+                feature,
+                value,
+                weight,
+                contribution: value * weight / total_weight,
+                detail,
+            });
+        };
+
+        // Skills, each weighted by rarity.
+        let mut skills: Vec<(String, f32, bool)> = job
+            .skills
+            .iter()
+            .map(|key| {
+                let weight = self.skill_weight(searcher, key, idf);
+                (key.clone(), weight, reading.skills.contains(key.as_str()))
+            })
+            .collect();
+        skills.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let all: f32 = skills.iter().map(|s| s.1).sum();
+        let got: f32 = skills.iter().filter(|s| s.2).map(|s| s.1).sum();
+        let matched: Vec<String> = skills
+            .iter()
+            .filter(|s| s.2)
+            .map(|s| super::skill_display(&s.0))
+            .collect();
+        let missing: Vec<String> = skills
+            .iter()
+            .filter(|s| !s.2)
+            .map(|s| super::skill_display(&s.0))
+            .collect();
+        let coverage = if all > 0.0 { got / all } else { 0.0 };
+        push(
+            "skills",
+            coverage,
+            weights.skills,
+            format!(
+                "{} of {} skills the posting names",
+                matched.len(),
+                skills.len()
+            ),
+        );
+
+        let title_words = self.analysed_words(&job.title);
+        let found = title_words
+            .iter()
+            .filter(|w| reading.words.contains(*w))
+            .count();
+        let title = if title_words.is_empty() {
+            0.0
+        } else {
+            found as f32 / title_words.len() as f32
+        };
+        push(
+            "title",
+            title,
+            weights.title,
+            format!(
+                "{found} of {} title words appear in the resume",
+                title_words.len()
+            ),
+        );
+
+        let (seniority, detail) = match (reading.level, job.seniority) {
+            (Some(mine), Some(theirs)) => {
+                let gap = (mine - seniority_rank(theirs)).abs() as f32;
+                let name = enum_name(&theirs);
+                (
+                    (1.0 - gap / 3.0).max(0.0),
+                    if gap == 0.0 {
+                        format!("{name}, as the resume")
+                    } else {
+                        format!("{name}, {gap} level(s) from the resume")
+                    },
+                )
+            }
+            _ => (0.5, "level not stated on both sides".to_owned()),
+        };
+        push("seniority", seniority, weights.seniority, detail);
+
+        let remote_fit = match (profile.remote.is_empty(), job.remote) {
+            (true, _) => None,
+            (false, Some(remote)) => Some(if profile.remote.contains(&remote) {
+                1.0
+            } else {
+                0.0
+            }),
+            (false, None) => Some(0.5),
+        };
+        let place_fit = (!reading.location.is_empty()).then(|| {
+            let here = job.locations.iter().any(|l| {
+                self.analysed_words(l)
+                    .iter()
+                    .any(|w| reading.location.contains(w))
+            });
+            if here || job.remote == Some(Remote::Yes) {
+                1.0
+            } else {
+                0.0
+            }
+        });
+        let (location, detail) = match (remote_fit, place_fit) {
+            (None, None) => (0.5, "no location preference given".to_owned()),
+            (r, p) => {
+                let parts: Vec<f32> = [r, p].into_iter().flatten().collect();
+                let value = parts.iter().sum::<f32>() / parts.len() as f32;
+                (
+                    value,
+                    if value >= 1.0 {
+                        "where and how you want to work".to_owned()
+                    } else if value <= 0.0 {
+                        "not where or how you want to work".to_owned()
+                    } else {
+                        "partly where and how you want to work".to_owned()
+                    },
+                )
+            }
+        };
+        push("location", location, weights.location, detail);
+
+        let (salary, detail) = match (reading.floor_usd, job.pay) {
+            (Some(floor), Some(pay)) if floor > 0.0 => (
+                (pay / floor).min(1.0) as f32,
+                if pay >= floor {
+                    "pays at least what you ask".to_owned()
+                } else {
+                    format!("pays about {:.0}% of what you ask", pay / floor * 100.0)
+                },
+            ),
+            (Some(_), _) => (0.5, "pay not stated".to_owned()),
+            (None, _) => (0.5, "no salary expectation given".to_owned()),
+        };
+        push("salary", salary, weights.salary, detail);
+
+        let (recency, detail) = match job.published {
+            Some(at) => {
+                let days = (now - at).num_hours().max(0) as f32 / 24.0;
+                (
+                    0.5f32.powf(days / 30.0),
+                    format!("published {} day(s) ago", days.round()),
+                )
+            }
+            None => (0.5, "publication date unknown".to_owned()),
+        };
+        push("recency", recency, weights.recency, detail);
+
+        let score: f32 = features.iter().map(|f| f.contribution).sum();
+        let reason = explain(&features, &matched, &missing);
+        JobMatch {
+            id: job.id,
+            score,
+            matched_skills: matched,
+            missing_skills: missing,
+            features,
+            reason,
+        }
+    }
+}
+
+/// A profile as matching reads it, worked out once per request rather than per posting.
+struct ProfileReading<'a> {
+    profile: &'a Profile,
+    /// Skill keys the resume has.
+    skills: HashSet<String>,
+    /// The resume's words, analysed as the index analyses titles.
+    words: HashSet<String>,
+    level: Option<i32>,
+    location: HashSet<String>,
+    floor_usd: Option<f64>,
+}
+
+impl<'a> ProfileReading<'a> {
+    fn new(index: &JobIndex, profile: &'a Profile) -> Self {
+        Self {
+            profile,
+            skills: profile.skills.iter().map(|s| skill_key(s)).collect(),
+            words: index.analysed_words(&profile.text),
+            level: profile_level(profile),
+            location: profile
+                .location
+                .as_deref()
+                .map(|l| index.analysed_words(l))
+                .unwrap_or_default(),
+            floor_usd: profile.salary_at_least.as_ref().and_then(|floor| {
+                index
+                    .rates
+                    .usd_per_year(floor.amount, &floor.currency, floor.period)
+            }),
+        }
     }
 }
 

@@ -421,6 +421,58 @@ mod matching_and_insights {
         );
     }
 
+    /// The recruiter's view: several resumes against one posting, with the same scores the
+    /// seekers' matches give.
+    #[test]
+    fn profiles_rank_against_one_posting_as_matches_rank_postings() {
+        let index = JobIndex::in_memory(crate::money::Rates::default()).unwrap();
+        let posting = job(
+            1,
+            json!({"title": "Senior Rust Developer", "skills": ["Rust", "PostgreSQL", "Kafka"], "seniority": "senior"}),
+        );
+        let mut closed = job(2, json!({"title": "Rust Developer", "skills": ["Rust"]}));
+        closed.closed_at = Some(Utc.with_ymd_and_hms(2026, 11, 20, 0, 0, 0).unwrap());
+        index.apply(&[posting.clone(), closed.clone()]).unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
+        let weights = Weights::default();
+        let strong = profile(&["Rust", "PostgreSQL", "Kafka"], "Senior Rust developer");
+        let partial = profile(&["Rust"], "Developer");
+        let none = profile(&["Excel"], "Accountant");
+        let profiles = vec![
+            ("partial", partial),
+            ("none", none),
+            ("strong", strong.clone()),
+        ];
+
+        let ranked = index
+            .rank_profiles(posting.id, &profiles, &weights, now)
+            .unwrap()
+            .unwrap();
+        let order: Vec<&str> = ranked.iter().map(|(key, _)| *key).collect();
+        assert_eq!(order, ["strong", "partial", "none"]);
+        assert_eq!(ranked[1].1.matched_skills, ["Rust"]);
+        assert_eq!(ranked[1].1.missing_skills.len(), 2);
+        assert!(ranked[2].1.matched_skills.is_empty());
+        // The same score as the seeker's own match of that posting.
+        let seen_by_seeker = index.match_profile(&strong, &weights, 10, now).unwrap();
+        let same = seen_by_seeker.iter().find(|m| m.id == posting.id).unwrap();
+        assert!((same.score - ranked[0].1.score).abs() < 1e-6);
+
+        // A closed or unknown posting has no candidates to rank.
+        assert!(
+            index
+                .rank_profiles(closed.id, &profiles, &weights, now)
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            index
+                .rank_profiles(JobId::new(), &profiles, &weights, now)
+                .unwrap()
+                .is_none()
+        );
+    }
+
     #[test]
     fn weights_parse_and_refuse_nonsense() {
         let weights = Weights::parse("skills=1, recency=0").unwrap();
