@@ -57,7 +57,7 @@ impl Scope {
         match permission {
             Permission::ReadOwnAccount => Some(Scope::AccountRead),
             Permission::ReadJobs => Some(Scope::JobsRead),
-            Permission::ManageOwnResumes => Some(Scope::Resumes),
+            Permission::ManageOwnResumes | Permission::RankCandidates => Some(Scope::Resumes),
             Permission::ManageOwnAccount => None,
             Permission::ManageUsers
             | Permission::ReadAudit

@@ -59,6 +59,9 @@ pub enum Permission {
     ManageOwnResumes,
     /// See which encryption keys protect stored data; start a key rotation.
     ManageKeys,
+    /// Rank the resumes shared with one (or uploaded by one) against postings; upload
+    /// resumes in batches.
+    RankCandidates,
 }
 
 impl Role {
@@ -73,6 +76,7 @@ impl Role {
             | Permission::ManageTasks
             | Permission::ManageSources
             | Permission::ManageKeys => self == Role::Admin,
+            Permission::RankCandidates => matches!(self, Role::Recruiter | Role::Admin),
         }
     }
 }

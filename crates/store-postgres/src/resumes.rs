@@ -7,7 +7,7 @@ use sqlx::{Row, postgres::PgRow};
 use store::{
     StoreError, StoreResult,
     resumes::{
-        NewResume, ParsedResume, Resume, ResumeColumns, ResumeStore, encode_seniority,
+        NewResume, ParsedResume, Resume, ResumeColumns, ResumeShare, ResumeStore, encode_seniority,
         encode_skills,
     },
     sql::{db_error, is_unique_violation, task_error},
@@ -53,7 +53,8 @@ impl ResumeStore for PostgresStore {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let inserted = sqlx::query(
             "INSERT INTO resumes (id, user_id, file_name, kind, size_bytes, sha256, file_key, \
-             status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+             status, created_at, updated_at, batch_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)",
         )
         .bind(resume.id.as_uuid())
         .bind(resume.user_id.as_uuid())
@@ -64,6 +65,7 @@ impl ResumeStore for PostgresStore {
         .bind(&resume.file_key)
         .bind(ResumeStatus::Pending.as_str())
         .bind(resume.created_at)
+        .bind(resume.batch_id)
         .execute(&mut *tx)
         .await;
         match inserted {
@@ -181,6 +183,114 @@ impl ResumeStore for PostgresStore {
             .map_err(db_error)
     }
 
+    async fn share_resume(
+        &self,
+        owner: UserId,
+        id: ResumeId,
+        recruiter: UserId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO resume_shares (resume_id, recruiter_id, created_at) \
+             SELECT id, $3, $4 FROM resumes WHERE id = $1 AND user_id = $2 \
+             ON CONFLICT (resume_id, recruiter_id) DO NOTHING",
+        )
+        .bind(id.as_uuid())
+        .bind(owner.as_uuid())
+        .bind(recruiter.as_uuid())
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        if done.rows_affected() > 0 {
+            return Ok(true);
+        }
+        // Nothing inserted: already shared, or not the owner's.
+        Ok(self.resume(owner, id).await?.is_some())
+    }
+
+    async fn unshare_resume(
+        &self,
+        owner: UserId,
+        id: ResumeId,
+        recruiter: UserId,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "DELETE FROM resume_shares WHERE resume_id = $1 AND recruiter_id = $2 \
+             AND resume_id IN (SELECT id FROM resumes WHERE user_id = $3)",
+        )
+        .bind(id.as_uuid())
+        .bind(recruiter.as_uuid())
+        .bind(owner.as_uuid())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn resume_shares(
+        &self,
+        owner: UserId,
+        id: ResumeId,
+    ) -> StoreResult<Option<Vec<ResumeShare>>> {
+        if self.resume(owner, id).await?.is_none() {
+            return Ok(None);
+        }
+        let rows: Vec<(uuid::Uuid, String, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT s.recruiter_id, u.email, s.created_at FROM resume_shares s \
+             JOIN users u ON u.id = s.recruiter_id WHERE s.resume_id = $1 \
+             ORDER BY s.created_at, s.recruiter_id",
+        )
+        .bind(id.as_uuid())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(Some(
+            rows.into_iter()
+                .map(|(recruiter, email, created_at)| ResumeShare {
+                    recruiter_id: UserId::from_uuid(recruiter),
+                    recruiter_email: email,
+                    created_at,
+                })
+                .collect(),
+        ))
+    }
+
+    async fn resumes_for_recruiter(
+        &self,
+        recruiter: UserId,
+        limit: u32,
+    ) -> StoreResult<Vec<Resume>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RESUME_COLUMNS} FROM resumes WHERE user_id = $1 \
+             OR id IN (SELECT resume_id FROM resume_shares WHERE recruiter_id = $1) \
+             ORDER BY created_at DESC, id DESC LIMIT $2"
+        )))
+        .bind(recruiter.as_uuid())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(resume_from_row)
+        .collect()
+    }
+
+    async fn resumes_in_batch(&self, owner: UserId, batch: uuid::Uuid) -> StoreResult<Vec<Resume>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RESUME_COLUMNS} FROM resumes WHERE user_id = $1 AND batch_id = $2 \
+             ORDER BY created_at, id"
+        )))
+        .bind(owner.as_uuid())
+        .bind(batch)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(resume_from_row)
+        .collect()
+    }
+
     async fn resume_files(
         &self,
         after: Option<ResumeId>,
@@ -256,6 +366,7 @@ mod tests {
             sha256: [0; 32],
             file_key: "resumes/cv".to_owned(),
             created_at: Utc::now(),
+            batch_id: None,
         };
         let error = store
             .create_resume(

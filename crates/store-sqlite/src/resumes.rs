@@ -7,7 +7,7 @@ use sqlx::{Row, sqlite::SqliteRow};
 use store::{
     StoreError, StoreResult,
     resumes::{
-        NewResume, ParsedResume, Resume, ResumeColumns, ResumeStore, encode_seniority,
+        NewResume, ParsedResume, Resume, ResumeColumns, ResumeShare, ResumeStore, encode_seniority,
         encode_skills,
     },
     sql::{db_error, is_unique_violation, task_error},
@@ -54,7 +54,8 @@ impl ResumeStore for SqliteStore {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let inserted = sqlx::query(
             "INSERT INTO resumes (id, user_id, file_name, kind, size_bytes, sha256, file_key, \
-             status, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+             status, created_at, updated_at, batch_id) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
         )
         .bind(text_id(resume.id.as_uuid()))
         .bind(text_id(resume.user_id.as_uuid()))
@@ -65,6 +66,7 @@ impl ResumeStore for SqliteStore {
         .bind(&resume.file_key)
         .bind(ResumeStatus::Pending.as_str())
         .bind(resume.created_at)
+        .bind(resume.batch_id.map(text_id))
         .execute(&mut *tx)
         .await;
         match inserted {
@@ -182,6 +184,124 @@ impl ResumeStore for SqliteStore {
             .map_err(db_error)
     }
 
+    async fn share_resume(
+        &self,
+        owner: UserId,
+        id: ResumeId,
+        recruiter: UserId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let owned: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM resumes WHERE id = ? AND user_id = ?")
+                .bind(text_id(id.as_uuid()))
+                .bind(text_id(owner.as_uuid()))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        if owned.is_none() {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO resume_shares (resume_id, recruiter_id, created_at) VALUES (?, ?, ?) \
+             ON CONFLICT (resume_id, recruiter_id) DO NOTHING",
+        )
+        .bind(text_id(id.as_uuid()))
+        .bind(text_id(recruiter.as_uuid()))
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
+    }
+
+    async fn unshare_resume(
+        &self,
+        owner: UserId,
+        id: ResumeId,
+        recruiter: UserId,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "DELETE FROM resume_shares WHERE resume_id = ? AND recruiter_id = ? \
+             AND resume_id IN (SELECT id FROM resumes WHERE user_id = ?)",
+        )
+        .bind(text_id(id.as_uuid()))
+        .bind(text_id(recruiter.as_uuid()))
+        .bind(text_id(owner.as_uuid()))
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn resume_shares(
+        &self,
+        owner: UserId,
+        id: ResumeId,
+    ) -> StoreResult<Option<Vec<ResumeShare>>> {
+        if self.resume(owner, id).await?.is_none() {
+            return Ok(None);
+        }
+        let rows: Vec<(String, String, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT s.recruiter_id, u.email, s.created_at FROM resume_shares s \
+             JOIN users u ON u.id = s.recruiter_id WHERE s.resume_id = ? \
+             ORDER BY s.created_at, s.recruiter_id",
+        )
+        .bind(text_id(id.as_uuid()))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.into_iter()
+            .map(|(recruiter, email, created_at)| {
+                Ok(ResumeShare {
+                    recruiter_id: UserId::from_uuid(parse_id(
+                        "resume_shares.recruiter_id",
+                        &recruiter,
+                    )?),
+                    recruiter_email: email,
+                    created_at,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()
+            .map(Some)
+    }
+
+    async fn resumes_for_recruiter(
+        &self,
+        recruiter: UserId,
+        limit: u32,
+    ) -> StoreResult<Vec<Resume>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RESUME_COLUMNS} FROM resumes WHERE user_id = ?1 \
+             OR id IN (SELECT resume_id FROM resume_shares WHERE recruiter_id = ?1) \
+             ORDER BY created_at DESC, id DESC LIMIT ?2"
+        )))
+        .bind(text_id(recruiter.as_uuid()))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(resume_from_row)
+        .collect()
+    }
+
+    async fn resumes_in_batch(&self, owner: UserId, batch: uuid::Uuid) -> StoreResult<Vec<Resume>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RESUME_COLUMNS} FROM resumes WHERE user_id = ? AND batch_id = ? \
+             ORDER BY created_at, id"
+        )))
+        .bind(text_id(owner.as_uuid()))
+        .bind(text_id(batch))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(resume_from_row)
+        .collect()
+    }
+
     async fn resume_files(
         &self,
         after: Option<ResumeId>,
@@ -248,6 +368,7 @@ mod tests {
             sha256: [0; 32],
             file_key: "resumes/cv".to_owned(),
             created_at: Utc::now(),
+            batch_id: None,
         };
         let error = store
             .create_resume(

@@ -19,7 +19,7 @@ use domain::{
     Role, Session, SessionId, TotpRecord, User, UserId,
 };
 pub use jobs::{JobFilter, JobStore, JobWrite, SourceRun, UpsertOutcome, UpsertStatus};
-pub use resumes::{NewResume, ParsedResume, Resume, ResumeStore};
+pub use resumes::{NewResume, ParsedResume, Resume, ResumeShare, ResumeStore};
 pub use sealed::{SealedColumn, SealedValue, SealedValues};
 
 /// Which database a store runs on.

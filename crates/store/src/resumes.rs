@@ -21,6 +21,16 @@ pub struct NewResume {
     /// Where the encrypted file lies in file storage.
     pub file_key: String,
     pub created_at: DateTime<Utc>,
+    /// Uploaded in this batch (several files at once), for its progress report.
+    pub batch_id: Option<uuid::Uuid>,
+}
+
+/// A recruiter a resume is shared with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResumeShare {
+    pub recruiter_id: UserId,
+    pub recruiter_email: String,
+    pub created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -97,6 +107,42 @@ pub trait ResumeStore: Send + Sync {
 
     /// Deletes the owner's resume; returns its file key, so the caller removes the file.
     async fn delete_resume(&self, user: UserId, id: ResumeId) -> StoreResult<Option<String>>;
+
+    /// Shares the owner's resume with a recruiter (again: no change); false if the resume is
+    /// not the owner's.
+    async fn share_resume(
+        &self,
+        owner: UserId,
+        id: ResumeId,
+        recruiter: UserId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Ends a share; false if there was none (or the resume is not the owner's).
+    async fn unshare_resume(
+        &self,
+        owner: UserId,
+        id: ResumeId,
+        recruiter: UserId,
+    ) -> StoreResult<bool>;
+
+    /// Who the owner's resume is shared with, oldest share first; `None` if it is not theirs.
+    async fn resume_shares(
+        &self,
+        owner: UserId,
+        id: ResumeId,
+    ) -> StoreResult<Option<Vec<ResumeShare>>>;
+
+    /// The resumes a recruiter may rank: their own uploads and those shared with them, newest
+    /// first, at most `limit`.
+    async fn resumes_for_recruiter(
+        &self,
+        recruiter: UserId,
+        limit: u32,
+    ) -> StoreResult<Vec<Resume>>;
+
+    /// The owner's resumes uploaded in one batch, oldest first.
+    async fn resumes_in_batch(&self, owner: UserId, batch: uuid::Uuid) -> StoreResult<Vec<Resume>>;
 
     /// Every user's resume files, as (id, file key), in id order after `after`: for key
     /// rotation, which re-seals the files.

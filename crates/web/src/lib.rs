@@ -96,6 +96,13 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::resumes::download_resume))
         .routes(routes!(routes::resumes::skill_gap))
         .routes(routes!(routes::resumes::salary_estimate))
+        .routes(routes!(
+            routes::recruiting::share_resume,
+            routes::recruiting::list_shares
+        ))
+        .routes(routes!(routes::recruiting::unshare_resume))
+        .routes(routes!(routes::recruiting::job_candidates))
+        .routes(routes!(routes::recruiting::batch_progress))
         .routes(routes!(routes::sources::list_sources))
         .routes(routes!(routes::sources::start_sync))
         .routes(routes!(routes::admin_keys::key_status))
@@ -115,6 +122,11 @@ fn upload_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi()).routes(routes!(routes::resumes::upload_resume))
 }
 
+/// Batch uploads: many resume files in one request, with a limit of their own.
+fn batch_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).routes(routes!(routes::recruiting::upload_batch))
+}
+
 /// Room for the multipart framing around the largest accepted file.
 const UPLOAD_OVERHEAD: usize = 64 * 1024;
 
@@ -123,26 +135,29 @@ fn api_parts() -> (
     Router<AppState>,
     Router<AppState>,
     Router<AppState>,
+    Router<AppState>,
     utoipa::openapi::OpenApi,
 ) {
     let (routes, mut spec) = api_routes().split_for_parts();
     let (bulk, bulk_spec) = bulk_routes().split_for_parts();
     let (uploads, uploads_spec) = upload_routes().split_for_parts();
+    let (batches, batches_spec) = batch_routes().split_for_parts();
     spec.merge(bulk_spec);
     spec.merge(uploads_spec);
+    spec.merge(batches_spec);
     utoipa::Modify::modify(&openapi::CommonErrors, &mut spec);
-    (routes, bulk, uploads, spec)
+    (routes, bulk, uploads, batches, spec)
 }
 
 /// The OpenAPI document the server serves at [`OPENAPI_PATH`].
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_parts().3
+    api_parts().4
 }
 
 /// Builds the whole application: routes, documentation and every layer.
 pub fn router(state: AppState) -> Router {
     let settings = state.settings().clone();
-    let (api, bulk, uploads, spec) = api_parts();
+    let (api, bulk, uploads, batches, spec) = api_parts();
     let docs = Router::new()
         .merge(SwaggerUi::new(DOCS_PATH).url(OPENAPI_PATH, spec))
         .layer(axum::middleware::map_response(docs_csp));
@@ -162,17 +177,24 @@ pub fn router(state: AppState) -> Router {
         .with_state(state.clone())
         .layer(DefaultBodyLimit::max(upload_limit))
         .layer(RequestBodyLimitLayer::new(upload_limit));
+    let batch_limit = routes::recruiting::BATCH_BODY_LIMIT;
+    let batches = batches
+        .with_state(state.clone())
+        .layer(DefaultBodyLimit::max(batch_limit))
+        .layer(RequestBodyLimitLayer::new(batch_limit));
     let mut app = Router::new()
         .merge(api)
         .merge(bulk)
         .merge(uploads)
+        .merge(batches)
         .merge(docs)
         .fallback(not_found)
         .layer(RequestBodyLimitLayer::new(
             settings
                 .body_limit
                 .max(settings.ingest_body_limit)
-                .max(upload_limit),
+                .max(upload_limit)
+                .max(batch_limit),
         ))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a handler panicked");

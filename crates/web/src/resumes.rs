@@ -18,6 +18,10 @@ use crate::files::Files;
 pub const PARSE_TASK: &str = "resumes.parse";
 /// The largest resume file accepted.
 pub const MAX_RESUME_BYTES: usize = 10 * 1024 * 1024;
+/// Files one batch upload may hold.
+pub const MAX_BATCH_FILES: usize = 50;
+/// The largest batch upload, all files together.
+pub const MAX_BATCH_BYTES: usize = 50 * 1024 * 1024;
 /// Skills kept per resume.
 pub const MAX_SKILLS: usize = 200;
 
@@ -99,6 +103,7 @@ pub async fn upload(
     user: UserId,
     file_name: Option<&str>,
     bytes: Vec<u8>,
+    batch_id: Option<uuid::Uuid>,
 ) -> Result<(Resume, tasks::TaskId), UploadError> {
     let kind = kind_of(::extract::sniff(&bytes, file_name)?);
     let id = ResumeId::new();
@@ -118,6 +123,7 @@ pub async fn upload(
         sha256: digest,
         file_key: key.clone(),
         created_at: Utc::now(),
+        batch_id,
     };
     let task = tasks::NewTask::new(
         PARSE_TASK,

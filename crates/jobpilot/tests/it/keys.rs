@@ -336,6 +336,7 @@ async fn a_rotation_killed_half_way_finishes_on_the_next_run(db: Db) {
             sha256: [0; 32],
             file_key: format!("resumes/test/{}", id.as_uuid().simple()),
             created_at: chrono::Utc::now(),
+            batch_id: None,
         };
         let task = tasks::NewTask::new("resumes.parse", serde_json::json!({}));
         app.store.create_resume(&resume, task).await.unwrap();

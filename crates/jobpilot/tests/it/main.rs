@@ -17,6 +17,7 @@ mod oidc;
 mod openapi;
 mod pdf_sandbox;
 mod privacy;
+mod recruiting;
 mod register;
 mod replicas;
 mod resume_store;

@@ -88,6 +88,7 @@ fn new_resume(user: UserId, file_name: &str, created_at: DateTime<Utc>) -> NewRe
         sha256: [7; 32],
         file_key: format!("resumes/{file_name}.enc"),
         created_at,
+        batch_id: None,
     }
 }
 

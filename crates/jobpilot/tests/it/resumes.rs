@@ -10,10 +10,15 @@ use serde_json::{Value, json};
 
 use crate::harness::{Db, TestApp, assert_error};
 
-const INTERNAL_KEY: &str = "internal-key-for-tests-0123456789abcdef";
+pub(crate) const INTERNAL_KEY: &str = "internal-key-for-tests-0123456789abcdef";
 const CANARY: &str = "CANARY-7f3a9c-resume-secret";
 
-async fn upload(app: &TestApp, token: &str, name: &str, bytes: Vec<u8>) -> reqwest::Response {
+pub(crate) async fn upload(
+    app: &TestApp,
+    token: &str,
+    name: &str,
+    bytes: Vec<u8>,
+) -> reqwest::Response {
     let form = multipart::Form::new().part(
         "file",
         multipart::Part::bytes(bytes).file_name(name.to_owned()),
@@ -359,7 +364,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-fn job(id: &str, title: &str, skills: &[&str], salary: Option<(u32, u32)>) -> Value {
+pub(crate) fn job(id: &str, title: &str, skills: &[&str], salary: Option<(u32, u32)>) -> Value {
     let mut job = json!({
         "source": "jobspy", "external_id": id, "url": format!("https://jobs.example.org/{id}"),
         "title": title, "company": format!("Company {id}"), "skills": skills,

@@ -10,6 +10,7 @@ pub mod me;
 pub mod metrics;
 pub mod oidc;
 pub mod privacy;
+pub mod recruiting;
 pub mod resumes;
 pub mod sources;
 pub mod task_events;

@@ -78,8 +78,17 @@ pub struct AccountExport {
     /// Uploaded resumes with the text read from them (the files themselves are downloaded
     /// one by one).
     pub resumes: Vec<crate::routes::resumes::ResumeDetail>,
+    /// Recruiters the resumes are shared with.
+    pub resume_shares: Vec<ResumeShareExport>,
     /// What the audit log records the account doing, newest first.
     pub audit_events: Vec<AuditEntry>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResumeShareExport {
+    pub resume_id: Uuid,
+    pub recruiter_email: String,
+    pub created_at: DateTime<Utc>,
 }
 
 /// Downloads everything the service holds about the caller, as one JSON document.
@@ -120,9 +129,22 @@ pub async fn export_account(
     let tasks = tasks::admin::list(state.tasks(), &filter, 1000)
         .await
         .map_err(|e| ApiError::internal(&e))?;
-    let resumes = store
-        .resumes(user.id)
-        .await?
+    let stored_resumes = store.resumes(user.id).await?;
+    let mut resume_shares = Vec::new();
+    for resume in &stored_resumes {
+        for share in store
+            .resume_shares(user.id, resume.id)
+            .await?
+            .unwrap_or_default()
+        {
+            resume_shares.push(ResumeShareExport {
+                resume_id: resume.id.as_uuid(),
+                recruiter_email: share.recruiter_email,
+                created_at: share.created_at,
+            });
+        }
+    }
+    let resumes = stored_resumes
         .iter()
         .map(|resume| crate::routes::resumes::ResumeDetail {
             text: crate::resumes::text_of(resume, state.key_ring()),
@@ -131,6 +153,7 @@ pub async fn export_account(
         .collect();
     let export = AccountExport {
         resumes,
+        resume_shares,
         exported_at: Utc::now(),
         has_password: user.password_hash.is_some(),
         two_factor_enabled_at: user.totp_enabled_at,

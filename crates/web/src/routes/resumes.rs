@@ -101,7 +101,7 @@ pub struct ResumeUpload {
     file: Vec<u8>,
 }
 
-fn upload_error(error: UploadError) -> ApiError {
+pub(crate) fn upload_error(error: UploadError) -> ApiError {
     match error {
         UploadError::Rejected(e) if e.is_client_error() => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -114,7 +114,7 @@ fn upload_error(error: UploadError) -> ApiError {
     }
 }
 
-fn too_large() -> ApiError {
+pub(crate) fn too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "payload_too_large",
@@ -181,6 +181,7 @@ pub async fn upload_resume(
         caller.user_id,
         name.as_deref(),
         bytes,
+        None,
     )
     .await
     .map_err(upload_error)?;
@@ -203,7 +204,7 @@ pub async fn upload_resume(
     ))
 }
 
-fn multipart_error(error: &axum::extract::multipart::MultipartError) -> ApiError {
+pub(crate) fn multipart_error(error: &axum::extract::multipart::MultipartError) -> ApiError {
     if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
         too_large()
     } else {
@@ -375,12 +376,12 @@ pub async fn delete_resume(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+pub(crate) fn invalid(field: &str, message: impl Into<String>) -> ApiError {
     ApiError::validation(vec![ErrorDetail::new(field, message)])
 }
 
 /// A resume that can be matched: parsed.
-fn require_parsed(resume: &Resume) -> ApiResult<()> {
+pub(crate) fn require_parsed(resume: &Resume) -> ApiResult<()> {
     match resume.status {
         ResumeStatus::Parsed => Ok(()),
         ResumeStatus::Pending => Err(ApiError::conflict(
