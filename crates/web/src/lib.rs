@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod files;
 pub mod keys;
+mod match_cache;
 pub mod middleware;
 pub mod openapi;
 pub mod rate_limit;

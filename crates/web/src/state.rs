@@ -195,6 +195,7 @@ struct Inner {
     search: Arc<search::index::JobIndex>,
     /// Wakes the search index's follower after a local job write.
     search_wake: Arc<tokio::sync::Notify>,
+    matches: crate::match_cache::MatchCache,
 }
 
 impl std::fmt::Debug for AppState {
@@ -235,6 +236,7 @@ impl AppState {
                     .clone()
                     .unwrap_or_else(|| Arc::new(KeyRing::ephemeral())),
                 sessions: Arc::new(SessionCache::new(settings.session_cache_ttl)),
+                matches: crate::match_cache::MatchCache::new(crate::match_cache::CAPACITY),
                 api_key_usage: ApiKeyUsage::default(),
                 shared,
                 limits,
@@ -274,6 +276,11 @@ impl AppState {
     /// Uploaded files.
     pub fn files(&self) -> &crate::files::Files {
         &self.inner.settings.files
+    }
+
+    /// Resumes' ranked matches, while neither the resume nor the index changes.
+    pub(crate) fn match_cache(&self) -> &crate::match_cache::MatchCache {
+        &self.inner.matches
     }
 
     /// This replica's job search index.

@@ -559,7 +559,98 @@ async fn resumes_match_jobs_with_explanations(db: Db) {
     assert!(body["note"].as_str().unwrap().contains("no skills"));
 }
 
+/// Matches are cached per resume, but never served stale: a new posting reaches them once the
+/// index has it, and an edit of the resume's skills changes them at once.
+async fn cached_matches_follow_the_index_and_the_resume(db: Db) {
+    let Some(app) = TestApp::builder(db)
+        .with_workers()
+        .env("JOBPILOT_INTERNAL_API_KEY", INTERNAL_KEY)
+        .spawn()
+        .await
+    else {
+        return;
+    };
+    let push = |jobs: Value| {
+        let app = &app;
+        async move {
+            let pushed = app
+                .client
+                .post(app.url("/internal/v1/jobs"))
+                .header("x-internal-api-key", INTERNAL_KEY)
+                .json(&jobs)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(pushed.status(), 200);
+        }
+    };
+    push(json!([job("first", "Rust Engineer", &["Rust"], None)])).await;
+    let seeker = app.user("seeker@example.org", domain::Role::Seeker).await;
+    let token = seeker.access.as_str();
+    let resume = upload_parsed(&app, token, "cv.txt", b"Rust and Elixir developer".to_vec()).await;
+    let id = resume["id"].as_str().unwrap();
+    let matched = |want: usize| {
+        let app = &app;
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                let body: Value = app
+                    .get_as(&format!("/api/v1/resumes/{id}/matches"), token)
+                    .await
+                    .json()
+                    .await
+                    .unwrap();
+                let ids: Vec<String> = body["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|m| m["job"]["external_id"].as_str().unwrap().to_owned())
+                    .collect();
+                if ids.len() == want {
+                    return ids;
+                }
+                assert!(Instant::now() < deadline, "never {want} matches: {body}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    assert_eq!(matched(1).await, ["first"]);
+    // Asked again (from the cache), the same.
+    assert_eq!(matched(1).await, ["first"]);
+
+    // A new posting reaches the matches once indexed.
+    push(json!([job("second", "Elixir Engineer", &["Elixir", "Rust"], None)])).await;
+    let mut both = matched(2).await;
+    both.sort();
+    assert_eq!(both, ["first", "second"]);
+
+    // The owner drops Elixir: the cached ranking is not served.
+    let edited = app
+        .send_as(
+            Method::PATCH,
+            &format!("/api/v1/resumes/{id}"),
+            token,
+            Some(&json!({"skills": ["Rust"]})),
+        )
+        .await;
+    assert_eq!(edited.status(), 200);
+    let body: Value = app
+        .get_as(&format!("/api/v1/resumes/{id}/matches"), token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let second = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["job"]["external_id"] == "second")
+        .unwrap();
+    assert_eq!(second["missing_skills"], json!(["Elixir"]), "{body}");
+}
+
 crate::on_both_databases!(
     resumes_upload_parse_and_isolation,
-    resumes_match_jobs_with_explanations
+    resumes_match_jobs_with_explanations,
+    cached_matches_follow_the_index_and_the_resume
 );

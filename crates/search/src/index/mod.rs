@@ -153,6 +153,12 @@ impl JobIndex {
         *self.position.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Changes whenever searches may see different postings (each reload of the reader): a
+    /// cache of results keyed by it is never stale.
+    pub fn generation(&self) -> u64 {
+        self.reader.searcher().generation().generation_id()
+    }
+
     pub fn num_docs(&self) -> u64 {
         self.reader.searcher().num_docs()
     }

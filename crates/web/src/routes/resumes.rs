@@ -26,6 +26,7 @@ use crate::{
     client::Client,
     error::{ApiError, ApiResult, ErrorDetail, ErrorResponse},
     extract::{ApiJson, ApiQuery, UuidPath},
+    match_cache::MatchKey,
     resumes::{self, MAX_RESUME_BYTES, UploadError},
     routes::{
         auth::audit,
@@ -363,6 +364,7 @@ pub async fn delete_resume(
     if !deleted {
         return Err(ApiError::not_found("no such resume"));
     }
+    state.match_cache().forget(ResumeId::from_uuid(id));
     audit(
         &state,
         &client,
@@ -483,23 +485,41 @@ pub async fn match_resume(
         query.currency.as_deref(),
         query.salary_period,
     )?;
-    let profile = Profile {
-        skills: resume.skills.clone(),
-        text: resumes::text_of(&resume, state.key_ring()).unwrap_or_default(),
-        seniority: resume.seniority,
-        years_experience: resume.years_experience,
-        remote,
-        location: query.location,
-        salary_at_least,
+    let key = MatchKey {
+        resume: resume.id,
+        resume_changed: resume.updated_at,
+        generation: state.search().generation(),
+        request: format!(
+            "limit={limit}&remote={remote:?}&location={:?}&salary={salary_at_least:?}",
+            query.location
+        ),
     };
-    let index = Arc::clone(state.search());
-    let weights = state.settings().match_weights.clone();
-    let matches = tokio::task::spawn_blocking(move || {
-        index.match_profile(&profile, &weights, limit as usize, Utc::now())
-    })
-    .await
-    .map_err(|e| ApiError::internal(&e))?
-    .map_err(|e| ApiError::internal(&e))?;
+    let matches = match state.match_cache().get(&key) {
+        Some(matches) => matches,
+        None => {
+            let profile = Profile {
+                skills: resume.skills.clone(),
+                text: resumes::text_of(&resume, state.key_ring()).unwrap_or_default(),
+                seniority: resume.seniority,
+                years_experience: resume.years_experience,
+                remote,
+                location: query.location,
+                salary_at_least,
+            };
+            let index = Arc::clone(state.search());
+            let weights = state.settings().match_weights.clone();
+            let matches = tokio::task::spawn_blocking(move || {
+                index.match_profile(&profile, &weights, limit as usize, Utc::now())
+            })
+            .await
+            .map_err(|e| ApiError::internal(&e))?
+            .map_err(|e| ApiError::internal(&e))?;
+            let matches = Arc::new(matches);
+            state.match_cache().insert(key, Arc::clone(&matches));
+            matches
+        }
+    };
+    let matches = Arc::unwrap_or_clone(matches);
     let items = in_rank_order(&state, matches, |m| m.id)
         .await?
         .into_iter()
