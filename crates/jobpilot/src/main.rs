@@ -167,7 +167,11 @@ enum KeysCommand {
     Status,
     /// Re-seal every stored value with the active (first) key, while the service runs; safe to
     /// run again after an interruption. Afterwards old keys can be removed from the ring.
-    Rotate,
+    Rotate {
+        /// Values re-sealed per transaction.
+        #[arg(long, default_value_t = web::keys::DEFAULT_BATCH, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        batch: u32,
+    },
 }
 
 fn main() -> ExitCode {
@@ -489,9 +493,9 @@ async fn key_command(config: Config, command: KeysCommand) -> anyhow::Result<()>
                 .await
                 .map_err(anyhow::Error::from)
         }
-        KeysCommand::Rotate => {
+        KeysCommand::Rotate { batch } => {
             let bar = indicatif::ProgressBar::new_spinner();
-            let rotated = web::keys::rotate(sealed, &ring, &|n| {
+            let rotated = web::keys::rotate_in_batches(sealed, &ring, batch, &|n| {
                 bar.set_message(format!("{n} values re-sealed"));
                 bar.tick();
             })

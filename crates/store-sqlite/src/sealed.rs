@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use sqlx::Row;
-use store::{SealedColumn, SealedValue, SealedValues, StoreResult, sql::db_error};
+use store::{SealedColumn, SealedSwap, SealedValue, SealedValues, StoreResult, sql::db_error};
 
 use crate::SqliteStore;
 
@@ -71,5 +71,26 @@ impl SealedValues for SqliteStore {
             .await
             .map_err(db_error)?;
         Ok(result.rows_affected() == 1)
+    }
+
+    async fn replace_sealed_batch(
+        &self,
+        column: SealedColumn,
+        swaps: &[SealedSwap],
+    ) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut replaced = 0;
+        for swap in swaps {
+            replaced += sqlx::query(statements(column).1)
+                .bind(&swap.new)
+                .bind(&swap.row)
+                .bind(&swap.old)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(replaced)
     }
 }

@@ -20,7 +20,7 @@ use domain::{
 };
 pub use jobs::{JobFilter, JobStore, JobWrite, SourceRun, UpsertOutcome, UpsertStatus};
 pub use resumes::{NewResume, ParsedResume, Resume, ResumeShare, ResumeStore};
-pub use sealed::{SealedColumn, SealedValue, SealedValues};
+pub use sealed::{SealedColumn, SealedSwap, SealedValue, SealedValues};
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

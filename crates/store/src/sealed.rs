@@ -57,4 +57,21 @@ pub trait SealedValues: Send + Sync {
         old: &[u8],
         new: &[u8],
     ) -> StoreResult<bool>;
+
+    /// Several replacements in one transaction (one disk flush for a page of rotation); each
+    /// is a compare-and-swap as in [`SealedValues::replace_sealed`]. Returns how many were
+    /// replaced.
+    async fn replace_sealed_batch(
+        &self,
+        column: SealedColumn,
+        swaps: &[SealedSwap],
+    ) -> StoreResult<u64>;
+}
+
+/// One compare-and-swap of a sealed value.
+#[derive(Debug, Clone)]
+pub struct SealedSwap {
+    pub row: String,
+    pub old: Vec<u8>,
+    pub new: Vec<u8>,
 }

@@ -5,13 +5,14 @@ use std::collections::BTreeMap;
 
 use auth::{KeyRing, Place};
 use domain::ResumeId;
-use store::{SealedColumn, SealedValue, Store, StoreError};
+use store::{SealedColumn, SealedSwap, SealedValue, Store, StoreError};
 
 use crate::files::Files;
 use crate::resumes::{FILE_PLACE, file_place};
 
-/// Values read per query.
-const PAGE: u32 = 500;
+/// Values read per query, and re-sealed per transaction, unless told otherwise.
+pub const DEFAULT_BATCH: u32 = 500;
+const PAGE: u32 = DEFAULT_BATCH;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeysError {
@@ -83,6 +84,7 @@ struct Pages<'a> {
     store: &'a dyn Store,
     column: SealedColumn,
     after: Option<String>,
+    limit: u32,
 }
 
 impl<'a> Pages<'a> {
@@ -91,13 +93,14 @@ impl<'a> Pages<'a> {
             store,
             column,
             after: None,
+            limit: PAGE,
         }
     }
 
     async fn next(&mut self) -> Result<Option<Vec<SealedValue>>, StoreError> {
         let page = self
             .store
-            .sealed_values(self.column, self.after.as_deref(), PAGE)
+            .sealed_values(self.column, self.after.as_deref(), self.limit)
             .await?;
         self.after = page.last().map(|value| value.row.clone());
         Ok(Some(page).filter(|page| !page.is_empty()))
@@ -154,13 +157,26 @@ pub async fn rotate(
     ring: &KeyRing,
     progress: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<u64, KeysError> {
+    rotate_in_batches(sealed, ring, DEFAULT_BATCH, progress).await
+}
+
+/// [`rotate`], re-sealing `batch` values per transaction (at least one): smaller batches hold
+/// row locks for less time, larger ones flush the disk less often.
+pub async fn rotate_in_batches(
+    sealed: Sealed<'_>,
+    ring: &KeyRing,
+    batch: u32,
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> Result<u64, KeysError> {
     let store = sealed.store;
     let active = ring.active_key_id().to_owned();
     let mut rotated = 0;
     for column in SealedColumn::ALL {
         let (table, column_name) = column.place();
         let mut pages = Pages::new(store, column);
+        pages.limit = batch.max(1);
         while let Some(page) = pages.next().await? {
+            let mut swaps = Vec::new();
             for value in page {
                 if KeyRing::key_id_of(&value.sealed).is_ok_and(|id| id == active) {
                     continue;
@@ -178,14 +194,18 @@ pub async fn rotate(
                         row: value.row.clone(),
                         reason: e.to_string(),
                     })?;
-                let resealed = ring.seal(&plain, place);
-                if store
-                    .replace_sealed(column, &value.row, &value.sealed, &resealed)
-                    .await?
-                {
-                    rotated += 1;
-                    progress(rotated);
-                }
+                let new = ring.seal(&plain, place);
+                swaps.push(SealedSwap {
+                    row: value.row,
+                    old: value.sealed,
+                    new,
+                });
+            }
+            // One transaction per page: one disk flush, not one per value. A value changed
+            // meanwhile keeps its change (compare-and-swap).
+            if !swaps.is_empty() {
+                rotated += store.replace_sealed_batch(column, &swaps).await?;
+                progress(rotated);
             }
         }
     }

@@ -360,7 +360,8 @@ async fn a_rotation_killed_half_way_finishes_on_the_next_run(db: Db) {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_jobpilot"));
         command
             .env_clear()
-            .args(["keys", "rotate"])
+            // Small transactions, so the kill lands between two of them.
+            .args(["keys", "rotate", "--batch", "10"])
             .env("JOBPILOT_DATABASE_URL", &app.db_url)
             .env("JOBPILOT_DATA_DIR", app.data_dir())
             .env(
