@@ -619,7 +619,13 @@ async fn cached_matches_follow_the_index_and_the_resume(db: Db) {
     assert_eq!(matched(1).await, ["first"]);
 
     // A new posting reaches the matches once indexed.
-    push(json!([job("second", "Elixir Engineer", &["Elixir", "Rust"], None)])).await;
+    push(json!([job(
+        "second",
+        "Elixir Engineer",
+        &["Elixir", "Rust"],
+        None
+    )]))
+    .await;
     let mut both = matched(2).await;
     both.sort();
     assert_eq!(both, ["first", "second"]);
