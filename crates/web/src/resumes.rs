@@ -224,6 +224,17 @@ pub fn text_of(resume: &Resume, keys: &KeyRing) -> Option<String> {
     }
 }
 
+/// What matching knows of a resume's owner from the resume alone (no stated preferences).
+pub fn profile_of(resume: &Resume, keys: &KeyRing) -> search::index::matching::Profile {
+    search::index::matching::Profile {
+        skills: resume.skills.clone(),
+        text: text_of(resume, keys).unwrap_or_default(),
+        seniority: resume.seniority,
+        years_experience: resume.years_experience,
+        ..search::index::matching::Profile::default()
+    }
+}
+
 /// The canonical spelling of skills a user typed; unknown ones are kept as typed (trimmed),
 /// duplicates dropped.
 pub fn canonical_skills(raw: &[String]) -> Vec<String> {

@@ -366,6 +366,25 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
+    /// Waits (up to a minute) until a task completes; panics if it fails or never does.
+    pub async fn wait_for_task(&self, task: &str, token: &str) -> serde_json::Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let state: serde_json::Value = self
+                .get_as(&format!("/api/v1/tasks/{task}"), token)
+                .await
+                .json()
+                .await
+                .unwrap();
+            match state["state"].as_str().unwrap() {
+                "completed" => return state,
+                "discarded" | "cancelled" => panic!("the task failed: {state}"),
+                _ if std::time::Instant::now() > deadline => panic!("the task never ran: {state}"),
+                _ => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            }
+        }
+    }
+
     pub async fn refresh(&self, refresh_token: &str) -> reqwest::Response {
         self.post_json(
             "/api/v1/auth/refresh",

@@ -193,21 +193,7 @@ async fn administrators_rotate_keys_through_the_api(db: Db) {
         .as_str()
         .unwrap()
         .to_owned();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let state: serde_json::Value = app
-            .get_as(&format!("/api/v1/tasks/{task}"), admin.access.as_str())
-            .await
-            .json()
-            .await
-            .unwrap();
-        match state["state"].as_str().unwrap() {
-            "completed" => break,
-            "discarded" | "cancelled" => panic!("the rotation failed: {state}"),
-            _ if std::time::Instant::now() > deadline => panic!("no rotation: {state}"),
-            _ => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
-        }
-    }
+    app.wait_for_task(&task, admin.access.as_str()).await;
     let status: serde_json::Value = app
         .get_as("/api/v1/admin/keys", admin.access.as_str())
         .await

@@ -42,21 +42,7 @@ pub(crate) async fn upload_parsed(app: &TestApp, token: &str, name: &str, bytes:
     let status = body["resume"]["status"].as_str().unwrap();
     assert!(["pending", "parsed", "failed"].contains(&status), "{body}");
     let task = body["task_id"].as_str().unwrap().to_owned();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let state: Value = app
-            .get_as(&format!("/api/v1/tasks/{task}"), token)
-            .await
-            .json()
-            .await
-            .unwrap();
-        match state["state"].as_str().unwrap() {
-            "completed" => break,
-            "discarded" | "cancelled" => panic!("parse failed: {state}"),
-            _ if Instant::now() > deadline => panic!("parse did not finish: {state}"),
-            _ => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
+    app.wait_for_task(&task, token).await;
     let id = body["resume"]["id"].as_str().unwrap();
     app.get_as(&format!("/api/v1/resumes/{id}"), token)
         .await

@@ -24,10 +24,10 @@ use crate::{
     client::Client,
     error::{ApiError, ApiResult, ErrorResponse},
     extract::{ApiJson, ApiQuery, UuidPath},
-    resumes::{self, MAX_BATCH_BYTES, MAX_BATCH_FILES, MAX_RESUME_BYTES, UploadError},
+    resumes::{self, MAX_BATCH_BYTES, MAX_BATCH_FILES, UploadError},
     routes::{
         auth::audit,
-        resumes::{ResumeView, invalid, multipart_error, too_large, upload_error},
+        resumes::{ResumeView, invalid, multipart_error, read_file_part, too_large, upload_error},
     },
     state::AppState,
 };
@@ -282,16 +282,7 @@ pub async fn job_candidates(
     let profiles: Vec<(usize, Profile)> = rankable
         .iter()
         .enumerate()
-        .map(|(i, resume)| {
-            let profile = Profile {
-                skills: resume.skills.clone(),
-                text: resumes::text_of(resume, state.key_ring()).unwrap_or_default(),
-                seniority: resume.seniority,
-                years_experience: resume.years_experience,
-                ..Profile::default()
-            };
-            (i, profile)
-        })
+        .map(|(i, resume)| (i, resumes::profile_of(resume, state.key_ring())))
         .collect();
     let index = Arc::clone(state.search());
     let weights = state.settings().match_weights.clone();
@@ -418,17 +409,7 @@ pub async fn upload_batch(
         }
         let name = field.file_name().map(str::to_owned);
         let shown = resumes::clean_file_name(name.as_deref());
-        let mut bytes = Vec::new();
-        let mut oversized = false;
-        while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(&e))? {
-            if bytes.len() + chunk.len() > MAX_RESUME_BYTES {
-                oversized = true;
-                bytes = Vec::new();
-            } else if !oversized {
-                bytes.extend_from_slice(&chunk);
-            }
-        }
-        if oversized {
+        let Some(bytes) = read_file_part(&mut field).await? else {
             let error = too_large();
             refused.push(BatchRefused {
                 file_name: shown,
@@ -436,7 +417,7 @@ pub async fn upload_batch(
                 message: error.message,
             });
             continue;
-        }
+        };
         match resumes::upload(
             state.store(),
             state.files(),

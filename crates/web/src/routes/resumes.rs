@@ -164,13 +164,7 @@ pub async fn upload_resume(
             return Err(ApiError::bad_request("send one `file` part"));
         }
         let name = field.file_name().map(str::to_owned);
-        let mut bytes = Vec::new();
-        while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(&e))? {
-            if bytes.len() + chunk.len() > MAX_RESUME_BYTES {
-                return Err(too_large());
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+        let bytes = read_file_part(&mut field).await?.ok_or_else(too_large)?;
         upload = Some((name, bytes));
     }
     let (name, bytes) =
@@ -203,6 +197,24 @@ pub async fn upload_resume(
             task_id: task_id.0,
         }),
     ))
+}
+
+/// A multipart part's bytes; `None` when it is larger than a resume may be (the rest of the
+/// part is read and dropped, so the next part can be read).
+pub(crate) async fn read_file_part(
+    field: &mut axum::extract::multipart::Field<'_>,
+) -> ApiResult<Option<Vec<u8>>> {
+    let mut bytes = Some(Vec::new());
+    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(&e))? {
+        if let Some(kept) = &mut bytes {
+            if kept.len() + chunk.len() > MAX_RESUME_BYTES {
+                bytes = None;
+            } else {
+                kept.extend_from_slice(&chunk);
+            }
+        }
+    }
+    Ok(bytes)
 }
 
 pub(crate) fn multipart_error(error: &axum::extract::multipart::MultipartError) -> ApiError {
@@ -498,13 +510,10 @@ pub async fn match_resume(
         Some(matches) => matches,
         None => {
             let profile = Profile {
-                skills: resume.skills.clone(),
-                text: resumes::text_of(&resume, state.key_ring()).unwrap_or_default(),
-                seniority: resume.seniority,
-                years_experience: resume.years_experience,
                 remote,
                 location: query.location,
                 salary_at_least,
+                ..resumes::profile_of(&resume, state.key_ring())
             };
             let index = Arc::clone(state.search());
             let weights = state.settings().match_weights.clone();
