@@ -7,7 +7,7 @@ use reqwest::{Method, multipart};
 use serde_json::{Value, json};
 
 use crate::harness::{Db, TestApp, assert_error};
-use crate::resumes::{INTERNAL_KEY, job, upload_parsed};
+use crate::resumes::{INTERNAL_KEY, job, push_jobs, upload_parsed};
 
 async fn pushed_job_id(app: &TestApp, token: &str) -> String {
     let jobs = json!([
@@ -19,15 +19,7 @@ async fn pushed_job_id(app: &TestApp, token: &str) -> String {
         ),
         job("chef", "Chef", &["Cooking"], None),
     ]);
-    let pushed = app
-        .client
-        .post(app.url("/internal/v1/jobs"))
-        .header("x-internal-api-key", INTERNAL_KEY)
-        .json(&jobs)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(pushed.status(), 200);
+    push_jobs(app, &jobs).await;
     let listed: Value = app
         .get_as("/api/v1/jobs?source=jobspy&limit=10", token)
         .await

@@ -350,6 +350,20 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out
 }
 
+/// Pushes postings in as a scraper would (the app needs `JOBPILOT_INTERNAL_API_KEY` set to
+/// [`INTERNAL_KEY`]).
+pub(crate) async fn push_jobs(app: &TestApp, jobs: &Value) {
+    let pushed = app
+        .client
+        .post(app.url("/internal/v1/jobs"))
+        .header("x-internal-api-key", INTERNAL_KEY)
+        .json(jobs)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pushed.status(), 200);
+}
+
 pub(crate) fn job(id: &str, title: &str, skills: &[&str], salary: Option<(u32, u32)>) -> Value {
     let mut job = json!({
         "source": "jobspy", "external_id": id, "url": format!("https://jobs.example.org/{id}"),
@@ -394,15 +408,7 @@ async fn resumes_match_jobs_with_explanations(db: Db) {
             Some((50_000 + i * 10_000, 70_000 + i * 10_000)),
         ));
     }
-    let pushed = app
-        .client
-        .post(app.url("/internal/v1/jobs"))
-        .header("x-internal-api-key", INTERNAL_KEY)
-        .json(&Value::Array(jobs))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(pushed.status(), 200);
+    push_jobs(&app, &Value::Array(jobs)).await;
     let seeker = app.user("seeker@example.org", domain::Role::Seeker).await;
     let token = seeker.access.as_str();
     let resume = upload_parsed(&app, token, "cv.md", resume_text().into_bytes()).await;
@@ -558,17 +564,7 @@ async fn cached_matches_follow_the_index_and_the_resume(db: Db) {
     };
     let push = |jobs: Value| {
         let app = &app;
-        async move {
-            let pushed = app
-                .client
-                .post(app.url("/internal/v1/jobs"))
-                .header("x-internal-api-key", INTERNAL_KEY)
-                .json(&jobs)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(pushed.status(), 200);
-        }
+        async move { push_jobs(app, &jobs).await }
     };
     push(json!([job("first", "Rust Engineer", &["Rust"], None)])).await;
     let seeker = app.user("seeker@example.org", domain::Role::Seeker).await;
