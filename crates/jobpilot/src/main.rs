@@ -577,12 +577,7 @@ async fn serve(config: Config, migrate_first: bool) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("migration failed: {}", web::error::ErrorChain(&e)))?;
     }
     if let Some(ring) = config.key_ring() {
-        let files = config.files.clone();
-        let sealed = web::keys::Sealed {
-            store: database.store.as_ref(),
-            files: &files,
-        };
-        web::keys::check_present(sealed, &ring).await?;
+        web::keys::check_columns_present(database.store.as_ref(), &ring).await?;
     }
     let catalog = config
         .sources

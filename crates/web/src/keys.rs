@@ -109,17 +109,7 @@ impl<'a> Pages<'a> {
 
 /// How many stored values and files each key id seals (`"(unreadable)"` for malformed ones).
 pub async fn status(sealed: Sealed<'_>) -> Result<BTreeMap<String, u64>, KeysError> {
-    let mut counts = BTreeMap::new();
-    for column in SealedColumn::ALL {
-        let mut pages = Pages::new(sealed.store, column);
-        while let Some(page) = pages.next().await? {
-            for value in &page {
-                let id =
-                    KeyRing::key_id_of(&value.sealed).unwrap_or_else(|_| UNREADABLE.to_owned());
-                *counts.entry(id).or_insert(0) += 1;
-            }
-        }
-    }
+    let mut counts = column_status(sealed.store).await?;
     let mut files = FilePages {
         store: sealed.store,
         after: None,
@@ -134,19 +124,45 @@ pub async fn status(sealed: Sealed<'_>) -> Result<BTreeMap<String, u64>, KeysErr
     Ok(counts)
 }
 
-/// Fails when stored values need a key the ring lacks: starting without it would only fail
-/// later, value by value.
-pub async fn check_present(sealed: Sealed<'_>, ring: &KeyRing) -> Result<(), KeysError> {
-    let missing: Vec<String> = status(sealed)
-        .await?
-        .into_keys()
-        .filter(|id| !ring.has_key(id))
-        .collect();
+/// How many values in the database's sealed columns each key id seals: one pass over the
+/// columns, no file read.
+async fn column_status(store: &dyn Store) -> Result<BTreeMap<String, u64>, KeysError> {
+    let mut counts = BTreeMap::new();
+    for column in SealedColumn::ALL {
+        let mut pages = Pages::new(store, column);
+        while let Some(page) = pages.next().await? {
+            for value in &page {
+                let id =
+                    KeyRing::key_id_of(&value.sealed).unwrap_or_else(|_| UNREADABLE.to_owned());
+                *counts.entry(id).or_insert(0) += 1;
+            }
+        }
+    }
+    Ok(counts)
+}
+
+fn missing_from(counts: BTreeMap<String, u64>, ring: &KeyRing) -> Result<(), KeysError> {
+    let missing: Vec<String> = counts.into_keys().filter(|id| !ring.has_key(id)).collect();
     if missing.is_empty() {
         Ok(())
     } else {
         Err(KeysError::MissingKeys(missing))
     }
+}
+
+/// Fails when stored values or files need a key the ring lacks: starting without it would only
+/// fail later, value by value. Reads the head of every file: for `keys status`, not start-up.
+pub async fn check_present(sealed: Sealed<'_>, ring: &KeyRing) -> Result<(), KeysError> {
+    missing_from(status(sealed).await?, ring)
+}
+
+/// [`check_present`] over the database's sealed columns only, as `serve` runs it at start-up:
+/// reading every file's head there (one request per object on S3) would delay readiness by
+/// the number of resumes. A resume's text is sealed with the key its file was, at the same
+/// moment, and rotation re-seals files before columns, so a key any file still needs shows in
+/// the columns too (a text re-sealed before its file never happens).
+pub async fn check_columns_present(store: &dyn Store, ring: &KeyRing) -> Result<(), KeysError> {
+    missing_from(column_status(store).await?, ring)
 }
 
 /// Re-seals every value not sealed with the active key; returns how many. Safe to run while
@@ -171,6 +187,17 @@ pub async fn rotate_in_batches(
     let store = sealed.store;
     let active = ring.active_key_id().to_owned();
     let mut rotated = 0;
+    // Files first: until the columns are done too, the old key still shows in them, which is
+    // what the start-up check reads (see `check_columns_present`).
+    let mut files = FilePages { store, after: None };
+    while let Some(page) = files.next().await? {
+        for (id, key) in page {
+            if rotate_file(sealed, ring, id, &key).await? {
+                rotated += 1;
+                progress(rotated);
+            }
+        }
+    }
     for column in SealedColumn::ALL {
         let (table, column_name) = column.place();
         let mut pages = Pages::new(store, column);
@@ -205,15 +232,6 @@ pub async fn rotate_in_batches(
             // meanwhile keeps its change (compare-and-swap).
             if !swaps.is_empty() {
                 rotated += store.replace_sealed_batch(column, &swaps).await?;
-                progress(rotated);
-            }
-        }
-    }
-    let mut files = FilePages { store, after: None };
-    while let Some(page) = files.next().await? {
-        for (id, key) in page {
-            if rotate_file(sealed, ring, id, &key).await? {
-                rotated += 1;
                 progress(rotated);
             }
         }

@@ -90,6 +90,15 @@ async fn rotation_reseals_everything_and_old_keys_can_go(db: Db) {
         .await
         .unwrap_err();
     assert!(error.to_string().contains("k1"), "{error}");
+    // The start-up check reads the columns only, and sees both keys there too.
+    let error = web::keys::check_columns_present(app.store.as_ref(), &without_old)
+        .await
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("k1") && message.contains(SERVER_KEY.0),
+        "{message}"
+    );
 
     // Rotation: k2 becomes active, k1 and the server's key still open.
     let all = ring(&[("k2", 2), ("k1", 1), SERVER_KEY]);
@@ -103,6 +112,9 @@ async fn rotation_reseals_everything_and_old_keys_can_go(db: Db) {
 
     // The old keys can go: every value and file opens with k2 alone, to what it was.
     web::keys::check_present(sealed, &without_old)
+        .await
+        .unwrap();
+    web::keys::check_columns_present(app.store.as_ref(), &without_old)
         .await
         .unwrap();
     for (id, text) in &resumes {
