@@ -294,18 +294,24 @@ pub async fn job_candidates(
     .map_err(|e| ApiError::internal(&e))?
     .ok_or_else(|| ApiError::not_found("no such open posting"))?;
     let mut items = Vec::with_capacity(limit as usize);
+    // Owners' addresses, read once per owner however many resumes they shared.
+    let mut owners =
+        std::collections::HashMap::from([(caller.user_id, caller.user.email.as_str().to_owned())]);
     for (i, scored) in ranked.into_iter().take(limit as usize) {
         let resume = &rankable[i];
         let shared = resume.user_id != caller.user_id;
-        let owner_email = if shared {
-            state
-                .store()
-                .user_by_id(resume.user_id)
-                .await?
-                .map(|user| user.email.as_str().to_owned())
-                .unwrap_or_default()
-        } else {
-            caller.user.email.as_str().to_owned()
+        let owner_email = match owners.get(&resume.user_id) {
+            Some(email) => email.clone(),
+            None => {
+                let email = state
+                    .store()
+                    .user_by_id(resume.user_id)
+                    .await?
+                    .map(|user| user.email.as_str().to_owned())
+                    .unwrap_or_default();
+                owners.insert(resume.user_id, email.clone());
+                email
+            }
         };
         items.push(CandidateView {
             resume_id: resume.id.as_uuid(),
