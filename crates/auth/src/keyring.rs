@@ -111,9 +111,9 @@ impl KeyRing {
     }
 
     /// Encrypts a value for its place.
-    pub fn seal(&self, plaintext: &[u8], place: Place<'_>) -> Vec<u8> {
+    pub fn seal(&self, plaintext: &[u8], place: Place<'_>) -> domain::Sealed {
         let Some(key) = self.keys.first() else {
-            return Vec::new();
+            return domain::Sealed::from_stored(Vec::new());
         };
         let mut nonce = [0u8; NONCE_LEN];
         rand::rng().fill_bytes(&mut nonce);
@@ -135,7 +135,7 @@ impl KeyRing {
         out.extend_from_slice(key.id.as_bytes());
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&ciphertext);
-        out
+        domain::Sealed::from_stored(out)
     }
 
     /// Decrypts a value sealed for this place.
@@ -206,7 +206,7 @@ mod tests {
             ..HERE
         };
         assert_eq!(ring.open(&sealed, elsewhere), Err(SealError::Forged));
-        let mut tampered = sealed.clone();
+        let mut tampered = sealed.clone().into_bytes();
         *tampered.last_mut().unwrap() ^= 1;
         assert_eq!(ring.open(&tampered, HERE), Err(SealError::Forged));
         assert_ne!(ring.seal(b"secret", HERE), sealed, "nonces repeat");

@@ -10,6 +10,7 @@ mod id;
 mod job;
 mod password;
 mod resume;
+mod sealed;
 mod session;
 mod stored_job;
 mod user;
@@ -26,6 +27,7 @@ pub use password::{PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, Password, PasswordErr
 pub use resume::{
     ResumeId, ResumeKind, ResumeKindParseError, ResumeStatus, ResumeStatusParseError,
 };
+pub use sealed::Sealed;
 pub use session::{
     AuditEvent, AuditOutcome, LockoutPolicy, NewSession, RefreshOutcome, Session, SessionId,
     StoredAuditEvent, TotpRecord,

@@ -126,7 +126,7 @@ async fn insert_users(store: &SqliteStore, ring: &KeyRing, count: usize) {
                         column: "totp_secret",
                         row: &row,
                     };
-                    let secret = ring.seal(&auth::new_totp_secret(), place);
+                    let secret = ring.seal(&auth::new_totp_secret(), place).into_bytes();
                     (row, secret)
                 })
                 .collect();

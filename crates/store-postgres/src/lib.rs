@@ -688,9 +688,13 @@ impl Store for PostgresStore {
         })
     }
 
-    async fn set_totp_pending(&self, user_id: UserId, sealed: Option<&[u8]>) -> StoreResult<()> {
+    async fn set_totp_pending(
+        &self,
+        user_id: UserId,
+        sealed: Option<&domain::Sealed>,
+    ) -> StoreResult<()> {
         sqlx::query("UPDATE users SET totp_pending = $1 WHERE id = $2")
-            .bind(sealed)
+            .bind(sealed.map(domain::Sealed::as_bytes))
             .bind(user_id.as_uuid())
             .execute(&self.pool)
             .await
@@ -701,7 +705,7 @@ impl Store for PostgresStore {
     async fn enable_totp(
         &self,
         user_id: UserId,
-        sealed_secret: &[u8],
+        sealed_secret: &domain::Sealed,
         step: i64,
         backup_code_hashes: &[[u8; 32]],
         now: DateTime<Utc>,
@@ -712,7 +716,7 @@ impl Store for PostgresStore {
             "UPDATE users SET totp_secret = $1, totp_pending = NULL, totp_enabled_at = $2, \
              totp_last_step = $3 WHERE id = $4 AND totp_pending IS NOT NULL",
         )
-        .bind(sealed_secret)
+        .bind(sealed_secret.as_bytes())
         .bind(now)
         .bind(step)
         .bind(id)

@@ -134,7 +134,7 @@ impl ResumeStore for PostgresStore {
                  WHERE id = $7",
             )
             .bind(ResumeStatus::Parsed.as_str())
-            .bind(parsed.text_sealed.as_slice())
+            .bind(parsed.text_sealed.as_bytes())
             .bind(encode_skills(&parsed.skills)?)
             .bind(parsed.years_experience)
             .bind(parsed.seniority.map(encode_seniority).transpose()?)

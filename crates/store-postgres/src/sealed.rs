@@ -64,10 +64,10 @@ impl SealedValues for PostgresStore {
         column: SealedColumn,
         row: &str,
         old: &[u8],
-        new: &[u8],
+        new: &domain::Sealed,
     ) -> StoreResult<bool> {
         let result = sqlx::query(statements(column).1)
-            .bind(new)
+            .bind(new.as_bytes())
             .bind(row)
             .bind(old)
             .execute(&self.pool)
@@ -85,7 +85,7 @@ impl SealedValues for PostgresStore {
         let mut replaced = 0;
         for swap in swaps {
             replaced += sqlx::query(statements(column).1)
-                .bind(&swap.new)
+                .bind(swap.new.as_bytes())
                 .bind(&swap.row)
                 .bind(&swap.old)
                 .execute(&mut *tx)

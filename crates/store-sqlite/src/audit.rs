@@ -207,7 +207,7 @@ impl AuditStore for SqliteStore {
                 .ok_or_else(|| StoreError::Corrupt("audit_checkpoints.hash".into()))?,
             pruned: row.try_get("pruned").map_err(db_error)?,
             pruned_at: row.try_get("pruned_at").map_err(db_error)?,
-            seal: row.try_get("seal").map_err(db_error)?,
+            seal: domain::Sealed::from_stored(row.try_get("seal").map_err(db_error)?),
         }))
     }
 
@@ -261,7 +261,7 @@ impl AuditStore for SqliteStore {
         .bind(&checkpoint.hash[..])
         .bind(checkpoint.pruned)
         .bind(checkpoint.pruned_at)
-        .bind(&checkpoint.seal)
+        .bind(checkpoint.seal.as_bytes())
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;

@@ -712,9 +712,13 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn set_totp_pending(&self, user_id: UserId, sealed: Option<&[u8]>) -> StoreResult<()> {
+    async fn set_totp_pending(
+        &self,
+        user_id: UserId,
+        sealed: Option<&domain::Sealed>,
+    ) -> StoreResult<()> {
         sqlx::query("UPDATE users SET totp_pending = ? WHERE id = ?")
-            .bind(sealed)
+            .bind(sealed.map(domain::Sealed::as_bytes))
             .bind(text_id(user_id.as_uuid()))
             .execute(&self.pool)
             .await
@@ -725,7 +729,7 @@ impl Store for SqliteStore {
     async fn enable_totp(
         &self,
         user_id: UserId,
-        sealed_secret: &[u8],
+        sealed_secret: &domain::Sealed,
         step: i64,
         backup_code_hashes: &[[u8; 32]],
         now: DateTime<Utc>,
@@ -736,7 +740,7 @@ impl Store for SqliteStore {
             "UPDATE users SET totp_secret = ?, totp_pending = NULL, totp_enabled_at = ?, \
              totp_last_step = ? WHERE id = ? AND totp_pending IS NOT NULL",
         )
-        .bind(sealed_secret)
+        .bind(sealed_secret.as_bytes())
         .bind(now)
         .bind(step)
         .bind(&id)

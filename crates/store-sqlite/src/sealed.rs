@@ -61,10 +61,10 @@ impl SealedValues for SqliteStore {
         column: SealedColumn,
         row: &str,
         old: &[u8],
-        new: &[u8],
+        new: &domain::Sealed,
     ) -> StoreResult<bool> {
         let result = sqlx::query(statements(column).1)
-            .bind(new)
+            .bind(new.as_bytes())
             .bind(row)
             .bind(old)
             .execute(&self.pool)
@@ -82,7 +82,7 @@ impl SealedValues for SqliteStore {
         let mut replaced = 0;
         for swap in swaps {
             replaced += sqlx::query(statements(column).1)
-                .bind(&swap.new)
+                .bind(swap.new.as_bytes())
                 .bind(&swap.row)
                 .bind(&swap.old)
                 .execute(&mut *tx)

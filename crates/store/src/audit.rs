@@ -194,7 +194,7 @@ pub struct AuditCheckpoint {
     /// Entries deleted by this pruning.
     pub pruned: i64,
     pub pruned_at: DateTime<Utc>,
-    pub seal: Vec<u8>,
+    pub seal: domain::Sealed,
 }
 
 #[async_trait]

@@ -194,14 +194,18 @@ pub trait Store:
     async fn totp(&self, user_id: UserId) -> StoreResult<TotpRecord>;
 
     /// Stores (or clears) a sealed secret awaiting its first code.
-    async fn set_totp_pending(&self, user_id: UserId, sealed: Option<&[u8]>) -> StoreResult<()>;
+    async fn set_totp_pending(
+        &self,
+        user_id: UserId,
+        sealed: Option<&domain::Sealed>,
+    ) -> StoreResult<()>;
 
     /// Turns two-factor authentication on with the confirmed secret and new backup codes
     /// (replacing any old ones); false if nothing was pending.
     async fn enable_totp(
         &self,
         user_id: UserId,
-        sealed_secret: &[u8],
+        sealed_secret: &domain::Sealed,
         step: i64,
         backup_code_hashes: &[[u8; 32]],
         now: DateTime<Utc>,

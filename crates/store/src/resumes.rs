@@ -61,7 +61,7 @@ pub struct Resume {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParsedResume {
     /// The extracted text, sealed by the caller.
-    pub text_sealed: Vec<u8>,
+    pub text_sealed: domain::Sealed,
     pub skills: Vec<String>,
     pub years_experience: Option<f32>,
     pub seniority: Option<Seniority>,

@@ -55,7 +55,7 @@ pub trait SealedValues: Send + Sync {
         column: SealedColumn,
         row: &str,
         old: &[u8],
-        new: &[u8],
+        new: &domain::Sealed,
     ) -> StoreResult<bool>;
 
     /// Several replacements in one transaction (one disk flush for a page of rotation); each
@@ -73,5 +73,5 @@ pub trait SealedValues: Send + Sync {
 pub struct SealedSwap {
     pub row: String,
     pub old: Vec<u8>,
-    pub new: Vec<u8>,
+    pub new: domain::Sealed,
 }

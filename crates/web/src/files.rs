@@ -158,8 +158,10 @@ impl Files {
         }
     }
 
-    pub async fn put(&self, key: &str, bytes: Vec<u8>) -> io::Result<()> {
+    /// Stores sealed bytes (nothing else can be stored).
+    pub async fn put(&self, key: &str, sealed: domain::Sealed) -> io::Result<()> {
         check_key(key)?;
+        let bytes = sealed.into_bytes();
         match &self.backend {
             Backend::Local(root) => {
                 let path = root.join(key);
@@ -254,16 +256,18 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
 mod tests {
     use super::*;
 
+    /// Stands in for a key ring's output: the storage never looks inside.
+    fn sealed(bytes: &[u8]) -> domain::Sealed {
+        domain::Sealed::from_stored(bytes.to_vec())
+    }
+
     #[tokio::test]
     async fn files_round_trip_and_keys_cannot_escape_the_root() {
         let dir = tempfile::tempdir().unwrap();
         let files = Files::local(dir.path());
-        files
-            .put("resumes/u1/r1", b"sealed".to_vec())
-            .await
-            .unwrap();
+        files.put("resumes/u1/r1", sealed(b"sealed")).await.unwrap();
         assert_eq!(files.get("resumes/u1/r1").await.unwrap(), b"sealed");
-        files.put("resumes/u1/r1", b"again".to_vec()).await.unwrap();
+        files.put("resumes/u1/r1", sealed(b"again")).await.unwrap();
         assert_eq!(files.get("resumes/u1/r1").await.unwrap(), b"again");
         files.delete("resumes/u1/r1").await.unwrap();
         files.delete("resumes/u1/r1").await.unwrap();
@@ -277,7 +281,7 @@ mod tests {
             "a/b.c",
             "a\\b",
         ] {
-            let err = files.put(bad, Vec::new()).await.unwrap_err();
+            let err = files.put(bad, sealed(b"")).await.unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{bad}");
         }
     }

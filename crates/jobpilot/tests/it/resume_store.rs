@@ -102,7 +102,7 @@ fn parse_task(resume: &NewResume) -> NewTask {
 
 fn parsed(skills: &[&str], sealed: &[u8]) -> ParsedResume {
     ParsedResume {
-        text_sealed: sealed.to_vec(),
+        text_sealed: domain::Sealed::from_stored(sealed.to_vec()),
         skills: skills.iter().map(|s| (*s).to_owned()).collect(),
         years_experience: Some(6.5),
         seniority: Some(Seniority::Senior),
@@ -421,16 +421,17 @@ async fn sealed_resume_text_is_listed_and_replaced(db: Db) {
     assert_eq!(page[0].row, second.to_string());
 
     let row = first.to_string();
+    let resealed = domain::Sealed::from_stored(b"resealed".to_vec());
     // A value changed meanwhile is not overwritten.
     assert!(
         !fx.store
-            .replace_sealed(SealedColumn::ResumeText, &row, b"stale", b"resealed")
+            .replace_sealed(SealedColumn::ResumeText, &row, b"stale", &resealed)
             .await
             .unwrap()
     );
     assert!(
         fx.store
-            .replace_sealed(SealedColumn::ResumeText, &row, b"one", b"resealed")
+            .replace_sealed(SealedColumn::ResumeText, &row, b"one", &resealed)
             .await
             .unwrap()
     );
