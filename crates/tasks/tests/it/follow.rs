@@ -213,6 +213,10 @@ async fn the_handler_span_continues_the_enqueuers_trace(kind: Db) {
     assert_eq!(meta(untraced).await.get("traceparent"), None);
     assert_eq!(meta(kept).await["traceparent"], chosen);
 
+    // Other tests' threads (without this subscriber) may have registered the worker's span
+    // callsites first and cached "not interested"; ask every callsite again now that this
+    // thread's subscriber is in place.
+    tracing::callsite::rebuild_interest_cache();
     let worker = Worker::new(test.db.clone(), handlers, fast_config()).start();
     let mut trace_ids = std::collections::HashMap::new();
     while trace_ids.len() < 3 {
