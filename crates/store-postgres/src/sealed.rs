@@ -59,23 +59,6 @@ impl SealedValues for PostgresStore {
             .collect()
     }
 
-    async fn replace_sealed(
-        &self,
-        column: SealedColumn,
-        row: &str,
-        old: &[u8],
-        new: &domain::Sealed,
-    ) -> StoreResult<bool> {
-        let result = sqlx::query(statements(column).1)
-            .bind(new.as_bytes())
-            .bind(row)
-            .bind(old)
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?;
-        Ok(result.rows_affected() == 1)
-    }
-
     async fn replace_sealed_batch(
         &self,
         column: SealedColumn,

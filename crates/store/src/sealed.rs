@@ -56,7 +56,14 @@ pub trait SealedValues: Send + Sync {
         row: &str,
         old: &[u8],
         new: &domain::Sealed,
-    ) -> StoreResult<bool>;
+    ) -> StoreResult<bool> {
+        let swap = SealedSwap {
+            row: row.to_owned(),
+            old: old.to_vec(),
+            new: new.clone(),
+        };
+        Ok(self.replace_sealed_batch(column, &[swap]).await? == 1)
+    }
 
     /// Several replacements in one transaction (one disk flush for a page of rotation); each
     /// is a compare-and-swap as in [`SealedValues::replace_sealed`]. Returns how many were

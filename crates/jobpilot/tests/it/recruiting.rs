@@ -7,7 +7,7 @@ use reqwest::{Method, multipart};
 use serde_json::{Value, json};
 
 use crate::harness::{Db, TestApp, assert_error};
-use crate::resumes::{INTERNAL_KEY, job, push_jobs, upload_parsed};
+use crate::resumes::{app_taking_pushed_jobs, job, push_jobs, upload_parsed};
 
 async fn pushed_job_id(app: &TestApp, token: &str) -> String {
     let jobs = json!([
@@ -57,12 +57,7 @@ async fn candidates(app: &TestApp, job: &str, token: &str) -> Value {
 }
 
 async fn recruiters_rank_the_resumes_shared_with_them(db: Db) {
-    let Some(app) = TestApp::builder(db)
-        .with_workers()
-        .env("JOBPILOT_INTERNAL_API_KEY", INTERNAL_KEY)
-        .spawn()
-        .await
-    else {
+    let Some(app) = app_taking_pushed_jobs(db).await else {
         return;
     };
     let recruiter = app
@@ -244,12 +239,7 @@ async fn recruiters_rank_the_resumes_shared_with_them(db: Db) {
 }
 
 async fn recruiters_upload_batches_and_follow_their_progress(db: Db) {
-    let Some(app) = TestApp::builder(db)
-        .with_workers()
-        .env("JOBPILOT_INTERNAL_API_KEY", INTERNAL_KEY)
-        .spawn()
-        .await
-    else {
+    let Some(app) = app_taking_pushed_jobs(db).await else {
         return;
     };
     let recruiter = app

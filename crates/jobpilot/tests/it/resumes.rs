@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::harness::{Db, TestApp, assert_error};
 
-pub(crate) const INTERNAL_KEY: &str = "internal-key-for-tests-0123456789abcdef";
+const INTERNAL_KEY: &str = "internal-key-for-tests-0123456789abcdef";
 const CANARY: &str = "CANARY-7f3a9c-resume-secret";
 
 pub(crate) async fn upload(
@@ -350,6 +350,15 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out
 }
 
+/// A server with workers that takes postings pushed with [`INTERNAL_KEY`] (see [`push_jobs`]).
+pub(crate) async fn app_taking_pushed_jobs(db: Db) -> Option<TestApp> {
+    TestApp::builder(db)
+        .with_workers()
+        .env("JOBPILOT_INTERNAL_API_KEY", INTERNAL_KEY)
+        .spawn()
+        .await
+}
+
 /// Pushes postings in as a scraper would (the app needs `JOBPILOT_INTERNAL_API_KEY` set to
 /// [`INTERNAL_KEY`]).
 pub(crate) async fn push_jobs(app: &TestApp, jobs: &Value) {
@@ -377,12 +386,7 @@ pub(crate) fn job(id: &str, title: &str, skills: &[&str], salary: Option<(u32, u
 }
 
 async fn resumes_match_jobs_with_explanations(db: Db) {
-    let Some(app) = TestApp::builder(db)
-        .with_workers()
-        .env("JOBPILOT_INTERNAL_API_KEY", INTERNAL_KEY)
-        .spawn()
-        .await
-    else {
+    let Some(app) = app_taking_pushed_jobs(db).await else {
         return;
     };
     let mut jobs = vec![
@@ -554,12 +558,7 @@ async fn resumes_match_jobs_with_explanations(db: Db) {
 /// Matches are cached per resume, but never served stale: a new posting reaches them once the
 /// index has it, and an edit of the resume's skills changes them at once.
 async fn cached_matches_follow_the_index_and_the_resume(db: Db) {
-    let Some(app) = TestApp::builder(db)
-        .with_workers()
-        .env("JOBPILOT_INTERNAL_API_KEY", INTERNAL_KEY)
-        .spawn()
-        .await
-    else {
+    let Some(app) = app_taking_pushed_jobs(db).await else {
         return;
     };
     let push = |jobs: Value| {
