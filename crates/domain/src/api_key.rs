@@ -29,16 +29,20 @@ pub enum Scope {
     /// Upload, read, edit and match one's own resumes.
     #[serde(rename = "resumes")]
     Resumes,
+    /// Track, write and submit one's own applications.
+    #[serde(rename = "applications")]
+    Applications,
     /// Administration: users, audit log.
     #[serde(rename = "admin")]
     Admin,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 4] = [
+    pub const ALL: [Scope; 5] = [
         Scope::AccountRead,
         Scope::JobsRead,
         Scope::Resumes,
+        Scope::Applications,
         Scope::Admin,
     ];
 
@@ -47,6 +51,7 @@ impl Scope {
             Scope::AccountRead => "account:read",
             Scope::JobsRead => "jobs:read",
             Scope::Resumes => "resumes",
+            Scope::Applications => "applications",
             Scope::Admin => "admin",
         }
     }
@@ -58,6 +63,7 @@ impl Scope {
             Permission::ReadOwnAccount => Some(Scope::AccountRead),
             Permission::ReadJobs => Some(Scope::JobsRead),
             Permission::ManageOwnResumes | Permission::RankCandidates => Some(Scope::Resumes),
+            Permission::ManageOwnApplications => Some(Scope::Applications),
             Permission::ManageOwnAccount => None,
             Permission::ManageUsers
             | Permission::ReadAudit
@@ -70,7 +76,7 @@ impl Scope {
     /// Whether a user of this role may hold a key with this scope.
     pub fn allowed_for(self, role: Role) -> bool {
         match self {
-            Scope::AccountRead | Scope::JobsRead | Scope::Resumes => true,
+            Scope::AccountRead | Scope::JobsRead | Scope::Resumes | Scope::Applications => true,
             Scope::Admin => role == Role::Admin,
         }
     }

@@ -4,6 +4,7 @@
 //! validate"), so the rest of the code only ever sees valid ones.
 
 mod api_key;
+mod application;
 mod email;
 mod external_identity;
 mod id;
@@ -16,6 +17,11 @@ mod stored_job;
 mod user;
 
 pub use api_key::{ApiKey, ApiKeyId, Scope, scopes_from_text, scopes_to_text};
+pub use application::{
+    ApplicationEvent, ApplicationId, ApplicationStatus, ApplicationStatusParseError, ApplyChannel,
+    ApplyChannelParseError, Funnel, FunnelStage, StatusReached, SubmissionState,
+    SubmissionStateParseError, TransitionError, funnel,
+};
 pub use email::{Email, EmailError};
 pub use external_identity::ExternalIdentity;
 pub use job::{

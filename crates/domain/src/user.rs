@@ -59,6 +59,8 @@ pub enum Permission {
     ManageOwnResumes,
     /// See which encryption keys protect stored data; start a key rotation.
     ManageKeys,
+    /// Track one's own applications, write their documents and submit them.
+    ManageOwnApplications,
     /// Rank the resumes shared with one (or uploaded by one) against postings; upload
     /// resumes in batches.
     RankCandidates,
@@ -70,7 +72,8 @@ impl Role {
             Permission::ReadOwnAccount
             | Permission::ManageOwnAccount
             | Permission::ReadJobs
-            | Permission::ManageOwnResumes => true,
+            | Permission::ManageOwnResumes
+            | Permission::ManageOwnApplications => true,
             Permission::ManageUsers
             | Permission::ReadAudit
             | Permission::ManageTasks

@@ -165,6 +165,84 @@ pub const SETTINGS: &[(&str, &str, bool, &str)] = &[
         "the S3 secret access key",
     ),
     (
+        "llm_base_url",
+        "JOBPILOT_LLM_BASE_URL",
+        false,
+        "an OpenAI-compatible server (OpenAI, llama.cpp, Ollama, vLLM…) that writes cover letters and interview questions; unset: a template writes them",
+    ),
+    (
+        "llm_model",
+        "JOBPILOT_LLM_MODEL",
+        false,
+        "the chat model's name on that server",
+    ),
+    (
+        "llm_api_key",
+        "JOBPILOT_LLM_API_KEY",
+        true,
+        "the key the language-model server wants (sent as a bearer token)",
+    ),
+    (
+        "llm_timeout_seconds",
+        "JOBPILOT_LLM_TIMEOUT_SECONDS",
+        false,
+        "how long one language-model request may take",
+    ),
+    (
+        "smtp_host",
+        "JOBPILOT_SMTP_HOST",
+        false,
+        "the SMTP server applications are e-mailed through; unset: no e-mail channel",
+    ),
+    (
+        "smtp_port",
+        "JOBPILOT_SMTP_PORT",
+        false,
+        "its port (default 587, or 465 with smtp_security = tls)",
+    ),
+    (
+        "smtp_security",
+        "JOBPILOT_SMTP_SECURITY",
+        false,
+        "starttls (default), tls, or none (loopback or a trusted relay only)",
+    ),
+    (
+        "smtp_username",
+        "JOBPILOT_SMTP_USERNAME",
+        false,
+        "the SMTP login (with the password)",
+    ),
+    (
+        "smtp_password",
+        "JOBPILOT_SMTP_PASSWORD",
+        true,
+        "the SMTP password",
+    ),
+    (
+        "smtp_from",
+        "JOBPILOT_SMTP_FROM",
+        false,
+        "the sender of application e-mails, e.g. \"jobpilot <apply@example.org>\"",
+    ),
+    (
+        "smtp_allow_plain",
+        "JOBPILOT_SMTP_ALLOW_PLAIN",
+        false,
+        "allow smtp_security = none to a host that is not loopback (a relay on a trusted network)",
+    ),
+    (
+        "apply_daily_cap_email",
+        "JOBPILOT_APPLY_DAILY_CAP_EMAIL",
+        false,
+        "applications a user may e-mail per day (UTC); more wait for the next day",
+    ),
+    (
+        "apply_daily_cap_link",
+        "JOBPILOT_APPLY_DAILY_CAP_LINK",
+        false,
+        "applications a user may confirm through board links per day (UTC)",
+    ),
+    (
         "pdf_helper",
         "JOBPILOT_PDF_HELPER",
         false,
@@ -420,6 +498,11 @@ pub struct Config {
     /// Identity providers users may sign in with.
     pub oidc_providers: Vec<auth::oidc::ProviderConfig>,
     pub oidc_signup: bool,
+    /// The language model that writes application documents; `None`: a template does.
+    pub llm: Option<ai::LlmSettings>,
+    /// The SMTP server applications are e-mailed through; `None`: no e-mail channel.
+    pub smtp: Option<notify::SmtpSettings>,
+    pub apply_caps: web::applications::DailyCaps,
     /// `JOBPILOT_*` variables that name no setting (likely typos).
     pub unknown_variables: Vec<String>,
     /// Settings that work but are unwise, e.g. a production database without TLS.
@@ -580,6 +663,10 @@ impl Config {
             sources: self.source_names(),
             files: self.files.clone(),
             match_weights: self.match_weights.clone(),
+            apply: web::applications::ApplySettings {
+                email: self.smtp.is_some(),
+                daily_caps: self.apply_caps,
+            },
             ..web::WebSettings::default()
         }
     }
@@ -707,6 +794,38 @@ impl Config {
             ("ingest_body_limit", self.ingest_body_limit.to_string()),
             ("search_dir", self.search_dir.display().to_string()),
             ("files", self.files.describe()),
+            (
+                "llm",
+                self.llm.as_ref().map_or("none (template)".to_owned(), |l| {
+                    format!(
+                        "{} model {}, key {}",
+                        l.base_url,
+                        l.model,
+                        secret(&l.api_key)
+                    )
+                }),
+            ),
+            (
+                "smtp",
+                self.smtp.as_ref().map_or("none".to_owned(), |m| {
+                    format!(
+                        "{}:{} ({:?}), from {}, user {}, password {}",
+                        m.host,
+                        m.port,
+                        m.security,
+                        m.from,
+                        m.username.as_deref().unwrap_or("none"),
+                        secret(&m.password)
+                    )
+                }),
+            ),
+            (
+                "apply_daily_caps",
+                format!(
+                    "email {}, link {}",
+                    self.apply_caps.email, self.apply_caps.link
+                ),
+            ),
             ("worker_concurrency", self.worker_concurrency.to_string()),
             (
                 "task_retention_days",
@@ -1053,6 +1172,9 @@ impl Parser<'_> {
             ));
         }
         let sources = self.sources();
+        let llm = self.llm();
+        let smtp = self.smtp();
+        let apply_caps = self.apply_caps();
         let audit_retention = self.get(
             "audit_retention_days",
             Duration::from_secs(365 * 86_400),
@@ -1206,8 +1328,135 @@ impl Parser<'_> {
             ingest_body_limit: ingest_body_limit?,
             oidc_providers,
             oidc_signup: oidc_signup?,
+            llm: llm?,
+            smtp: smtp?,
+            apply_caps: apply_caps?,
             unknown_variables,
             warnings: std::mem::take(&mut self.warnings),
+        })
+    }
+
+    fn optional_text(&mut self, key: &str) -> Option<String> {
+        self.get(key, None, "text", |v| {
+            Some((!v.is_empty()).then(|| v.to_owned()))
+        })
+        .flatten()
+    }
+
+    /// The language model, when a server is named. `None` inside: bad settings (reported).
+    fn llm(&mut self) -> Option<Option<ai::LlmSettings>> {
+        let base_url = self.optional_text("llm_base_url");
+        let model = self.optional_text("llm_model");
+        let key = self.secret("llm_api_key");
+        let timeout = self.seconds("llm_timeout_seconds", 90)?;
+        let Some(base_url) = base_url else {
+            if model.is_some() || key.is_some() {
+                self.problems.push(format!(
+                    "{}: a model or key is given but no server",
+                    Self::origin("llm_base_url")
+                ));
+                return None;
+            }
+            return Some(None);
+        };
+        let url = match url::Url::parse(&base_url) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => url,
+            _ => {
+                self.problems.push(format!(
+                    "{}: expected an http:// or https:// URL",
+                    Self::origin("llm_base_url")
+                ));
+                return None;
+            }
+        };
+        let Some(model) = model else {
+            self.problems.push(format!(
+                "{}: the server needs a model name",
+                Self::origin("llm_model")
+            ));
+            return None;
+        };
+        let mut settings = ai::LlmSettings::new(url, model);
+        settings.api_key = key;
+        settings.timeout = timeout;
+        Some(Some(settings))
+    }
+
+    /// The SMTP server, when a host is named. `None` inside: bad settings (reported).
+    fn smtp(&mut self) -> Option<Option<notify::SmtpSettings>> {
+        let host = self.optional_text("smtp_host");
+        let from = self.optional_text("smtp_from");
+        let username = self.optional_text("smtp_username");
+        let password = self.secret("smtp_password");
+        let security = self.get(
+            "smtp_security",
+            notify::SmtpSecurity::StartTls,
+            "starttls, tls or none",
+            |v| match v {
+                "starttls" => Some(notify::SmtpSecurity::StartTls),
+                "tls" => Some(notify::SmtpSecurity::Tls),
+                "none" => Some(notify::SmtpSecurity::None),
+                _ => None,
+            },
+        )?;
+        let default_port = if security == notify::SmtpSecurity::Tls {
+            465
+        } else {
+            587
+        };
+        let port = self.get("smtp_port", default_port, "a port from 1 to 65535", |v| {
+            v.parse::<u16>().ok().filter(|p| *p > 0)
+        })?;
+        let allow_plain = self.get("smtp_allow_plain", false, "true or false", parse_bool)?;
+        let Some(host) = host else {
+            if from.is_some() || username.is_some() || password.is_some() {
+                self.problems.push(format!(
+                    "{}: SMTP settings are given but no host",
+                    Self::origin("smtp_host")
+                ));
+                return None;
+            }
+            return Some(None);
+        };
+        let Some(from) = from else {
+            self.problems.push(format!(
+                "{}: the sender address is required with an SMTP host",
+                Self::origin("smtp_from")
+            ));
+            return None;
+        };
+        let mut settings = notify::SmtpSettings::new(host, port, security, from);
+        settings.username = username;
+        settings.password = password;
+        settings.allow_plain = allow_plain;
+        // Checked now, so a bad setting stops the start rather than the first application.
+        if let Err(e) = notify::Mailer::new(settings.clone()) {
+            self.problems
+                .push(format!("{}: {e}", Self::origin("smtp_host")));
+            return None;
+        }
+        Some(Some(settings))
+    }
+
+    fn apply_caps(&mut self) -> Option<web::applications::DailyCaps> {
+        let defaults = web::applications::DailyCaps::default();
+        let cap = |v: &str| v.parse::<u32>().ok().filter(|n| (1..=10_000).contains(n));
+        let email = self.get(
+            "apply_daily_cap_email",
+            defaults.email,
+            "a number from 1 to 10000",
+            cap,
+        );
+        let link = self.get(
+            "apply_daily_cap_link",
+            defaults.link,
+            "a number from 1 to 10000",
+            cap,
+        );
+        Some(web::applications::DailyCaps {
+            email: email?,
+            link: link?,
+            ..defaults
         })
     }
 

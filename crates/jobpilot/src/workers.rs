@@ -91,6 +91,7 @@ pub fn handlers(store: Arc<dyn Store>, catalog: Catalog, config: &Config) -> Han
         }
     }
     add_key_rotation(&mut handlers, store.clone(), config);
+    add_applications(&mut handlers, store.clone(), config);
     add_job_pruning(&mut handlers, store.clone(), config.job_retention);
     let audit_store = store.clone();
     let keys = config.key_ring();
@@ -218,6 +219,55 @@ fn add_key_rotation(handlers: &mut Handlers, store: Arc<dyn Store>, config: &Con
                     }
                 }
             }
+        },
+    );
+}
+
+/// `applications.generate` and `applications.submit`.
+fn add_applications(handlers: &mut Handlers, store: Arc<dyn Store>, config: &Config) {
+    let llm = config
+        .llm
+        .clone()
+        .and_then(|settings| match ai::LlmClient::new(settings) {
+            Ok(client) => Some(Arc::new(client)),
+            Err(error) => {
+                tracing::error!(%error, "the language model is not used: templates write documents");
+                None
+            }
+        });
+    let mailer = config
+        .smtp
+        .clone()
+        .and_then(|settings| match notify::Mailer::new(settings) {
+            Ok(mailer) => Some(mailer),
+            Err(error) => {
+                tracing::error!(%error, "applications cannot be e-mailed from this replica");
+                None
+            }
+        });
+    let context = Arc::new(web::applications::ApplyContext {
+        store,
+        files: config.files.clone(),
+        keys: config.key_ring(),
+        llm,
+        mailer,
+        caps: config.apply_caps,
+    });
+    let generate = context.clone();
+    handlers.add_fn(
+        web::applications::GENERATE_TASK,
+        web::applications::GENERATE_TIMEOUT,
+        move |ctx: TaskContext, args: web::applications::TaskArgs| {
+            let context = generate.clone();
+            async move { web::applications::generate(&context, &ctx, &args).await }
+        },
+    );
+    handlers.add_fn(
+        web::applications::SUBMIT_TASK,
+        web::applications::SUBMIT_TIMEOUT,
+        move |ctx: TaskContext, args: web::applications::TaskArgs| {
+            let context = context.clone();
+            async move { web::applications::submit(&context, &ctx, &args).await }
         },
     );
 }

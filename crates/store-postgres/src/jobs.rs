@@ -326,7 +326,10 @@ impl JobStore for PostgresStore {
     ) -> StoreResult<u64> {
         sqlx::query(
             "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs \
-             WHERE closed_at IS NOT NULL AND closed_at < $1 LIMIT $2)",
+             WHERE closed_at IS NOT NULL AND closed_at < $1 \
+             AND NOT EXISTS (SELECT 1 FROM applications a WHERE a.job_id = jobs.id) \
+             AND NOT EXISTS (SELECT 1 FROM application_submissions s WHERE s.job_id = jobs.id) \
+             LIMIT $2)",
         )
         .bind(closed_before)
         .bind(i64::from(limit))

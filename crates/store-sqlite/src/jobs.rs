@@ -454,7 +454,10 @@ impl JobStore for SqliteStore {
     ) -> StoreResult<u64> {
         sqlx::query(
             "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs \
-             WHERE closed_at IS NOT NULL AND closed_at < ? LIMIT ?)",
+             WHERE closed_at IS NOT NULL AND closed_at < ? \
+             AND NOT EXISTS (SELECT 1 FROM applications a WHERE a.job_id = jobs.id) \
+             AND NOT EXISTS (SELECT 1 FROM application_submissions s WHERE s.job_id = jobs.id) \
+             LIMIT ?)",
         )
         .bind(closed_before)
         .bind(i64::from(limit))

@@ -121,7 +121,7 @@ pub trait JobStore: Send + Sync {
     async fn source_runs(&self) -> StoreResult<Vec<SourceRun>>;
 
     /// Deletes up to `limit` postings closed before `closed_before` (data retention); returns
-    /// how many. Open postings are never deleted.
+    /// how many. Open postings, and postings a user applied to, are never deleted.
     async fn prune_closed_jobs(&self, closed_before: DateTime<Utc>, limit: u32)
     -> StoreResult<u64>;
 }

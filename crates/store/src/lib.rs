@@ -4,6 +4,7 @@
 //! migrations; the database URL's scheme picks the implementation. Every read of user data takes
 //! the caller's identity, so tenant isolation is enforced here and not only in handlers.
 
+pub mod applications;
 pub mod audit;
 pub mod jobs;
 pub mod resumes;
@@ -11,6 +12,7 @@ pub mod sealed;
 #[cfg(feature = "sqlx")]
 pub mod sql;
 
+pub use applications::ApplicationStore;
 use async_trait::async_trait;
 pub use audit::{AuditCheckpoint, AuditFilter, AuditStore};
 use chrono::{DateTime, Utc};
@@ -80,7 +82,15 @@ pub struct PoolStats {
 
 #[async_trait]
 pub trait Store:
-    JobStore + ResumeStore + AuditStore + SealedValues + Send + Sync + std::fmt::Debug + 'static
+    JobStore
+    + ResumeStore
+    + ApplicationStore
+    + AuditStore
+    + SealedValues
+    + Send
+    + Sync
+    + std::fmt::Debug
+    + 'static
 {
     fn backend(&self) -> Backend;
 

@@ -1,7 +1,10 @@
 //! Scratch databases for tests: a SQLite file in a temporary directory, or a fresh PostgreSQL
-//! database created through `JOBPILOT_TEST_POSTGRES_URL` and dropped when the test ends.
+//! database created through `JOBPILOT_TEST_POSTGRES_URL` and dropped when the test ends; and
+//! [`smtp::SmtpSink`], a small SMTP server for mail tests.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod smtp;
 
 use sqlx::{Connection as _, PgConnection};
 

@@ -1,5 +1,6 @@
 //! jobpilot's HTTP API: router, handlers, middleware and the OpenAPI document.
 
+pub mod applications;
 pub mod audit;
 mod audit_writer;
 pub mod authn;
@@ -104,6 +105,25 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::recruiting::unshare_resume))
         .routes(routes!(routes::recruiting::job_candidates))
         .routes(routes!(routes::recruiting::batch_progress))
+        .routes(routes!(
+            routes::applications::create_application,
+            routes::applications::list_applications
+        ))
+        .routes(routes!(routes::applications::funnel))
+        .routes(routes!(
+            routes::applications::get_application,
+            routes::applications::update_application,
+            routes::applications::delete_application
+        ))
+        .routes(routes!(routes::applications::add_note))
+        .routes(routes!(routes::applications::application_events))
+        .routes(routes!(
+            routes::applications::generate_documents,
+            routes::applications::list_documents,
+            routes::applications::edit_documents
+        ))
+        .routes(routes!(routes::applications::submit_application))
+        .routes(routes!(routes::applications::confirm_submission))
         .routes(routes!(routes::sources::list_sources))
         .routes(routes!(routes::sources::start_sync))
         .routes(routes!(routes::admin_keys::key_status))

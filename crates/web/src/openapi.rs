@@ -29,6 +29,7 @@ use crate::error::{ErrorBody, ErrorDetail, ErrorResponse};
         (name = "admin", description = "Administration (admin role)"),
         (name = "tasks", description = "Background work started on the caller's behalf"),
         (name = "jobs", description = "Job postings from every source, and push ingestion"),
+        (name = "applications", description = "The caller's applications: pipeline, history, documents, submission"),
     ),
 )]
 pub struct ApiDoc;

@@ -129,6 +129,8 @@ pub struct WebSettings {
     pub files: crate::files::Files,
     /// How much each feature counts when matching resumes to jobs.
     pub match_weights: search::index::matching::Weights,
+    /// Which apply channels are open, and their daily caps.
+    pub apply: crate::applications::ApplySettings,
 }
 
 impl Default for WebSettings {
@@ -162,6 +164,7 @@ impl Default for WebSettings {
             sources: Vec::new(),
             files: crate::files::Files::local("./data/files"),
             match_weights: search::index::matching::Weights::default(),
+            apply: crate::applications::ApplySettings::default(),
         }
     }
 }
@@ -271,6 +274,11 @@ impl AppState {
 
     pub(crate) fn audit_log(&self) -> &crate::audit_writer::AuditWriter {
         &self.inner.audit
+    }
+
+    /// Which apply channels are open, and their daily caps.
+    pub fn apply_settings(&self) -> &crate::applications::ApplySettings {
+        &self.inner.settings.apply
     }
 
     /// Uploaded files.

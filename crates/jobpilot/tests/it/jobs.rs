@@ -295,16 +295,30 @@ async fn boards_sync_dedupe_detect_changes_and_close(db: Db) {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 
-    // Retention deletes postings closed before the cut-off, and nothing open.
+    // Retention deletes postings closed before the cut-off, and nothing open, and nothing a
+    // user applied to (their application keeps pointing at it).
     let everything = "&include_duplicates=true&include_closed=true";
-    assert_eq!(jobs(&app, &admin.access, everything).await.len(), 7);
+    let all = jobs(&app, &admin.access, everything).await;
+    assert_eq!(all.len(), 7);
+    let closed: Vec<&Value> = all.iter().filter(|j| !j["closed_at"].is_null()).collect();
+    assert_eq!(closed.len(), 2);
+    let applied = app
+        .send_as(
+            Method::POST,
+            "/api/v1/applications",
+            &seeker.access,
+            Some(&json!({ "job_id": closed[0]["id"], "status": "applied" })),
+        )
+        .await;
+    assert_eq!(applied.status(), 201);
     let later = chrono::Utc::now() + chrono::Duration::seconds(1);
-    assert_eq!(app.store.prune_closed_jobs(later, 1).await.unwrap(), 1);
     assert_eq!(app.store.prune_closed_jobs(later, 100).await.unwrap(), 1);
     assert_eq!(app.store.prune_closed_jobs(later, 100).await.unwrap(), 0);
     let left = jobs(&app, &admin.access, everything).await;
-    assert_eq!(left.len(), 5);
-    assert!(left.iter().all(|j| j["closed_at"].is_null()));
+    assert_eq!(left.len(), 6);
+    let still_closed: Vec<&Value> = left.iter().filter(|j| !j["closed_at"].is_null()).collect();
+    assert_eq!(still_closed.len(), 1);
+    assert_eq!(still_closed[0]["id"], closed[0]["id"]);
 }
 
 async fn an_interrupted_sync_resumes_from_its_last_page(db: Db) {

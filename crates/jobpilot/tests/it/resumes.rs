@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::harness::{Db, TestApp, assert_error};
 
-const INTERNAL_KEY: &str = "internal-key-for-tests-0123456789abcdef";
+pub(crate) const INTERNAL_KEY: &str = "internal-key-for-tests-0123456789abcdef";
 const CANARY: &str = "CANARY-7f3a9c-resume-secret";
 
 pub(crate) async fn upload(

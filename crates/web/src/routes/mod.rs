@@ -1,6 +1,7 @@
 pub mod admin;
 pub mod admin_keys;
 pub mod api_keys;
+pub mod applications;
 pub mod audit;
 pub mod auth;
 pub mod health;

@@ -80,8 +80,54 @@ pub struct AccountExport {
     pub resumes: Vec<crate::routes::resumes::ResumeDetail>,
     /// Recruiters the resumes are shared with.
     pub resume_shares: Vec<ResumeShareExport>,
+    /// Applications with their history and every version of their documents.
+    pub applications: Vec<ApplicationExport>,
     /// What the audit log records the account doing, newest first.
     pub audit_events: Vec<AuditEntry>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApplicationExport {
+    pub application: crate::routes::applications::ApplicationView,
+    pub events: Vec<domain::ApplicationEvent>,
+    pub documents: Vec<crate::routes::applications::DocumentsView>,
+}
+
+/// Every application of the user, page by page, with its history and documents.
+async fn applications_of(
+    state: &AppState,
+    user: domain::UserId,
+) -> ApiResult<Vec<ApplicationExport>> {
+    let store = state.store();
+    let mut out = Vec::new();
+    let mut filter = store::applications::ApplicationFilter {
+        limit: 200,
+        ..Default::default()
+    };
+    loop {
+        let page = store.applications(user, &filter).await?;
+        let Some(last) = page.last() else {
+            return Ok(out);
+        };
+        filter.before = Some(last.id);
+        for application in page {
+            let id = application.id;
+            out.push(ApplicationExport {
+                events: store
+                    .application_events(user, id)
+                    .await?
+                    .unwrap_or_default(),
+                documents: store
+                    .documents(user, id)
+                    .await?
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(Into::into)
+                    .collect(),
+                application: application.into(),
+            });
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -151,9 +197,11 @@ pub async fn export_account(
             resume: resume.into(),
         })
         .collect();
+    let applications = applications_of(&state, user.id).await?;
     let export = AccountExport {
         resumes,
         resume_shares,
+        applications,
         exported_at: Utc::now(),
         has_password: user.password_hash.is_some(),
         two_factor_enabled_at: user.totp_enabled_at,

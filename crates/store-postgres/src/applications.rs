@@ -1,0 +1,657 @@
+//! Applications on PostgreSQL.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::{
+    ApplicationEvent, ApplicationId, ApplicationStatus, ApplyChannel, Funnel, StatusReached,
+    SubmissionState, UserId,
+};
+use sqlx::{Postgres, Row, Transaction, postgres::PgRow};
+use store::{
+    StoreError, StoreResult,
+    applications::{
+        Application, ApplicationColumns, ApplicationFilter, ApplicationStore, DocumentVersion,
+        MoveOutcome, NewApplication, NewDocuments, NewSubmission, SubmissionColumns,
+        SubmissionUpdate, SubmitOutcome, decode, event_from_columns, move_detail, moved_dates,
+    },
+    sql::{db_error, is_unique_violation, task_error},
+};
+
+use crate::PostgresStore;
+
+const APPLICATION_SELECT: &str = "SELECT a.id, a.user_id, a.job_id, a.resume_id, a.status, \
+     a.created_at, a.updated_at, a.applied_at, a.closed_at, j.title AS job_title, \
+     j.company AS job_company, j.data::json ->> 'url' AS job_url, s.channel AS s_channel, \
+     s.state AS s_state, s.task_id AS s_task_id, s.to_address AS s_to_address, \
+     s.apply_url AS s_apply_url, s.external_id AS s_external_id, s.error AS s_error, \
+     s.created_at AS s_created_at, s.updated_at AS s_updated_at, s.sent_at AS s_sent_at \
+     FROM applications a JOIN jobs j ON j.id = a.job_id \
+     LEFT JOIN application_submissions s ON s.application_id = a.id";
+
+/// The submission columns of a row (aliased `s_*`); `None` when there is no submission.
+fn submission_from_row(row: &PgRow) -> StoreResult<Option<SubmissionColumns>> {
+    let channel: Option<String> = row.try_get("s_channel").map_err(db_error)?;
+    let Some(channel) = channel else {
+        return Ok(None);
+    };
+    Ok(Some(SubmissionColumns {
+        channel,
+        state: row.try_get("s_state").map_err(db_error)?,
+        task_id: row.try_get("s_task_id").map_err(db_error)?,
+        to_address: row.try_get("s_to_address").map_err(db_error)?,
+        apply_url: row.try_get("s_apply_url").map_err(db_error)?,
+        external_id: row.try_get("s_external_id").map_err(db_error)?,
+        error: row.try_get("s_error").map_err(db_error)?,
+        created_at: row.try_get("s_created_at").map_err(db_error)?,
+        updated_at: row.try_get("s_updated_at").map_err(db_error)?,
+        sent_at: row.try_get("s_sent_at").map_err(db_error)?,
+    }))
+}
+
+fn application_from_row(row: &PgRow) -> StoreResult<Application> {
+    let get_text = |name: &str| -> StoreResult<String> { row.try_get(name).map_err(db_error) };
+    let submission = submission_from_row(row)?;
+    ApplicationColumns {
+        id: row.try_get("id").map_err(db_error)?,
+        user_id: row.try_get("user_id").map_err(db_error)?,
+        job_id: row.try_get("job_id").map_err(db_error)?,
+        resume_id: row.try_get("resume_id").map_err(db_error)?,
+        status: get_text("status")?,
+        job_title: get_text("job_title")?,
+        job_company: row.try_get("job_company").map_err(db_error)?,
+        job_url: row
+            .try_get::<Option<String>, _>("job_url")
+            .map_err(db_error)?
+            .unwrap_or_default(),
+        created_at: row.try_get("created_at").map_err(db_error)?,
+        updated_at: row.try_get("updated_at").map_err(db_error)?,
+        applied_at: row.try_get("applied_at").map_err(db_error)?,
+        closed_at: row.try_get("closed_at").map_err(db_error)?,
+        submission,
+    }
+    .into_application()
+}
+
+fn document_from_row(row: &PgRow) -> StoreResult<DocumentVersion> {
+    let questions: String = row.try_get("interview_questions").map_err(db_error)?;
+    Ok(DocumentVersion {
+        version: row.try_get("version").map_err(db_error)?,
+        generator: row.try_get("generator").map_err(db_error)?,
+        model: row.try_get("model").map_err(db_error)?,
+        cover_letter: row.try_get("cover_letter").map_err(db_error)?,
+        cv_summary: row.try_get("cv_summary").map_err(db_error)?,
+        interview_questions: serde_json::from_str(&questions).map_err(|e| {
+            StoreError::Corrupt(format!("application_documents.interview_questions: {e}"))
+        })?,
+        created_at: row.try_get("created_at").map_err(db_error)?,
+    })
+}
+
+async fn fetch_application(
+    tx: &mut Transaction<'_, Postgres>,
+    user: UserId,
+    id: ApplicationId,
+) -> StoreResult<Option<Application>> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{APPLICATION_SELECT} WHERE a.id = $1 AND a.user_id = $2"
+    )))
+    .bind(id.as_uuid())
+    .bind(user.as_uuid())
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db_error)?
+    .as_ref()
+    .map(application_from_row)
+    .transpose()
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn add_event(
+    tx: &mut Transaction<'_, Postgres>,
+    user: UserId,
+    id: ApplicationId,
+    kind: &str,
+    from: Option<ApplicationStatus>,
+    to: Option<ApplicationStatus>,
+    detail: Option<&str>,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO application_events (application_id, user_id, kind, from_status, to_status, \
+         detail, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id.as_uuid())
+    .bind(user.as_uuid())
+    .bind(kind)
+    .bind(from.map(ApplicationStatus::as_str))
+    .bind(to.map(ApplicationStatus::as_str))
+    .bind(detail)
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// Moves the application inside the caller's transaction, if the rules allow it.
+async fn move_in(
+    tx: &mut Transaction<'_, Postgres>,
+    current: &Application,
+    to: ApplicationStatus,
+    note: Option<&str>,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let (applied_at, closed_at) = moved_dates(to, current.applied_at, now);
+    let done = sqlx::query(
+        "UPDATE applications SET status = $1, applied_at = $2, closed_at = $3, updated_at = $4 \
+         WHERE id = $5 AND status = $6",
+    )
+    .bind(to.as_str())
+    .bind(applied_at)
+    .bind(closed_at)
+    .bind(now)
+    .bind(current.id.as_uuid())
+    .bind(current.status.as_str())
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    add_event(
+        tx,
+        current.user_id,
+        current.id,
+        "status",
+        Some(current.status),
+        Some(to),
+        move_detail(note).as_deref(),
+        now,
+    )
+    .await?;
+    Ok(true)
+}
+
+#[async_trait]
+impl ApplicationStore for PostgresStore {
+    async fn create_application(&self, new: &NewApplication) -> StoreResult<Application> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        // The job must exist, and the resume must be the user's.
+        let resume_ok = match new.resume_id {
+            None => true,
+            Some(resume) => sqlx::query("SELECT 1 FROM resumes WHERE id = $1 AND user_id = $2")
+                .bind(resume.as_uuid())
+                .bind(new.user_id.as_uuid())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_error)?
+                .is_some(),
+        };
+        if !resume_ok {
+            return Err(StoreError::Conflict("applications.resume"));
+        }
+        let (applied_at, closed_at) = moved_dates(new.status, None, new.created_at);
+        let inserted = sqlx::query(
+            "INSERT INTO applications (id, user_id, job_id, resume_id, status, created_at, \
+             updated_at, applied_at, closed_at) \
+             SELECT $1, $2, id, $4, $5, $6, $6, $7, $8 FROM jobs WHERE id = $3",
+        )
+        .bind(new.id.as_uuid())
+        .bind(new.user_id.as_uuid())
+        .bind(new.job_id.as_uuid())
+        .bind(new.resume_id.map(|r| r.as_uuid()))
+        .bind(new.status.as_str())
+        .bind(new.created_at)
+        .bind(applied_at)
+        .bind(closed_at)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Ok(done) if done.rows_affected() == 0 => {
+                return Err(StoreError::Conflict("applications.job"));
+            }
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Conflict("applications.user_job"));
+            }
+            Err(e) => return Err(db_error(e)),
+        }
+        add_event(
+            &mut tx,
+            new.user_id,
+            new.id,
+            "created",
+            None,
+            Some(new.status),
+            move_detail(new.note.as_deref()).as_deref(),
+            new.created_at,
+        )
+        .await?;
+        let application = fetch_application(&mut tx, new.user_id, new.id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("applications: inserted row vanished".into()))?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(application)
+    }
+
+    async fn application(
+        &self,
+        user: UserId,
+        id: ApplicationId,
+    ) -> StoreResult<Option<Application>> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let found = fetch_application(&mut tx, user, id).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(found)
+    }
+
+    async fn applications(
+        &self,
+        user: UserId,
+        filter: &ApplicationFilter,
+    ) -> StoreResult<Vec<Application>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{APPLICATION_SELECT} WHERE a.user_id = $1 AND ($2 IS NULL OR a.status = $2) \
+             AND ($3 IS NULL OR a.job_id = $3) AND ($4 IS NULL OR a.id < $4) \
+             ORDER BY a.id DESC LIMIT $5"
+        )))
+        .bind(user.as_uuid())
+        .bind(filter.status.map(ApplicationStatus::as_str))
+        .bind(filter.job_id.map(|j| j.as_uuid()))
+        .bind(filter.before.map(|b| b.as_uuid()))
+        .bind(i64::from(filter.limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(application_from_row)
+        .collect()
+    }
+
+    async fn move_application(
+        &self,
+        user: UserId,
+        id: ApplicationId,
+        to: ApplicationStatus,
+        note: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<MoveOutcome> {
+        // A concurrent move makes the compare-and-swap miss: read again and decide again.
+        for _ in 0..5 {
+            let mut tx = self.pool.begin().await.map_err(db_error)?;
+            let Some(current) = fetch_application(&mut tx, user, id).await? else {
+                return Ok(MoveOutcome::NotFound);
+            };
+            if current.status == to {
+                return Ok(MoveOutcome::Unchanged(current));
+            }
+            if let Err(refused) = current.status.check_move(to) {
+                return Ok(MoveOutcome::Refused(refused));
+            }
+            if move_in(&mut tx, &current, to, note, now).await? {
+                let moved = fetch_application(&mut tx, user, id).await?.ok_or_else(|| {
+                    StoreError::Corrupt("applications: moved row vanished".into())
+                })?;
+                tx.commit().await.map_err(db_error)?;
+                return Ok(MoveOutcome::Moved(moved));
+            }
+        }
+        Err(StoreError::Other(
+            "application kept changing under concurrent moves".into(),
+        ))
+    }
+
+    async fn add_application_note(
+        &self,
+        user: UserId,
+        id: ApplicationId,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let touched =
+            sqlx::query("UPDATE applications SET updated_at = $1 WHERE id = $2 AND user_id = $3")
+                .bind(now)
+                .bind(id.as_uuid())
+                .bind(user.as_uuid())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        if touched.rows_affected() == 0 {
+            return Ok(false);
+        }
+        add_event(&mut tx, user, id, "note", None, None, Some(text), now).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
+    }
+
+    async fn delete_application(&self, user: UserId, id: ApplicationId) -> StoreResult<bool> {
+        sqlx::query("DELETE FROM applications WHERE id = $1 AND user_id = $2")
+            .bind(id.as_uuid())
+            .bind(user.as_uuid())
+            .execute(&self.pool)
+            .await
+            .map(|done| done.rows_affected() > 0)
+            .map_err(db_error)
+    }
+
+    async fn application_events(
+        &self,
+        user: UserId,
+        id: ApplicationId,
+    ) -> StoreResult<Option<Vec<ApplicationEvent>>> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        if fetch_application(&mut tx, user, id).await?.is_none() {
+            return Ok(None);
+        }
+        let rows = sqlx::query(
+            "SELECT kind, from_status, to_status, detail, created_at FROM application_events \
+             WHERE application_id = $1 AND user_id = $2 ORDER BY seq",
+        )
+        .bind(id.as_uuid())
+        .bind(user.as_uuid())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        rows.iter()
+            .map(|row| {
+                event_from_columns(
+                    row.try_get("created_at").map_err(db_error)?,
+                    row.try_get("kind").map_err(db_error)?,
+                    row.try_get("from_status").map_err(db_error)?,
+                    row.try_get("to_status").map_err(db_error)?,
+                    row.try_get("detail").map_err(db_error)?,
+                )
+            })
+            .collect::<StoreResult<Vec<_>>>()
+            .map(Some)
+    }
+
+    async fn application_funnel(&self, user: UserId) -> StoreResult<Funnel> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let history = sqlx::query(
+            "SELECT application_id, to_status, created_at FROM application_events \
+             WHERE user_id = $1 AND to_status IS NOT NULL",
+        )
+        .bind(user.as_uuid())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let current = sqlx::query("SELECT id, status FROM applications WHERE user_id = $1")
+            .bind(user.as_uuid())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        let history = history
+            .iter()
+            .map(|row| {
+                let id: uuid::Uuid = row.try_get("application_id").map_err(db_error)?;
+                let status: String = row.try_get("to_status").map_err(db_error)?;
+                Ok(StatusReached {
+                    application: ApplicationId::from_uuid(id),
+                    status: decode("application_events.to_status", &status)?,
+                    at: row.try_get("created_at").map_err(db_error)?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let current = current
+            .iter()
+            .map(|row| {
+                let id: uuid::Uuid = row.try_get("id").map_err(db_error)?;
+                let status: String = row.try_get("status").map_err(db_error)?;
+                Ok((
+                    ApplicationId::from_uuid(id),
+                    decode("applications.status", &status)?,
+                ))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(domain::funnel(&history, &current))
+    }
+
+    async fn add_documents(
+        &self,
+        user: UserId,
+        id: ApplicationId,
+        documents: &NewDocuments,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<DocumentVersion>> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        if fetch_application(&mut tx, user, id).await?.is_none() {
+            return Ok(None);
+        }
+        let questions = serde_json::to_string(&documents.interview_questions)
+            .map_err(|e| StoreError::Other(Box::new(e)))?;
+        let row = sqlx::query(
+            "INSERT INTO application_documents (application_id, version, generator, model, \
+             cover_letter, cv_summary, interview_questions, created_at) \
+             SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4, $5, $6::jsonb, $7 \
+             FROM application_documents WHERE application_id = $1 \
+             RETURNING version, generator, model, cover_letter, cv_summary, \
+             interview_questions::text AS interview_questions, created_at",
+        )
+        .bind(id.as_uuid())
+        .bind(&documents.generator)
+        .bind(&documents.model)
+        .bind(&documents.cover_letter)
+        .bind(&documents.cv_summary)
+        .bind(questions)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let version = document_from_row(&row)?;
+        add_event(
+            &mut tx,
+            user,
+            id,
+            "documents",
+            None,
+            None,
+            Some(&format!(
+                "version {} ({})",
+                version.version, version.generator
+            )),
+            now,
+        )
+        .await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(Some(version))
+    }
+
+    async fn documents(
+        &self,
+        user: UserId,
+        id: ApplicationId,
+    ) -> StoreResult<Option<Vec<DocumentVersion>>> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        if fetch_application(&mut tx, user, id).await?.is_none() {
+            return Ok(None);
+        }
+        let rows = sqlx::query(
+            "SELECT version, generator, model, cover_letter, cv_summary, \
+             interview_questions::text AS interview_questions, created_at FROM application_documents WHERE application_id = $1 \
+             ORDER BY version DESC",
+        )
+        .bind(id.as_uuid())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        rows.iter()
+            .map(document_from_row)
+            .collect::<StoreResult<Vec<_>>>()
+            .map(Some)
+    }
+
+    async fn submit_application(
+        &self,
+        user: UserId,
+        id: ApplicationId,
+        submission: &NewSubmission,
+        task: tasks::NewTask,
+    ) -> StoreResult<SubmitOutcome> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let Some(application) = fetch_application(&mut tx, user, id).await? else {
+            return Ok(SubmitOutcome::NotFound);
+        };
+        if let Some(existing) = existing_submission(&mut tx, &application).await? {
+            return Ok(SubmitOutcome::AlreadySubmitted(existing));
+        }
+        let task_id = tasks::enqueue(&mut *tx, task).await.map_err(task_error)?;
+        let inserted = sqlx::query(
+            "INSERT INTO application_submissions (user_id, job_id, application_id, channel, \
+             state, task_id, to_address, apply_url, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+        )
+        .bind(user.as_uuid())
+        .bind(application.job_id.as_uuid())
+        .bind(id.as_uuid())
+        .bind(submission.channel.as_str())
+        .bind(SubmissionState::Queued.as_str())
+        .bind(task_id.0)
+        .bind(&submission.to_address)
+        .bind(&submission.apply_url)
+        .bind(submission.now)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            // Another request got there first: its submission stands, this one enqueues nothing.
+            Err(e) if is_unique_violation(&e) => {
+                drop(tx);
+                let mut tx = self.pool.begin().await.map_err(db_error)?;
+                let existing = existing_submission(&mut tx, &application).await?;
+                return existing
+                    .map(SubmitOutcome::AlreadySubmitted)
+                    .ok_or(StoreError::Conflict("application_submissions"));
+            }
+            Err(e) => return Err(db_error(e)),
+        }
+        add_event(
+            &mut tx,
+            user,
+            id,
+            "submission",
+            None,
+            None,
+            Some(&format!("queued ({})", submission.channel)),
+            submission.now,
+        )
+        .await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(SubmitOutcome::Queued { task_id })
+    }
+
+    async fn update_submission(
+        &self,
+        user: UserId,
+        id: ApplicationId,
+        from: &[SubmissionState],
+        update: &SubmissionUpdate,
+    ) -> StoreResult<Option<Application>> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let Some(application) = fetch_application(&mut tx, user, id).await? else {
+            return Ok(None);
+        };
+        let Some(current) = &application.submission else {
+            return Ok(None);
+        };
+        if !from.contains(&current.state) {
+            return Ok(None);
+        }
+        let sent_at = (update.state == SubmissionState::Sent).then_some(update.now);
+        let done = sqlx::query(
+            "UPDATE application_submissions SET state = $1, \
+             external_id = COALESCE($2, external_id), apply_url = COALESCE($3, apply_url), \
+             error = $4, updated_at = $5, sent_at = COALESCE($6, sent_at) \
+             WHERE application_id = $7 AND state = $8",
+        )
+        .bind(update.state.as_str())
+        .bind(&update.external_id)
+        .bind(&update.apply_url)
+        .bind(&update.error)
+        .bind(update.now)
+        .bind(sent_at)
+        .bind(id.as_uuid())
+        .bind(current.state.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let detail = match &update.error {
+            Some(error) => format!("{}: {error}", update.state),
+            None => update.state.to_string(),
+        };
+        add_event(
+            &mut tx,
+            user,
+            id,
+            "submission",
+            None,
+            None,
+            Some(&detail),
+            update.now,
+        )
+        .await?;
+        if update.state == SubmissionState::Sent && application.status == ApplicationStatus::Saved {
+            move_in(
+                &mut tx,
+                &application,
+                ApplicationStatus::Applied,
+                None,
+                update.now,
+            )
+            .await?;
+        }
+        let updated = fetch_application(&mut tx, user, id).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(updated)
+    }
+
+    async fn submissions_sent_since(
+        &self,
+        user: UserId,
+        channel: ApplyChannel,
+        since: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM application_submissions \
+             WHERE user_id = $1 AND channel = $2 AND sent_at >= $3",
+        )
+        .bind(user.as_uuid())
+        .bind(channel.as_str())
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+}
+
+/// The user's earlier submission to the application's job, from any application.
+async fn existing_submission(
+    tx: &mut Transaction<'_, Postgres>,
+    application: &Application,
+) -> StoreResult<Option<store::applications::Submission>> {
+    let row = sqlx::query(
+        "SELECT channel AS s_channel, state AS s_state, task_id AS s_task_id, \
+         to_address AS s_to_address, apply_url AS s_apply_url, external_id AS s_external_id, \
+         error AS s_error, created_at AS s_created_at, updated_at AS s_updated_at, \
+         sent_at AS s_sent_at FROM application_submissions WHERE user_id = $1 AND job_id = $2",
+    )
+    .bind(application.user_id.as_uuid())
+    .bind(application.job_id.as_uuid())
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    row.as_ref()
+        .map(submission_from_row)
+        .transpose()
+        .map(Option::flatten)?
+        .map(SubmissionColumns::into_submission)
+        .transpose()
+}

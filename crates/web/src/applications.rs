@@ -1,0 +1,582 @@
+//! The background half of applications: writing the documents (with a language model when one
+//! is configured, else from a template) and carrying out the one submission.
+//!
+//! Both tasks are idempotent, as the queue delivers at least once. A submission moves through
+//! compare-and-swap states (queued → sending → sent), so however often its task runs, it sends
+//! at most once; a run that finds a send started and never recorded (the process died
+//! mid-send) marks it `unknown` for the user to check rather than sending again.
+
+use std::{sync::Arc, time::Duration};
+
+use auth::KeyRing;
+use chrono::{DateTime, Datelike, TimeZone, Utc};
+use domain::{ApplicationId, ApplyChannel, Job, NewJob, ResumeStatus, SubmissionState, UserId};
+use serde::{Deserialize, Serialize};
+use store::{
+    Resume, Store,
+    applications::{Application, NewDocuments, SubmissionUpdate},
+};
+use tasks::{NewTask, Outcome, TaskContext, TaskError};
+use uuid::Uuid;
+
+use crate::{files::Files, resumes};
+
+/// Writes an application's documents.
+pub const GENERATE_TASK: &str = "applications.generate";
+/// Carries out an application's submission.
+pub const SUBMIT_TASK: &str = "applications.submit";
+/// A language model may be slow; a template is instant.
+pub const GENERATE_TIMEOUT: Duration = Duration::from_secs(300);
+/// SMTP with a resume attached.
+pub const SUBMIT_TIMEOUT: Duration = Duration::from_secs(120);
+/// Generation asked twice within this long runs once.
+const GENERATE_DEDUPE: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskArgs {
+    pub user_id: Uuid,
+    pub application_id: Uuid,
+}
+
+impl TaskArgs {
+    fn ids(&self) -> (UserId, ApplicationId) {
+        (
+            UserId::from_uuid(self.user_id),
+            ApplicationId::from_uuid(self.application_id),
+        )
+    }
+}
+
+fn args(user: UserId, id: ApplicationId) -> serde_json::Value {
+    serde_json::json!({ "user_id": user.as_uuid(), "application_id": id.as_uuid() })
+}
+
+pub fn generate_task(user: UserId, id: ApplicationId) -> NewTask {
+    NewTask::new(GENERATE_TASK, args(user, id))
+        .with_user(user.as_uuid())
+        .with_unique_key_within(format!("{GENERATE_TASK}:{id}"), GENERATE_DEDUPE)
+}
+
+pub fn submit_task(user: UserId, id: ApplicationId) -> NewTask {
+    // Retries back off; a reached daily cap snoozes without spending attempts.
+    NewTask::new(SUBMIT_TASK, args(user, id))
+        .with_user(user.as_uuid())
+        .with_max_attempts(5)
+        .with_unique_key(format!("{SUBMIT_TASK}:{id}"))
+}
+
+/// Submissions a user may send per day and channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DailyCaps {
+    pub link: u32,
+    pub email: u32,
+    /// HH.ru allows 200 a day.
+    pub hh: u32,
+}
+
+impl Default for DailyCaps {
+    fn default() -> Self {
+        Self {
+            link: 100,
+            email: 20,
+            hh: 200,
+        }
+    }
+}
+
+impl DailyCaps {
+    pub fn of(&self, channel: ApplyChannel) -> u32 {
+        match channel {
+            ApplyChannel::Link => self.link,
+            ApplyChannel::Email => self.email,
+            ApplyChannel::Hh => self.hh,
+        }
+    }
+}
+
+/// What the API needs to know of the channels.
+#[derive(Debug, Clone, Default)]
+pub struct ApplySettings {
+    /// An SMTP server is configured: the e-mail channel is open.
+    pub email: bool,
+    pub daily_caps: DailyCaps,
+}
+
+/// Shared handles the tasks need.
+#[derive(Clone)]
+pub struct ApplyContext {
+    pub store: Arc<dyn Store>,
+    pub files: Files,
+    /// Opens resume files to attach; `None` (no key ring configured): nothing can be attached.
+    pub keys: Option<Arc<KeyRing>>,
+    pub llm: Option<Arc<ai::LlmClient>>,
+    pub mailer: Option<notify::Mailer>,
+    pub caps: DailyCaps,
+}
+
+impl std::fmt::Debug for ApplyContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApplyContext")
+            .field("llm", &self.llm.is_some())
+            .field("mailer", &self.mailer.is_some())
+            .field("caps", &self.caps)
+            .finish_non_exhaustive()
+    }
+}
+
+fn store_error(error: store::StoreError) -> TaskError {
+    TaskError::retry(crate::error::ErrorChain(&error))
+}
+
+/// The first e-mail address a posting names in its text, for the e-mail channel.
+pub fn posting_address(posting: &NewJob) -> Option<String> {
+    let text = posting.description_text.as_deref()?;
+    text.split(|c: char| c.is_whitespace() || "<>()[]{},;:\"'".contains(c))
+        .map(|word| word.trim_end_matches(['.', '!', '?']))
+        .filter(|word| word.contains('@'))
+        .find_map(|word| domain::Email::parse(word).ok())
+        .map(|email| email.as_str().to_owned())
+}
+
+/// The resume an application is made with: the one it names, else the user's newest parsed.
+async fn resume_of(
+    store: &dyn Store,
+    application: &Application,
+) -> Result<Option<Resume>, TaskError> {
+    let user = application.user_id;
+    if let Some(id) = application.resume_id {
+        return store.resume(user, id).await.map_err(store_error);
+    }
+    Ok(store
+        .resumes(user)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .find(|r| r.status == ResumeStatus::Parsed))
+}
+
+/// What the writers get: the job's fields, and of the resume only its skills, experience and
+/// level (never its text: only the parts needed leave the server).
+pub fn writing_context(job: &Job, resume: Option<&Resume>) -> ai::ApplicationContext {
+    let posting = &job.posting;
+    let resume_skills: Vec<String> = resume.map(|r| r.skills.clone()).unwrap_or_default();
+    let has = |skill: &str| resume_skills.iter().any(|s| s.eq_ignore_ascii_case(skill));
+    let (matched, missing): (Vec<String>, Vec<String>) =
+        posting.skills.iter().cloned().partition(|skill| has(skill));
+    ai::ApplicationContext {
+        job_title: posting.title.clone(),
+        company: posting.company.clone(),
+        job_location: posting.locations.first().cloned(),
+        job_remote: posting.remote.and_then(snake_name),
+        job_text: posting.description_text.clone().unwrap_or_default(),
+        job_skills: posting.skills.clone(),
+        applicant_name: None,
+        resume_skills: resume_skills.clone(),
+        years_experience: resume.and_then(|r| r.years_experience),
+        seniority: resume.and_then(|r| r.seniority).and_then(snake_name),
+        matched_skills: matched,
+        missing_skills: missing,
+        resume_excerpt: None,
+    }
+}
+
+/// An enum's name as the API spells it.
+fn snake_name(value: impl Serialize) -> Option<String> {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => Some(name),
+        _ => None,
+    }
+}
+
+/// `applications.generate`: writes a new version of the documents.
+pub async fn generate(
+    context: &ApplyContext,
+    task: &TaskContext,
+    args: &TaskArgs,
+) -> Result<Outcome, TaskError> {
+    let (user, id) = args.ids();
+    let store = context.store.as_ref();
+    let Some(application) = store.application(user, id).await.map_err(store_error)? else {
+        return Ok(Outcome::Cancel("the application was deleted".into()));
+    };
+    let Some(job) = store.job(application.job_id).await.map_err(store_error)? else {
+        return Ok(Outcome::Cancel("the job no longer exists".into()));
+    };
+    let resume = resume_of(store, &application).await?;
+    let writing = writing_context(&job, resume.as_ref());
+    let (documents, generator, model) = match &context.llm {
+        None => (ai::template_documents(&writing), "template", None),
+        Some(llm) => match ai::llm_documents(llm, &writing).await {
+            Ok(documents) => (documents, "llm", Some(llm.model().to_owned())),
+            // Worth another attempt later (the model server is down or busy)...
+            Err(error) if error.is_retryable() && !task.is_last_attempt() => {
+                return Err(TaskError::retry(error));
+            }
+            // ...else the template writes them, and the history says why.
+            Err(error) => {
+                tracing::warn!(%error, application = %id, "language model failed; template used");
+                (ai::template_documents(&writing), "template", None)
+            }
+        },
+    };
+    let new = NewDocuments {
+        generator: generator.to_owned(),
+        model,
+        cover_letter: documents.cover_letter,
+        cv_summary: documents.cv_summary,
+        interview_questions: serde_json::to_value(&documents.interview_questions)
+            .map_err(TaskError::discard)?,
+    };
+    match store
+        .add_documents(user, id, &new, Utc::now())
+        .await
+        .map_err(store_error)?
+    {
+        Some(_) => Ok(Outcome::Complete),
+        None => Ok(Outcome::Cancel("the application was deleted".into())),
+    }
+}
+
+/// The start of the next UTC day: when daily caps reset.
+fn next_day(now: DateTime<Utc>) -> DateTime<Utc> {
+    let today = Utc
+        .with_ymd_and_hms(now.year(), now.month(), now.day(), 0, 0, 0)
+        .single()
+        .unwrap_or(now);
+    today + chrono::Duration::days(1)
+}
+
+fn start_of_day(now: DateTime<Utc>) -> DateTime<Utc> {
+    next_day(now) - chrono::Duration::days(1)
+}
+
+/// `applications.submit`: carries out the submission, at most once.
+pub async fn submit(
+    context: &ApplyContext,
+    task: &TaskContext,
+    args: &TaskArgs,
+) -> Result<Outcome, TaskError> {
+    let (user, id) = args.ids();
+    let store = context.store.as_ref();
+    let Some(application) = store.application(user, id).await.map_err(store_error)? else {
+        return Ok(Outcome::Cancel("the application was deleted".into()));
+    };
+    let Some(submission) = application.submission.clone() else {
+        return Ok(Outcome::Cancel("the application has no submission".into()));
+    };
+    let now = Utc::now();
+    match submission.state {
+        SubmissionState::Queued => {}
+        SubmissionState::Sending => {
+            // An earlier run started sending and never recorded how it ended.
+            let mut update = SubmissionUpdate::to(SubmissionState::Unknown, now);
+            update.error = Some(
+                "the send was interrupted and its outcome is unknown; it is not sent again \
+                 automatically: check the recipient or your sent mail"
+                    .into(),
+            );
+            store
+                .update_submission(user, id, &[SubmissionState::Sending], &update)
+                .await
+                .map_err(store_error)?;
+            return Ok(Outcome::Complete);
+        }
+        // Done already: a repeated delivery of the task.
+        _ => return Ok(Outcome::Complete),
+    }
+    let cap = context.caps.of(submission.channel);
+    let sent_today = store
+        .submissions_sent_since(user, submission.channel, start_of_day(now))
+        .await
+        .map_err(store_error)?;
+    if sent_today >= u64::from(cap) {
+        let wait = (next_day(now) - now)
+            .to_std()
+            .unwrap_or(Duration::from_secs(60));
+        tracing::info!(application = %id, channel = %submission.channel, "daily cap reached; waiting for tomorrow");
+        return Ok(Outcome::Snooze(wait + Duration::from_secs(1)));
+    }
+    match submission.channel {
+        ApplyChannel::Link => {
+            let mut update = SubmissionUpdate::to(SubmissionState::AwaitingConfirmation, now);
+            update.apply_url = Some(application.job_url.clone());
+            store
+                .update_submission(user, id, &[SubmissionState::Queued], &update)
+                .await
+                .map_err(store_error)?;
+            Ok(Outcome::Complete)
+        }
+        ApplyChannel::Email => send_email(context, task, &application).await,
+        ApplyChannel::Hh => {
+            fail(
+                store,
+                user,
+                id,
+                SubmissionState::Queued,
+                "applying through HH.ru is not enabled on this server",
+            )
+            .await
+        }
+    }
+}
+
+async fn fail(
+    store: &dyn Store,
+    user: UserId,
+    id: ApplicationId,
+    from: SubmissionState,
+    reason: &str,
+) -> Result<Outcome, TaskError> {
+    let mut update = SubmissionUpdate::to(SubmissionState::Failed, Utc::now());
+    update.error = Some(reason.to_owned());
+    store
+        .update_submission(user, id, &[from], &update)
+        .await
+        .map_err(store_error)?;
+    Ok(Outcome::Complete)
+}
+
+/// Why a message could not be put together.
+enum Prep {
+    /// Worth another attempt (storage trouble).
+    Retry(String),
+    /// No later attempt can fix it.
+    Fail(String),
+}
+
+impl Prep {
+    fn store(error: store::StoreError) -> Self {
+        Prep::Retry(crate::error::ErrorChain(&error).to_string())
+    }
+}
+
+/// The letter to send: the newest version of the documents, else one written now from the
+/// template (and kept as a version, so the user sees what went).
+async fn letter(
+    context: &ApplyContext,
+    application: &Application,
+    resume: Option<&Resume>,
+) -> Result<String, Prep> {
+    let store = context.store.as_ref();
+    let (user, id) = (application.user_id, application.id);
+    if let Some(latest) = store
+        .documents(user, id)
+        .await
+        .map_err(Prep::store)?
+        .and_then(|versions| versions.into_iter().next())
+    {
+        return Ok(latest.cover_letter);
+    }
+    let job = store
+        .job(application.job_id)
+        .await
+        .map_err(Prep::store)?
+        .ok_or_else(|| Prep::Fail("the job no longer exists".into()))?;
+    let documents = ai::template_documents(&writing_context(&job, resume));
+    let new = NewDocuments {
+        generator: "template".into(),
+        model: None,
+        cover_letter: documents.cover_letter.clone(),
+        cv_summary: documents.cv_summary,
+        interview_questions: serde_json::to_value(&documents.interview_questions)
+            .map_err(|e| Prep::Fail(e.to_string()))?,
+    };
+    store
+        .add_documents(user, id, &new, Utc::now())
+        .await
+        .map_err(Prep::store)?;
+    Ok(documents.cover_letter)
+}
+
+/// The resume file, opened, to attach.
+async fn attachment(context: &ApplyContext, resume: &Resume) -> Result<notify::Attachment, Prep> {
+    let sealed = context
+        .files
+        .get(&resume.file_key)
+        .await
+        .map_err(|e| Prep::Retry(format!("the resume file cannot be read: {e}")))?;
+    let keys = context.keys.as_ref().ok_or_else(|| {
+        Prep::Fail("the resume file cannot be opened: no key ring is configured".into())
+    })?;
+    let row = resume.id.to_string();
+    let bytes = keys
+        .open(&sealed, resumes::file_place(&row))
+        .map_err(|e| Prep::Fail(e.to_string()))?;
+    Ok(notify::Attachment {
+        file_name: resume.file_name.clone(),
+        content_type: resume_content_type(resume.kind).to_owned(),
+        bytes: bytes.to_vec(),
+    })
+}
+
+fn resume_content_type(kind: domain::ResumeKind) -> &'static str {
+    match kind {
+        domain::ResumeKind::Pdf => "application/pdf",
+        domain::ResumeKind::Docx => {
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        }
+        domain::ResumeKind::Text => "text/plain; charset=utf-8",
+        domain::ResumeKind::Markdown => "text/markdown; charset=utf-8",
+    }
+}
+
+async fn send_email(
+    context: &ApplyContext,
+    task: &TaskContext,
+    application: &Application,
+) -> Result<Outcome, TaskError> {
+    let store = context.store.as_ref();
+    let (user, id) = (application.user_id, application.id);
+    let Some(mailer) = &context.mailer else {
+        return fail(
+            store,
+            user,
+            id,
+            SubmissionState::Queued,
+            "this server does not send e-mail (no SMTP server is configured)",
+        )
+        .await;
+    };
+    let submission = application
+        .submission
+        .as_ref()
+        .ok_or_else(|| TaskError::discard("no submission"))?;
+    let Some(to) = submission.to_address.clone() else {
+        return fail(
+            store,
+            user,
+            id,
+            SubmissionState::Queued,
+            "no address to send to",
+        )
+        .await;
+    };
+    // Everything that can fail before the send fails while the submission is still queued.
+    let resume = resume_of(store, application).await?;
+    let prepared = async {
+        let text = letter(context, application, resume.as_ref()).await?;
+        let attachments = match &resume {
+            Some(resume) => vec![attachment(context, resume).await?],
+            None => Vec::new(),
+        };
+        Ok::<_, Prep>((text, attachments))
+    };
+    let (text, attachments) = match prepared.await {
+        Ok(prepared) => prepared,
+        Err(Prep::Retry(reason)) if !task.is_last_attempt() => {
+            return Err(TaskError::retry(reason));
+        }
+        Err(Prep::Retry(reason) | Prep::Fail(reason)) => {
+            return fail(store, user, id, SubmissionState::Queued, &reason).await;
+        }
+    };
+    let subject: String = format!("Application: {}", application.job_title)
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
+    let mail = notify::Outgoing {
+        to,
+        reply_to: None,
+        subject,
+        text,
+        // The same id on every attempt: a receiving server can tell a repeat.
+        message_id: format!("<application-{id}@jobpilot>"),
+        attachments,
+    };
+    // From here on the send counts as started.
+    if store
+        .update_submission(
+            user,
+            id,
+            &[SubmissionState::Queued],
+            &SubmissionUpdate::to(SubmissionState::Sending, Utc::now()),
+        )
+        .await
+        .map_err(store_error)?
+        .is_none()
+    {
+        return Ok(Outcome::Complete);
+    }
+    match mailer.send(&mail).await {
+        Ok(sent) => {
+            let mut update = SubmissionUpdate::to(SubmissionState::Sent, Utc::now());
+            update.external_id = Some(sent.message_id);
+            store
+                .update_submission(user, id, &[SubmissionState::Sending], &update)
+                .await
+                .map_err(store_error)?;
+            Ok(Outcome::Complete)
+        }
+        Err(error) if error.is_retryable() && !task.is_last_attempt() => {
+            // Nothing went: back to queued, and the queue retries with backoff.
+            let mut update = SubmissionUpdate::to(SubmissionState::Queued, Utc::now());
+            update.error = Some(error.to_string());
+            store
+                .update_submission(user, id, &[SubmissionState::Sending], &update)
+                .await
+                .map_err(store_error)?;
+            Err(TaskError::retry(error))
+        }
+        Err(error) => {
+            fail(
+                store,
+                user,
+                id,
+                SubmissionState::Sending,
+                &error.to_string(),
+            )
+            .await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_day_starts_and_ends_at_utc_midnight() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 31, 23, 59, 30).unwrap();
+        assert_eq!(
+            next_day(now),
+            Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap()
+        );
+        assert_eq!(
+            start_of_day(now),
+            Utc.with_ymd_and_hms(2026, 12, 31, 0, 0, 0).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_posting_address_is_found_in_its_text() {
+        let mut posting = NewJob {
+            source: "push".into(),
+            external_id: "1".into(),
+            url: "https://jobs.example.org/1".into(),
+            title: "Engineer".into(),
+            company: None,
+            locations: Vec::new(),
+            remote: None,
+            employment_type: None,
+            seniority: None,
+            salary: None,
+            description_html: None,
+            description_text: Some(
+                "Write to us (jobs@acme.example.org). Or call. Not@this one".into(),
+            ),
+            skills: Vec::new(),
+            published_at: None,
+            expires_at: None,
+        };
+        assert_eq!(
+            posting_address(&posting).as_deref(),
+            Some("jobs@acme.example.org")
+        );
+        posting.description_text = Some("No address here; @handle is not one".into());
+        assert_eq!(posting_address(&posting), None);
+        posting.description_text = None;
+        assert_eq!(posting_address(&posting), None);
+    }
+}
