@@ -21,6 +21,8 @@ const AUDIT_PRUNE_CRON: &str = "15 3 * * *";
 pub const JOBS_PRUNE: &str = "jobs.prune";
 /// Daily, after the audit pruning.
 const JOBS_PRUNE_CRON: &str = "45 3 * * *";
+/// How long the per-user event log keeps an event (for sockets that reconnect).
+const USER_EVENT_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(7);
 /// Postings deleted per statement, so no transaction grows large.
 const JOBS_PRUNE_BATCH: u32 = 1000;
 /// The task kind that re-seals stored values with the active key.
@@ -272,7 +274,8 @@ fn add_applications(handlers: &mut Handlers, store: Arc<dyn Store>, config: &Con
     );
 }
 
-/// `jobs.prune`: deletes postings closed longer ago than the retention period, in batches.
+/// `jobs.prune`: deletes postings closed longer ago than the retention period, in batches,
+/// and user events older than a week.
 fn add_job_pruning(handlers: &mut Handlers, store: Arc<dyn Store>, retention: Option<Duration>) {
     handlers.add_fn(
         JOBS_PRUNE,
@@ -280,6 +283,13 @@ fn add_job_pruning(handlers: &mut Handlers, store: Arc<dyn Store>, retention: Op
         move |_ctx: TaskContext, _args: serde_json::Value| {
             let store = store.clone();
             async move {
+                // The event log only serves reconnecting sockets: a few days is plenty.
+                let events_before = chrono::Utc::now() - USER_EVENT_RETENTION;
+                let events = store
+                    .prune_user_events(events_before)
+                    .await
+                    .map_err(|e| TaskError::retry(web::error::ErrorChain(&e)))?;
+                tracing::info!(pruned = events, "user events pruned");
                 let Some(retention) = retention.and_then(|r| chrono::Duration::from_std(r).ok())
                 else {
                     return Ok(Outcome::Complete);

@@ -169,6 +169,12 @@ async fn move_in(
         now,
     )
     .await?;
+    let data = serde_json::json!({
+        "application_id": current.id,
+        "from": current.status,
+        "to": to,
+    });
+    crate::events::append(tx, current.user_id, "application.status", &data, now).await?;
     Ok(true)
 }
 
@@ -293,6 +299,7 @@ impl ApplicationStore for PostgresStore {
                     StoreError::Corrupt("applications: moved row vanished".into())
                 })?;
                 tx.commit().await.map_err(db_error)?;
+                store::events::appended();
                 return Ok(MoveOutcome::Moved(moved));
             }
         }
@@ -456,7 +463,14 @@ impl ApplicationStore for PostgresStore {
             now,
         )
         .await?;
+        let data = serde_json::json!({
+            "application_id": id,
+            "version": version.version,
+            "generator": version.generator,
+        });
+        crate::events::append(&mut tx, user, "application.documents", &data, now).await?;
         tx.commit().await.map_err(db_error)?;
+        store::events::appended();
         Ok(Some(version))
     }
 
@@ -597,6 +611,12 @@ impl ApplicationStore for PostgresStore {
             update.now,
         )
         .await?;
+        let data = serde_json::json!({
+            "application_id": id,
+            "state": update.state,
+            "error": update.error,
+        });
+        crate::events::append(&mut tx, user, "application.submission", &data, update.now).await?;
         if update.state == SubmissionState::Sent && application.status == ApplicationStatus::Saved {
             move_in(
                 &mut tx,
@@ -609,6 +629,7 @@ impl ApplicationStore for PostgresStore {
         }
         let updated = fetch_application(&mut tx, user, id).await?;
         tx.commit().await.map_err(db_error)?;
+        store::events::appended();
         Ok(updated)
     }
 

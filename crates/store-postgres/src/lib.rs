@@ -3,6 +3,7 @@
 
 mod applications;
 mod audit;
+mod events;
 mod jobs;
 mod resumes;
 mod sealed;

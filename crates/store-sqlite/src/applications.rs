@@ -176,6 +176,12 @@ async fn move_in(
         now,
     )
     .await?;
+    let data = serde_json::json!({
+        "application_id": current.id,
+        "from": current.status,
+        "to": to,
+    });
+    crate::events::append(tx, current.user_id, "application.status", &data, now).await?;
     Ok(true)
 }
 
@@ -308,6 +314,7 @@ impl ApplicationStore for SqliteStore {
                     StoreError::Corrupt("applications: moved row vanished".into())
                 })?;
                 tx.commit().await.map_err(db_error)?;
+                store::events::appended();
                 return Ok(MoveOutcome::Moved(moved));
             }
         }
@@ -471,7 +478,14 @@ impl ApplicationStore for SqliteStore {
             now,
         )
         .await?;
+        let data = serde_json::json!({
+            "application_id": id,
+            "version": version.version,
+            "generator": version.generator,
+        });
+        crate::events::append(&mut tx, user, "application.documents", &data, now).await?;
         tx.commit().await.map_err(db_error)?;
+        store::events::appended();
         Ok(Some(version))
     }
 
@@ -612,6 +626,12 @@ impl ApplicationStore for SqliteStore {
             update.now,
         )
         .await?;
+        let data = serde_json::json!({
+            "application_id": id,
+            "state": update.state,
+            "error": update.error,
+        });
+        crate::events::append(&mut tx, user, "application.submission", &data, update.now).await?;
         if update.state == SubmissionState::Sent && application.status == ApplicationStatus::Saved {
             move_in(
                 &mut tx,
@@ -624,6 +644,7 @@ impl ApplicationStore for SqliteStore {
         }
         let updated = fetch_application(&mut tx, user, id).await?;
         tx.commit().await.map_err(db_error)?;
+        store::events::appended();
         Ok(updated)
     }
 

@@ -6,6 +6,7 @@
 
 mod applications;
 mod audit;
+mod events;
 mod jobs;
 mod resumes;
 mod sealed;

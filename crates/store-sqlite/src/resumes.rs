@@ -132,7 +132,7 @@ impl ResumeStore for SqliteStore {
                 "UPDATE resumes SET status = ?1, error = NULL, text_sealed = ?2, \
                  skills = CASE WHEN skills_edited THEN skills ELSE ?3 END, \
                  years_experience = ?4, seniority = ?5, parsed_at = ?6, updated_at = ?6 \
-                 WHERE id = ?7",
+                 WHERE id = ?7 RETURNING user_id",
             )
             .bind(ResumeStatus::Parsed.as_str())
             .bind(parsed.text_sealed.as_bytes())
@@ -143,15 +143,27 @@ impl ResumeStore for SqliteStore {
             .bind(text_id(id.as_uuid())),
             Err(message) => sqlx::query(
                 "UPDATE resumes SET status = ?1, error = ?2, parsed_at = ?3, updated_at = ?3 \
-                 WHERE id = ?4",
+                 WHERE id = ?4 RETURNING user_id",
             )
             .bind(ResumeStatus::Failed.as_str())
             .bind(message)
             .bind(now)
             .bind(text_id(id.as_uuid())),
         };
-        let result = query.execute(&self.pool).await.map_err(db_error)?;
-        Ok(result.rows_affected() == 1)
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let Some(row) = query.fetch_optional(&mut *tx).await.map_err(db_error)? else {
+            return Ok(false);
+        };
+        let user: String = row.try_get("user_id").map_err(db_error)?;
+        let user = UserId::from_uuid(parse_id("resumes.user_id", &user)?);
+        let data = serde_json::json!({
+            "resume_id": id,
+            "status": if outcome.is_ok() { ResumeStatus::Parsed } else { ResumeStatus::Failed },
+        });
+        crate::events::append(&mut tx, user, "resume.parsed", &data, now).await?;
+        tx.commit().await.map_err(db_error)?;
+        store::events::appended();
+        Ok(true)
     }
 
     async fn set_resume_skills(

@@ -6,6 +6,7 @@
 
 pub mod applications;
 pub mod audit;
+pub mod events;
 pub mod jobs;
 pub mod resumes;
 pub mod sealed;
@@ -20,6 +21,7 @@ use domain::{
     ApiKey, ApiKeyId, Email, ExternalIdentity, LockoutPolicy, NewSession, NewUser, RefreshOutcome,
     Role, Session, SessionId, TotpRecord, User, UserId,
 };
+pub use events::{UserEvent, UserEventStore};
 pub use jobs::{JobFilter, JobStore, JobWrite, SourceRun, UpsertOutcome, UpsertStatus};
 pub use resumes::{NewResume, ParsedResume, Resume, ResumeShare, ResumeStore};
 pub use sealed::{SealedColumn, SealedSwap, SealedValue, SealedValues};
@@ -85,6 +87,7 @@ pub trait Store:
     JobStore
     + ResumeStore
     + ApplicationStore
+    + UserEventStore
     + AuditStore
     + SealedValues
     + Send

@@ -248,7 +248,7 @@ impl SessionCache {
     }
 
     /// The session's account if the session is open and the account may still sign in.
-    async fn open_session_user(
+    pub(crate) async fn open_session_user(
         &self,
         state: &AppState,
         id: SessionId,

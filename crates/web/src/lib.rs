@@ -7,6 +7,7 @@ pub mod authn;
 pub mod client;
 pub mod cookies;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod files;
 pub mod keys;
@@ -124,6 +125,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(routes::applications::submit_application))
         .routes(routes!(routes::applications::confirm_submission))
+        .routes(routes!(routes::ws::events_socket))
         .routes(routes!(routes::sources::list_sources))
         .routes(routes!(routes::sources::start_sync))
         .routes(routes!(routes::admin_keys::key_status))

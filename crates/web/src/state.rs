@@ -199,6 +199,7 @@ struct Inner {
     /// Wakes the search index's follower after a local job write.
     search_wake: Arc<tokio::sync::Notify>,
     matches: crate::match_cache::MatchCache,
+    events: crate::events::EventHub,
 }
 
 impl std::fmt::Debug for AppState {
@@ -225,6 +226,7 @@ impl AppState {
             auth_by_ip: RateLimiter::new(settings.auth_rate_limit_per_minute, MINUTE),
             auth_by_account: RateLimiter::new(settings.auth_rate_limit_per_minute, MINUTE),
         };
+        let events = crate::events::EventHub::new(store.clone());
         let state = Self {
             inner: Arc::new(Inner {
                 store,
@@ -240,6 +242,7 @@ impl AppState {
                     .unwrap_or_else(|| Arc::new(KeyRing::ephemeral())),
                 sessions: Arc::new(SessionCache::new(settings.session_cache_ttl)),
                 matches: crate::match_cache::MatchCache::new(crate::match_cache::CAPACITY),
+                events,
                 api_key_usage: ApiKeyUsage::default(),
                 shared,
                 limits,
@@ -274,6 +277,11 @@ impl AppState {
 
     pub(crate) fn audit_log(&self) -> &crate::audit_writer::AuditWriter {
         &self.inner.audit
+    }
+
+    /// Live per-user events for the WebSockets.
+    pub fn events(&self) -> &crate::events::EventHub {
+        &self.inner.events
     }
 
     /// Which apply channels are open, and their daily caps.
@@ -320,6 +328,7 @@ impl AppState {
     /// listener), so the pools can close; call after the HTTP server has stopped.
     pub async fn release_connections(&self) {
         self.inner.task_events.stop().await;
+        self.inner.events.stop();
     }
 
     pub(crate) fn task_events(&self) -> &crate::routes::task_events::TaskEvents {

@@ -7,6 +7,7 @@
 mod applications;
 mod audit;
 mod cli;
+mod events_socket;
 mod harness;
 mod http_errors;
 mod http_features;

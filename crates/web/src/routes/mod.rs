@@ -18,3 +18,4 @@ pub mod task_events;
 pub mod tasks;
 pub mod two_factor;
 pub mod web_session;
+pub mod ws;
