@@ -119,14 +119,25 @@ async fn setup(client: &reqwest::Client, args: &Args) -> Vec<User> {
             let client = client.clone();
             let base = args.base.clone();
             async move {
-                let credentials = json!({ "email": format!("bench{i}@example.org"), "password": PASSWORD });
+                let credentials =
+                    json!({ "email": format!("bench{i}@example.org"), "password": PASSWORD });
                 json_ok(
-                    client.post(format!("{base}/api/v1/auth/register")).json(&credentials).send().await.unwrap(),
+                    client
+                        .post(format!("{base}/api/v1/auth/register"))
+                        .json(&credentials)
+                        .send()
+                        .await
+                        .unwrap(),
                     "register",
                 )
                 .await;
                 let login = json_ok(
-                    client.post(format!("{base}/api/v1/auth/login")).json(&credentials).send().await.unwrap(),
+                    client
+                        .post(format!("{base}/api/v1/auth/login"))
+                        .json(&credentials)
+                        .send()
+                        .await
+                        .unwrap(),
                     "login",
                 )
                 .await;
@@ -139,7 +150,11 @@ async fn setup(client: &reqwest::Client, args: &Args) -> Vec<User> {
         .buffer_unordered(16)
         .collect()
         .await;
-    eprintln!("{} users signed in in {:.1?}", users.len(), started.elapsed());
+    eprintln!(
+        "{} users signed in in {:.1?}",
+        users.len(),
+        started.elapsed()
+    );
     let listed = {
         let mut ids = Vec::new();
         let mut cursor: Option<String> = None;
@@ -149,7 +164,12 @@ async fn setup(client: &reqwest::Client, args: &Args) -> Vec<User> {
                 url.push_str(&format!("&cursor={c}"));
             }
             let page = json_ok(
-                client.get(url).bearer_auth(&users[0].token).send().await.unwrap(),
+                client
+                    .get(url)
+                    .bearer_auth(&users[0].token)
+                    .send()
+                    .await
+                    .unwrap(),
                 "list jobs",
             )
             .await;
@@ -161,7 +181,9 @@ async fn setup(client: &reqwest::Client, args: &Args) -> Vec<User> {
                     .map(|j| j["id"].as_str().unwrap().to_owned()),
             );
             match page["next_cursor"].as_str() {
-                Some(next) if ids.len() < args.users * args.per_user => cursor = Some(next.to_owned()),
+                Some(next) if ids.len() < args.users * args.per_user => {
+                    cursor = Some(next.to_owned())
+                }
                 _ => break ids,
             }
         }
@@ -192,7 +214,8 @@ async fn setup(client: &reqwest::Client, args: &Args) -> Vec<User> {
                         "create application",
                     )
                     .await;
-                    user.applications.push(created["id"].as_str().unwrap().to_owned());
+                    user.applications
+                        .push(created["id"].as_str().unwrap().to_owned());
                 }
                 user
             }
