@@ -125,6 +125,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(routes::applications::submit_application))
         .routes(routes!(routes::applications::confirm_submission))
+        .routes(routes!(routes::applications::submit_batch))
         .routes(routes!(routes::ws::events_socket))
         .routes(routes!(routes::sources::list_sources))
         .routes(routes!(routes::sources::start_sync))

@@ -1076,6 +1076,89 @@ async fn a_send_interrupted_mid_way_is_never_repeated(db: Db) {
     app.stop().await.unwrap();
 }
 
+async fn a_batch_is_paced_and_reports_each_item(db: Db) {
+    let Some(app) = app_with(db, &[]).await else {
+        return;
+    };
+    let seeker = app.user("seeker@example.org", domain::Role::Seeker).await;
+    let token = &seeker.access;
+    let ids = jobs(
+        &app,
+        token,
+        vec![
+            job("a", "Rust Engineer", &["Rust"], None),
+            job("b", "Go Engineer", &["Go"], None),
+            job("c", "SQL Engineer", &["SQL"], None),
+        ],
+    )
+    .await;
+    let a = create_ok(&app, token, &ids[0]).await;
+    let b = create_ok(&app, token, &ids[1]).await;
+    let c = create_ok(&app, token, &ids[2]).await;
+    assert_eq!(
+        submit(
+            &app,
+            token,
+            &b,
+            json!({ "channel": "link", "confirm": true })
+        )
+        .await
+        .status(),
+        202
+    );
+    let batch = |body: Value| {
+        let app = &app;
+        async move {
+            app.send_as(
+                Method::POST,
+                "/api/v1/applications/submit-batch",
+                token,
+                Some(&body),
+            )
+            .await
+        }
+    };
+    for bad in [
+        json!({ "application_ids": [], "channel": "link", "confirm": true }),
+        json!({ "application_ids": [a, a], "channel": "link", "confirm": true }),
+        json!({ "application_ids": [a], "channel": "link", "confirm": false }),
+        json!({ "application_ids": [a], "channel": "link", "confirm": true, "pace_seconds": 86400 }),
+    ] {
+        assert_error(batch(bad).await, 422, "validation_failed").await;
+    }
+    let nowhere = uuid::Uuid::now_v7().to_string();
+    let before = chrono::Utc::now();
+    let response = batch(json!({
+        "application_ids": [a, b, nowhere, c], "channel": "link", "confirm": true,
+        "pace_seconds": 120,
+    }))
+    .await;
+    assert_eq!(response.status(), 200);
+    let items: Value = response.json().await.unwrap();
+    let outcomes: Vec<&str> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["queued", "already_submitted", "error", "queued"]);
+    assert_eq!(items[2]["error"]["code"], "not_found");
+    // The first goes now; the next one pace_seconds later.
+    let first: chrono::DateTime<chrono::Utc> =
+        items[0]["scheduled_at"].as_str().unwrap().parse().unwrap();
+    let second: chrono::DateTime<chrono::Utc> =
+        items[3]["scheduled_at"].as_str().unwrap().parse().unwrap();
+    assert!(first >= before - chrono::Duration::seconds(1));
+    assert_eq!((second - first).num_seconds(), 120);
+    submission_in(&app, token, &a, &["awaiting_confirmation"]).await;
+    let task = items[3]["task_id"].as_str().unwrap();
+    let waiting = get_json(&app, token, &format!("/api/v1/tasks/{task}")).await;
+    assert_eq!(waiting["state"], "scheduled", "{waiting}");
+    let waiting = get_json(&app, token, &format!("/api/v1/applications/{c}")).await;
+    assert_eq!(waiting["submission"]["state"], "queued");
+    app.stop().await.unwrap();
+}
+
 crate::on_both_databases!(
     the_pipeline_moves_forward_and_refuses_impossible_moves,
     documents_are_written_by_a_template_and_edited_as_versions,
@@ -1085,4 +1168,5 @@ crate::on_both_databases!(
     a_refused_email_fails_with_the_servers_reason,
     the_daily_cap_holds_submissions_until_the_next_day,
     a_send_interrupted_mid_way_is_never_repeated,
+    a_batch_is_paced_and_reports_each_item,
 );

@@ -6,7 +6,7 @@ use axum::{Json, extract::State, http::StatusCode};
 use chrono::{DateTime, Utc};
 use domain::{
     ApplicationEvent, ApplicationId, ApplicationStatus, ApplyChannel, AuditOutcome, Email, Funnel,
-    JobId, Permission, ResumeId, SubmissionState,
+    JobId, Permission, ResumeId, SubmissionState, UserId,
 };
 use serde::{Deserialize, Serialize};
 use store::{
@@ -687,20 +687,46 @@ pub async fn submit_application(
     ApiJson(request): ApiJson<SubmitRequest>,
 ) -> ApiResult<(StatusCode, Json<SubmitView>)> {
     caller.require_session(Permission::ManageOwnApplications)?;
-    if !request.confirm {
-        return Err(invalid(
+    require_confirmation(request.confirm)?;
+    let (status, view) = submit_one(
+        &state,
+        &client,
+        caller.user_id,
+        ApplicationId::from_uuid(id),
+        request.channel,
+        request.to.as_deref(),
+        None,
+    )
+    .await?;
+    Ok((status, Json(view)))
+}
+
+fn require_confirmation(confirm: bool) -> ApiResult<()> {
+    if confirm {
+        Ok(())
+    } else {
+        Err(invalid(
             "confirm",
             "nothing is sent without your confirmation: set confirm to true",
-        ));
+        ))
     }
-    let id = ApplicationId::from_uuid(id);
+}
+
+/// Records one submission and its task (to run at `at`, or now); the earlier submission when
+/// there is one.
+async fn submit_one(
+    state: &AppState,
+    client: &Client,
+    user: UserId,
+    id: ApplicationId,
+    channel: ApplyChannel,
+    to: Option<&str>,
+    at: Option<DateTime<Utc>>,
+) -> ApiResult<(StatusCode, SubmitView)> {
     let store = state.store();
-    let application = store
-        .application(caller.user_id, id)
-        .await?
-        .ok_or_else(not_found)?;
+    let application = store.application(user, id).await?.ok_or_else(not_found)?;
     if let Some(existing) = application.submission {
-        return Ok((StatusCode::OK, Json(already(existing))));
+        return Ok((StatusCode::OK, already(existing)));
     }
     if application.status.is_final() {
         return Err(ApiError::conflict(
@@ -709,7 +735,7 @@ pub async fn submit_application(
         ));
     }
     let settings = state.apply_settings();
-    let (to_address, apply_url) = match request.channel {
+    let (to_address, apply_url) = match channel {
         ApplyChannel::Link => (None, Some(application.job_url.clone())),
         ApplyChannel::Email if !settings.email => {
             return Err(ApiError::conflict(
@@ -718,7 +744,7 @@ pub async fn submit_application(
             ));
         }
         ApplyChannel::Email => {
-            let address = match request.to.as_deref() {
+            let address = match to {
                 Some(to) => Email::parse(to)
                     .map_err(|e| invalid("to", e.to_string()))?
                     .as_str()
@@ -744,47 +770,172 @@ pub async fn submit_application(
         }
     };
     let submission = NewSubmission {
-        channel: request.channel,
+        channel,
         to_address,
         apply_url,
         now: Utc::now(),
     };
-    let task = apply::submit_task(caller.user_id, id);
+    let mut task = apply::submit_task(user, id);
+    if let Some(at) = at {
+        task = task.with_scheduled_at(at);
+    }
     match store
-        .submit_application(caller.user_id, id, &submission, task)
+        .submit_application(user, id, &submission, task)
         .await?
     {
         SubmitOutcome::Queued { task_id } => {
             audit(
-                &state,
-                &client,
+                state,
+                client,
                 "applications.submit",
                 AuditOutcome::Success,
-                Some(caller.user_id),
+                Some(user),
                 None,
                 vec![
                     ("application_id", id.to_string()),
-                    ("channel", request.channel.to_string()),
+                    ("channel", channel.to_string()),
                 ],
             )
             .await;
             let submission = store
-                .application(caller.user_id, id)
+                .application(user, id)
                 .await?
                 .and_then(|a| a.submission)
                 .map(SubmissionView::from);
             Ok((
                 StatusCode::ACCEPTED,
-                Json(SubmitView {
+                SubmitView {
                     task_id: Some(task_id.0),
                     already_submitted: false,
                     submission,
-                }),
+                },
             ))
         }
-        SubmitOutcome::AlreadySubmitted(existing) => Ok((StatusCode::OK, Json(already(existing)))),
+        SubmitOutcome::AlreadySubmitted(existing) => Ok((StatusCode::OK, already(existing))),
         SubmitOutcome::NotFound => Err(not_found()),
     }
+}
+
+/// Most applications one batch submits.
+pub const BATCH_MAX: usize = 50;
+/// Default time between two submissions of a batch, so a run of e-mails does not look like
+/// (or get treated as) a burst.
+const DEFAULT_PACE_SECONDS: u32 = 60;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchSubmitRequest {
+    /// Up to 50 of the caller's applications, submitted in this order.
+    pub application_ids: Vec<Uuid>,
+    pub channel: ApplyChannel,
+    /// Must be true: the user approves the whole batch.
+    pub confirm: bool,
+    /// Seconds between two submissions (default 60; 0 to 3600).
+    pub pace_seconds: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchItem {
+    pub application_id: Uuid,
+    /// `queued`, `already_submitted` or `error`.
+    pub outcome: String,
+    pub task_id: Option<Uuid>,
+    /// When its submission runs (queued ones).
+    pub scheduled_at: Option<DateTime<Utc>>,
+    pub error: Option<BatchError>,
+}
+
+/// Why one application of a batch was not submitted.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchError {
+    /// As in the error shape, e.g. `no_address`, `not_found`.
+    pub code: String,
+    pub message: String,
+}
+
+/// Submits several applications the user approved at once, one every `pace_seconds`, each
+/// exactly as `…/{id}/submit` would (once per job, daily caps, the posting's address for
+/// e-mail). One item's problem does not stop the others; each has its outcome.
+#[utoipa::path(
+    post,
+    path = "/api/v1/applications/submit-batch",
+    tag = "applications",
+    request_body = BatchSubmitRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Each application's outcome, in order", body = [BatchItem]),
+        (status = 403, description = "Not from a signed-in session", body = ErrorResponse),
+        (status = 422, description = "Not confirmed, empty, more than 50, repeated ids, or a pace out of range", body = ErrorResponse),
+    )
+)]
+pub async fn submit_batch(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    client: Client,
+    ApiJson(request): ApiJson<BatchSubmitRequest>,
+) -> ApiResult<Json<Vec<BatchItem>>> {
+    caller.require_session(Permission::ManageOwnApplications)?;
+    require_confirmation(request.confirm)?;
+    let ids = &request.application_ids;
+    if ids.is_empty() || ids.len() > BATCH_MAX {
+        return Err(invalid(
+            "application_ids",
+            format!("between 1 and {BATCH_MAX} applications"),
+        ));
+    }
+    if ids.iter().collect::<std::collections::HashSet<_>>().len() != ids.len() {
+        return Err(invalid("application_ids", "an application is named twice"));
+    }
+    let pace = request.pace_seconds.unwrap_or(DEFAULT_PACE_SECONDS);
+    if pace > 3600 {
+        return Err(invalid("pace_seconds", "from 0 to 3600"));
+    }
+    let start = Utc::now();
+    let mut items = Vec::with_capacity(ids.len());
+    let mut queued = 0;
+    for id in ids {
+        let at = start + chrono::Duration::seconds(i64::from(pace) * queued);
+        let outcome = submit_one(
+            &state,
+            &client,
+            caller.user_id,
+            ApplicationId::from_uuid(*id),
+            request.channel,
+            None,
+            (queued > 0).then_some(at),
+        )
+        .await;
+        items.push(match outcome {
+            Ok((StatusCode::ACCEPTED, view)) => {
+                queued += 1;
+                BatchItem {
+                    application_id: *id,
+                    outcome: "queued".into(),
+                    task_id: view.task_id,
+                    scheduled_at: Some(at),
+                    error: None,
+                }
+            }
+            Ok((_, view)) => BatchItem {
+                application_id: *id,
+                outcome: "already_submitted".into(),
+                task_id: view.task_id,
+                scheduled_at: None,
+                error: None,
+            },
+            Err(error) => BatchItem {
+                application_id: *id,
+                outcome: "error".into(),
+                task_id: None,
+                scheduled_at: None,
+                error: Some(BatchError {
+                    code: error.code.to_owned(),
+                    message: error.message,
+                }),
+            },
+        });
+    }
+    Ok(Json(items))
 }
 
 fn already(existing: Submission) -> SubmitView {
