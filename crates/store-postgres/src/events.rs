@@ -27,10 +27,94 @@ pub(crate) async fn append(
     .bind(kind)
     .bind(data.to_string())
     .bind(now)
-    .execute(conn)
+    .execute(&mut *conn)
     .await
     .map_err(db_error)?;
+    // Delivered at commit, to every replica's listener.
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(CHANNEL)
+        .execute(conn)
+        .await
+        .map_err(db_error)?;
     Ok(())
+}
+
+/// The channel appends announce themselves on.
+const CHANNEL: &str = "jobpilot_user_events";
+
+/// Listens for other replicas' announcements from the first follower on, on one connection
+/// of the pool (given back by [`Listener::stop`]).
+#[derive(Debug)]
+pub(crate) struct Listener {
+    signal: tokio::sync::watch::Sender<u64>,
+    task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    stopped: std::sync::atomic::AtomicBool,
+}
+
+impl Default for Listener {
+    fn default() -> Self {
+        Self {
+            signal: tokio::sync::watch::channel(0).0,
+            task: std::sync::Mutex::new(None),
+            stopped: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+}
+
+impl Listener {
+    fn subscribe(&self, pool: &sqlx::PgPool) -> tokio::sync::watch::Receiver<u64> {
+        let mut task = self
+            .task
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if task.is_none() && !self.stopped.load(std::sync::atomic::Ordering::SeqCst) {
+            *task = Some(tokio::spawn(listen(pool.clone(), self.signal.clone())));
+        }
+        self.signal.subscribe()
+    }
+
+    pub(crate) async fn stop(&self) {
+        self.stopped
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let task = self
+            .task
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(task) = task {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+async fn listen(pool: sqlx::PgPool, signal: tokio::sync::watch::Sender<u64>) {
+    const PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
+    let mut listener = loop {
+        let connected = async {
+            let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
+            listener.listen(CHANNEL).await?;
+            Ok::<_, sqlx::Error>(listener)
+        }
+        .await;
+        match connected {
+            Ok(listener) => break listener,
+            Err(error) => {
+                tracing::warn!(%error, "listening for user events failed; followers poll meanwhile");
+                tokio::time::sleep(PAUSE).await;
+            }
+        }
+    };
+    loop {
+        // `recv` reconnects by itself; announcements missed meanwhile reach followers by polling.
+        match listener.recv().await {
+            Ok(_) => signal.send_modify(|n| *n = n.wrapping_add(1)),
+            Err(error) => {
+                tracing::warn!(%error, "user event announcements interrupted");
+                tokio::time::sleep(PAUSE).await;
+            }
+        }
+    }
 }
 
 fn event_from_row(row: &PgRow) -> StoreResult<UserEvent> {
@@ -96,6 +180,14 @@ impl UserEventStore for PostgresStore {
             .fetch_one(&self.pool)
             .await
             .map_err(db_error)
+    }
+
+    fn user_event_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.user_events.subscribe(&self.pool)
+    }
+
+    async fn stop_user_event_signal(&self) {
+        self.user_events.stop().await;
     }
 
     async fn prune_user_events(&self, before: DateTime<Utc>) -> StoreResult<u64> {

@@ -43,6 +43,8 @@ pub struct PostgresSettings {
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// Other replicas' user-event announcements.
+    user_events: std::sync::Arc<events::Listener>,
 }
 
 impl PostgresStore {
@@ -57,7 +59,10 @@ impl PostgresStore {
             .connect_with(options)
             .await
             .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            user_events: std::sync::Arc::default(),
+        })
     }
 
     /// The pool, for crates (such as the task queue) that keep their own tables in this database.
@@ -258,6 +263,8 @@ impl Store for PostgresStore {
     }
 
     async fn close(&self) {
+        // The listener holds a pooled connection: closing would wait for it for ever.
+        self.user_events.stop().await;
         self.pool.close().await;
     }
 

@@ -60,4 +60,14 @@ pub trait UserEventStore: Send + Sync {
 
     /// Deletes events written before `before`; returns how many.
     async fn prune_user_events(&self, before: DateTime<Utc>) -> StoreResult<u64>;
+
+    /// Changes when events may have been appended: by this process, and on PostgreSQL by any
+    /// replica (announced with `NOTIFY`). Spurious changes are allowed; followers still poll
+    /// now and then for announcements lost while a listener reconnected.
+    fn user_event_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        watch_appended()
+    }
+
+    /// Stops listening for other replicas' announcements (before the pool closes).
+    async fn stop_user_event_signal(&self) {}
 }

@@ -1,9 +1,10 @@
 //! Live per-user events: one follower per process reads the user event log and hands each
 //! new entry to the open WebSockets of its user.
 //!
-//! The follower wakes at once when this process commits an event, and otherwise polls every
-//! [`POLL`] for events other replicas wrote (one indexed query per replica, however many
-//! sockets are open; none while no socket is). A socket that cannot keep up is dropped; its
+//! The follower wakes at once when this process commits an event, and on PostgreSQL when
+//! another replica announces one (`NOTIFY`); it also polls every [`POLL`] for announcements
+//! lost while a listener reconnected (one indexed query per replica, however many sockets are
+//! open; none while no socket is). A socket that cannot keep up is dropped; its
 //! client reconnects and replays from the log what it missed.
 
 use std::{
@@ -214,6 +215,10 @@ impl Delivered {
 
 async fn follow(hub: Weak<Inner>) {
     let mut appended = store::events::watch_appended();
+    let mut announced = match hub.upgrade() {
+        Some(inner) => inner.store.user_event_signal(),
+        None => return,
+    };
     let mut last: Option<i64> = None;
     let mut delivered = Delivered::default();
     loop {
@@ -258,6 +263,11 @@ async fn follow(hub: Weak<Inner>) {
         drop(inner);
         tokio::select! {
             changed = appended.changed() => {
+                if changed.is_err() {
+                    tokio::time::sleep(POLL).await;
+                }
+            }
+            changed = announced.changed() => {
                 if changed.is_err() {
                     tokio::time::sleep(POLL).await;
                 }

@@ -272,7 +272,42 @@ async fn sockets_need_a_session_and_a_trusted_page(db: Db) {
     app.stop().await.unwrap();
 }
 
+async fn events_reach_sockets_on_another_replica(db: Db) {
+    // Replicas share the token signing key, as a deployment's do.
+    let secret = "replicas-share-this-signing-key-0123456789abcdef";
+    let Some(first) = TestApp::builder(db)
+        .env("JOBPILOT_INTERNAL_API_KEY", INTERNAL_KEY)
+        .env("JOBPILOT_JWT_SECRET", secret)
+        .spawn()
+        .await
+    else {
+        return;
+    };
+    let Some(second) = TestApp::builder(db)
+        .share_database(&first)
+        .env("JOBPILOT_INTERNAL_API_KEY", INTERNAL_KEY)
+        .env("JOBPILOT_JWT_SECRET", secret)
+        .spawn()
+        .await
+    else {
+        return;
+    };
+    let seeker = first.user("seeker@example.org", domain::Role::Seeker).await;
+    let token = &seeker.access;
+    let id = application(&first, token).await;
+    // The socket is held by one replica; the move is made through the other.
+    let mut socket = open(&first, token, "").await;
+    assert_eq!(next(&mut socket).await["type"], "hello");
+    move_to(&second, token, &id, "applied").await;
+    let event = next(&mut socket).await;
+    assert_eq!(event["kind"], "application.status");
+    assert_eq!(event["data"]["to"], "applied");
+    second.stop().await.unwrap();
+    first.stop().await.unwrap();
+}
+
 crate::on_both_databases!(
     events_arrive_live_and_replay_after_a_reconnect,
     sockets_need_a_session_and_a_trusted_page,
+    events_reach_sockets_on_another_replica,
 );
