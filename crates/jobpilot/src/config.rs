@@ -243,6 +243,54 @@ pub const SETTINGS: &[(&str, &str, bool, &str)] = &[
         "applications a user may confirm through board links per day (UTC)",
     ),
     (
+        "apply_daily_cap_hh",
+        "JOBPILOT_APPLY_DAILY_CAP_HH",
+        false,
+        "applications a user may send through HH.ru per day (UTC; HH.ru's own limit is 200)",
+    ),
+    (
+        "hh_apply",
+        "JOBPILOT_HH_APPLY",
+        false,
+        "let users connect HH.ru and apply through it (needs an HH.ru application with applicant access)",
+    ),
+    (
+        "hh_client_id",
+        "JOBPILOT_HH_CLIENT_ID",
+        false,
+        "the HH.ru application's client id (dev.hh.ru)",
+    ),
+    (
+        "hh_client_secret",
+        "JOBPILOT_HH_CLIENT_SECRET",
+        true,
+        "the HH.ru application's client secret",
+    ),
+    (
+        "hh_redirect_uri",
+        "JOBPILOT_HH_REDIRECT_URI",
+        false,
+        "where HH.ru sends users back (default <public_url>/api/v1/hh/callback)",
+    ),
+    (
+        "hh_user_agent",
+        "JOBPILOT_HH_USER_AGENT",
+        false,
+        "the HH-User-Agent HH.ru wants: the application's name and a contact, e.g. \"jobpilot/1.0 (ops@example.org)\"",
+    ),
+    (
+        "hh_api_base",
+        "JOBPILOT_HH_API_BASE",
+        false,
+        "HH.ru's API address (default https://api.hh.ru)",
+    ),
+    (
+        "hh_authorize_url",
+        "JOBPILOT_HH_AUTHORIZE_URL",
+        false,
+        "HH.ru's authorisation page (default https://hh.ru/oauth/authorize)",
+    ),
+    (
         "pdf_helper",
         "JOBPILOT_PDF_HELPER",
         false,
@@ -503,6 +551,8 @@ pub struct Config {
     /// The SMTP server applications are e-mailed through; `None`: no e-mail channel.
     pub smtp: Option<notify::SmtpSettings>,
     pub apply_caps: web::applications::DailyCaps,
+    /// Applying through HH.ru (`hh_apply`), when on.
+    pub hh_apply: Option<sources::hh_apply::HhOAuthSettings>,
     /// `JOBPILOT_*` variables that name no setting (likely typos).
     pub unknown_variables: Vec<String>,
     /// Settings that work but are unwise, e.g. a production database without TLS.
@@ -665,9 +715,22 @@ impl Config {
             match_weights: self.match_weights.clone(),
             apply: web::applications::ApplySettings {
                 email: self.smtp.is_some(),
+                hh: self.hh_apply_client(),
                 daily_caps: self.apply_caps,
             },
             ..web::WebSettings::default()
+        }
+    }
+
+    /// The HH.ru applicant client, when `hh_apply` is on and it can be built.
+    pub fn hh_apply_client(&self) -> Option<sources::hh_apply::HhApplyClient> {
+        let settings = self.hh_apply.clone()?;
+        match sources::hh_apply::HhApplyClient::new(settings) {
+            Ok(client) => Some(client),
+            Err(error) => {
+                tracing::error!(%error, "HH.ru applications are off on this replica");
+                None
+            }
         }
     }
 
@@ -822,9 +885,18 @@ impl Config {
             (
                 "apply_daily_caps",
                 format!(
-                    "email {}, link {}",
-                    self.apply_caps.email, self.apply_caps.link
+                    "email {}, link {}, hh {}",
+                    self.apply_caps.email, self.apply_caps.link, self.apply_caps.hh
                 ),
+            ),
+            (
+                "hh_apply",
+                self.hh_apply.as_ref().map_or("off".to_owned(), |h| {
+                    format!(
+                        "on: client {}, secret (set, redacted), api {}, redirect {}",
+                        h.client_id, h.api_base, h.redirect_uri
+                    )
+                }),
             ),
             ("worker_concurrency", self.worker_concurrency.to_string()),
             (
@@ -1175,6 +1247,7 @@ impl Parser<'_> {
         let llm = self.llm();
         let smtp = self.smtp();
         let apply_caps = self.apply_caps();
+        let hh_apply = self.hh_apply(public_url.as_ref().and_then(Option::as_deref));
         let audit_retention = self.get(
             "audit_retention_days",
             Duration::from_secs(365 * 86_400),
@@ -1331,6 +1404,7 @@ impl Parser<'_> {
             llm: llm?,
             smtp: smtp?,
             apply_caps: apply_caps?,
+            hh_apply: hh_apply?,
             unknown_variables,
             warnings: std::mem::take(&mut self.warnings),
         })
@@ -1453,11 +1527,76 @@ impl Parser<'_> {
             "a number from 1 to 10000",
             cap,
         );
+        let hh = self.get(
+            "apply_daily_cap_hh",
+            defaults.hh,
+            "a number from 1 to 10000",
+            cap,
+        );
         Some(web::applications::DailyCaps {
             email: email?,
             link: link?,
-            ..defaults
+            hh: hh?,
         })
+    }
+
+    /// HH.ru applications, when the feature is on. `None` inside: off; `None`: bad settings.
+    fn hh_apply(
+        &mut self,
+        public_url: Option<&str>,
+    ) -> Option<Option<sources::hh_apply::HhOAuthSettings>> {
+        let on = self.get("hh_apply", false, "true or false", parse_bool)?;
+        let client_id = self.optional_text("hh_client_id");
+        let secret = self.secret("hh_client_secret");
+        let redirect = self.optional_text("hh_redirect_uri");
+        let user_agent = self.optional_text("hh_user_agent");
+        let mut url = |key: &str| match self.optional_text(key) {
+            None => Some(None),
+            Some(raw) => match url::Url::parse(&raw) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") => Some(Some(url)),
+                _ => {
+                    self.problems.push(format!(
+                        "{}: expected an http:// or https:// URL",
+                        Self::origin(key)
+                    ));
+                    None
+                }
+            },
+        };
+        let api_base = url("hh_api_base")?;
+        let authorize = url("hh_authorize_url")?;
+        if !on {
+            return Some(None);
+        }
+        let (Some(client_id), Some(secret)) = (client_id, secret) else {
+            self.problems.push(format!(
+                "{}: HH.ru applications need the application's client id and secret \
+                 (JOBPILOT_HH_CLIENT_ID, JOBPILOT_HH_CLIENT_SECRET)",
+                Self::origin("hh_apply")
+            ));
+            return None;
+        };
+        let redirect = redirect.unwrap_or_else(|| {
+            public_url.map_or_else(String::new, |base| {
+                format!("{}/api/v1/hh/callback", base.trim_end_matches('/'))
+            })
+        });
+        let user_agent = user_agent.unwrap_or_else(|| {
+            format!(
+                "jobpilot/{} ({})",
+                env!("CARGO_PKG_VERSION"),
+                public_url.unwrap_or("self-hosted")
+            )
+        });
+        let mut settings =
+            sources::hh_apply::HhOAuthSettings::new(client_id, secret, redirect, user_agent);
+        if let Some(base) = api_base {
+            settings.api_base = base;
+        }
+        if let Some(authorize) = authorize {
+            settings.authorize_url = authorize;
+        }
+        Some(Some(settings))
     }
 
     /// Local files under the data directory, or the S3 bucket when one is named.
@@ -1900,6 +2039,94 @@ mod tests {
                     ("JOBPILOT_S3_PREFIX", "../elsewhere"),
                 ],
                 "JOBPILOT_S3_BUCKET",
+            ),
+        ] {
+            let error = load(&vars).unwrap_err().to_string();
+            assert!(error.contains(named), "{vars:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn application_channels_are_configured_whole_or_not_at_all() {
+        let plain = load(&[]).unwrap();
+        assert!(plain.llm.is_none() && plain.smtp.is_none() && plain.hh_apply.is_none());
+        assert_eq!(plain.apply_caps, web::applications::DailyCaps::default());
+
+        let (llm_key, smtp_password, hh_secret) = (
+            "llm-key-never-shown",
+            "smtp-password-never-shown",
+            "hh-secret-never-shown",
+        );
+        let full = load(&[
+            ("JOBPILOT_LLM_BASE_URL", "http://127.0.0.1:8081/v1"),
+            ("JOBPILOT_LLM_MODEL", "qwen2.5-7b"),
+            ("JOBPILOT_LLM_API_KEY", llm_key),
+            ("JOBPILOT_SMTP_HOST", "smtp.example.org"),
+            ("JOBPILOT_SMTP_FROM", "jobpilot <apply@example.org>"),
+            ("JOBPILOT_SMTP_USERNAME", "apply"),
+            ("JOBPILOT_SMTP_PASSWORD", smtp_password),
+            ("JOBPILOT_HH_APPLY", "true"),
+            ("JOBPILOT_HH_CLIENT_ID", "client"),
+            ("JOBPILOT_HH_CLIENT_SECRET", hh_secret),
+            ("JOBPILOT_PUBLIC_URL", "https://jobs.example.org"),
+            ("JOBPILOT_APPLY_DAILY_CAP_EMAIL", "5"),
+        ])
+        .unwrap();
+        assert_eq!(full.llm.as_ref().unwrap().model, "qwen2.5-7b");
+        let smtp = full.smtp.as_ref().unwrap();
+        assert_eq!(
+            (smtp.port, smtp.security),
+            (587, notify::SmtpSecurity::StartTls)
+        );
+        assert_eq!(
+            full.hh_apply.as_ref().unwrap().redirect_uri,
+            "https://jobs.example.org/api/v1/hh/callback"
+        );
+        assert_eq!(full.apply_caps.email, 5);
+        assert_eq!(full.apply_caps.hh, 200);
+        let shown = full.redacted();
+        for secret in [llm_key, smtp_password, hh_secret] {
+            assert!(!shown.contains(secret), "{shown}");
+            assert!(!format!("{full:?}").contains(secret));
+        }
+
+        for (vars, named) in [
+            (vec![("JOBPILOT_LLM_MODEL", "m")], "JOBPILOT_LLM_BASE_URL"),
+            (
+                vec![("JOBPILOT_LLM_BASE_URL", "http://127.0.0.1:8081")],
+                "JOBPILOT_LLM_MODEL",
+            ),
+            (
+                vec![
+                    ("JOBPILOT_LLM_BASE_URL", "ftp://x"),
+                    ("JOBPILOT_LLM_MODEL", "m"),
+                ],
+                "JOBPILOT_LLM_BASE_URL",
+            ),
+            (
+                vec![("JOBPILOT_SMTP_HOST", "smtp.example.org")],
+                "JOBPILOT_SMTP_FROM",
+            ),
+            (
+                vec![("JOBPILOT_SMTP_FROM", "a@example.org")],
+                "JOBPILOT_SMTP_HOST",
+            ),
+            (
+                vec![
+                    ("JOBPILOT_SMTP_HOST", "smtp.example.org"),
+                    ("JOBPILOT_SMTP_FROM", "a@example.org"),
+                    ("JOBPILOT_SMTP_SECURITY", "none"),
+                ],
+                "JOBPILOT_SMTP_HOST",
+            ),
+            (
+                vec![("JOBPILOT_SMTP_SECURITY", "ssl3")],
+                "JOBPILOT_SMTP_SECURITY",
+            ),
+            (vec![("JOBPILOT_HH_APPLY", "true")], "JOBPILOT_HH_APPLY"),
+            (
+                vec![("JOBPILOT_APPLY_DAILY_CAP_EMAIL", "0")],
+                "JOBPILOT_APPLY_DAILY_CAP_EMAIL",
             ),
         ] {
             let error = load(&vars).unwrap_err().to_string();

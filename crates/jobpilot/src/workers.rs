@@ -253,6 +253,7 @@ fn add_applications(handlers: &mut Handlers, store: Arc<dyn Store>, config: &Con
         keys: config.key_ring(),
         llm,
         mailer,
+        hh: config.hh_apply_client(),
         caps: config.apply_caps,
     });
     let generate = context.clone();

@@ -5,6 +5,7 @@
 pub mod catalog;
 pub mod connectors;
 mod error;
+pub mod hh_apply;
 pub mod http;
 pub mod ingest;
 pub mod normalize;

@@ -54,6 +54,8 @@ CREATE TABLE application_submissions (
     task_id        UUID,
     to_address     TEXT,
     apply_url      TEXT,
+    -- HH.ru channel: the user's HH.ru resume it goes with.
+    hh_resume_id   TEXT,
     external_id    TEXT,
     error          TEXT,
     created_at     TIMESTAMPTZ NOT NULL,

@@ -23,7 +23,7 @@ const APPLICATION_SELECT: &str = "SELECT a.id, a.user_id, a.job_id, a.resume_id,
      a.created_at, a.updated_at, a.applied_at, a.closed_at, j.title AS job_title, \
      j.company AS job_company, j.data::json ->> 'url' AS job_url, s.channel AS s_channel, \
      s.state AS s_state, s.task_id AS s_task_id, s.to_address AS s_to_address, \
-     s.apply_url AS s_apply_url, s.external_id AS s_external_id, s.error AS s_error, \
+     s.apply_url AS s_apply_url, s.hh_resume_id AS s_hh_resume_id, s.external_id AS s_external_id, s.error AS s_error, \
      s.created_at AS s_created_at, s.updated_at AS s_updated_at, s.sent_at AS s_sent_at \
      FROM applications a JOIN jobs j ON j.id = a.job_id \
      LEFT JOIN application_submissions s ON s.application_id = a.id";
@@ -40,6 +40,7 @@ fn submission_from_row(row: &PgRow) -> StoreResult<Option<SubmissionColumns>> {
         task_id: row.try_get("s_task_id").map_err(db_error)?,
         to_address: row.try_get("s_to_address").map_err(db_error)?,
         apply_url: row.try_get("s_apply_url").map_err(db_error)?,
+        hh_resume_id: row.try_get("s_hh_resume_id").map_err(db_error)?,
         external_id: row.try_get("s_external_id").map_err(db_error)?,
         error: row.try_get("s_error").map_err(db_error)?,
         created_at: row.try_get("s_created_at").map_err(db_error)?,
@@ -516,8 +517,8 @@ impl ApplicationStore for PostgresStore {
         let task_id = tasks::enqueue(&mut *tx, task).await.map_err(task_error)?;
         let inserted = sqlx::query(
             "INSERT INTO application_submissions (user_id, job_id, application_id, channel, \
-             state, task_id, to_address, apply_url, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+             state, task_id, to_address, apply_url, hh_resume_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $9, $9)",
         )
         .bind(user.as_uuid())
         .bind(application.job_id.as_uuid())
@@ -528,6 +529,7 @@ impl ApplicationStore for PostgresStore {
         .bind(&submission.to_address)
         .bind(&submission.apply_url)
         .bind(submission.now)
+        .bind(&submission.hh_resume_id)
         .execute(&mut *tx)
         .await;
         match inserted {
@@ -660,7 +662,8 @@ async fn existing_submission(
 ) -> StoreResult<Option<store::applications::Submission>> {
     let row = sqlx::query(
         "SELECT channel AS s_channel, state AS s_state, task_id AS s_task_id, \
-         to_address AS s_to_address, apply_url AS s_apply_url, external_id AS s_external_id, \
+         to_address AS s_to_address, apply_url AS s_apply_url, hh_resume_id AS s_hh_resume_id, \
+         external_id AS s_external_id, \
          error AS s_error, created_at AS s_created_at, updated_at AS s_updated_at, \
          sent_at AS s_sent_at FROM application_submissions WHERE user_id = $1 AND job_id = $2",
     )

@@ -4,6 +4,7 @@
 mod applications;
 mod audit;
 mod events;
+mod hh;
 mod jobs;
 mod resumes;
 mod sealed;

@@ -32,6 +32,18 @@ fn statements(column: SealedColumn) -> (&'static str, &'static str) {
              ORDER BY id LIMIT $2",
             "UPDATE resumes SET text_sealed = $1 WHERE id = $2::uuid AND text_sealed = $3",
         ),
+        SealedColumn::HhAccessToken => (
+            "SELECT user_id::text AS row_key, access_sealed AS sealed FROM hh_connections \
+             WHERE $1::uuid IS NULL OR user_id > $1::uuid ORDER BY user_id LIMIT $2",
+            "UPDATE hh_connections SET access_sealed = $1 \
+             WHERE user_id = $2::uuid AND access_sealed = $3",
+        ),
+        SealedColumn::HhRefreshToken => (
+            "SELECT user_id::text AS row_key, refresh_sealed AS sealed FROM hh_connections \
+             WHERE $1::uuid IS NULL OR user_id > $1::uuid ORDER BY user_id LIMIT $2",
+            "UPDATE hh_connections SET refresh_sealed = $1 \
+             WHERE user_id = $2::uuid AND refresh_sealed = $3",
+        ),
     }
 }
 

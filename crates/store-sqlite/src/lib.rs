@@ -7,6 +7,7 @@
 mod applications;
 mod audit;
 mod events;
+mod hh;
 mod jobs;
 mod resumes;
 mod sealed;

@@ -36,6 +36,8 @@ pub struct Submission {
     pub to_address: Option<String>,
     /// Link channel: the board's page to apply on.
     pub apply_url: Option<String>,
+    /// HH.ru channel: the user's HH.ru resume it goes with.
+    pub hh_resume_id: Option<String>,
     /// E-mail: the Message-ID; HH.ru: the negotiation id.
     pub external_id: Option<String>,
     /// Why it failed (or why its outcome is unknown).
@@ -111,6 +113,7 @@ pub struct NewSubmission {
     pub channel: ApplyChannel,
     pub to_address: Option<String>,
     pub apply_url: Option<String>,
+    pub hh_resume_id: Option<String>,
     pub now: DateTime<Utc>,
 }
 
@@ -292,6 +295,7 @@ pub struct SubmissionColumns {
     pub task_id: Option<uuid::Uuid>,
     pub to_address: Option<String>,
     pub apply_url: Option<String>,
+    pub hh_resume_id: Option<String>,
     pub external_id: Option<String>,
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -307,6 +311,7 @@ impl SubmissionColumns {
             task_id: self.task_id,
             to_address: self.to_address,
             apply_url: self.apply_url,
+            hh_resume_id: self.hh_resume_id,
             external_id: self.external_id,
             error: self.error,
             created_at: self.created_at,

@@ -7,6 +7,7 @@
 pub mod applications;
 pub mod audit;
 pub mod events;
+pub mod hh;
 pub mod jobs;
 pub mod resumes;
 pub mod sealed;
@@ -22,6 +23,7 @@ use domain::{
     Role, Session, SessionId, TotpRecord, User, UserId,
 };
 pub use events::{UserEvent, UserEventStore};
+pub use hh::{HhConnection, HhStore};
 pub use jobs::{JobFilter, JobStore, JobWrite, SourceRun, UpsertOutcome, UpsertStatus};
 pub use resumes::{NewResume, ParsedResume, Resume, ResumeShare, ResumeStore};
 pub use sealed::{SealedColumn, SealedSwap, SealedValue, SealedValues};
@@ -88,6 +90,7 @@ pub trait Store:
     + ResumeStore
     + ApplicationStore
     + UserEventStore
+    + HhStore
     + AuditStore
     + SealedValues
     + Send

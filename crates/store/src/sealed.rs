@@ -11,14 +11,18 @@ pub enum SealedColumn {
     TotpPending,
     AuditCheckpointSeal,
     ResumeText,
+    HhAccessToken,
+    HhRefreshToken,
 }
 
 impl SealedColumn {
-    pub const ALL: [SealedColumn; 4] = [
+    pub const ALL: [SealedColumn; 6] = [
         SealedColumn::TotpSecret,
         SealedColumn::TotpPending,
         SealedColumn::AuditCheckpointSeal,
         SealedColumn::ResumeText,
+        SealedColumn::HhAccessToken,
+        SealedColumn::HhRefreshToken,
     ];
 
     /// The table and column, as bound into each value's associated data.
@@ -28,6 +32,8 @@ impl SealedColumn {
             SealedColumn::TotpPending => ("users", "totp_pending"),
             SealedColumn::AuditCheckpointSeal => ("audit_checkpoints", "seal"),
             SealedColumn::ResumeText => ("resumes", "text_sealed"),
+            SealedColumn::HhAccessToken => ("hh_connections", "access_sealed"),
+            SealedColumn::HhRefreshToken => ("hh_connections", "refresh_sealed"),
         }
     }
 }

@@ -100,6 +100,8 @@ impl DailyCaps {
 pub struct ApplySettings {
     /// An SMTP server is configured: the e-mail channel is open.
     pub email: bool,
+    /// The `hh_apply` feature is on: users may connect HH.ru and apply through it.
+    pub hh: Option<sources::hh_apply::HhApplyClient>,
     pub daily_caps: DailyCaps,
 }
 
@@ -112,6 +114,7 @@ pub struct ApplyContext {
     pub keys: Option<Arc<KeyRing>>,
     pub llm: Option<Arc<ai::LlmClient>>,
     pub mailer: Option<notify::Mailer>,
+    pub hh: Option<sources::hh_apply::HhApplyClient>,
     pub caps: DailyCaps,
 }
 
@@ -120,6 +123,7 @@ impl std::fmt::Debug for ApplyContext {
         f.debug_struct("ApplyContext")
             .field("llm", &self.llm.is_some())
             .field("mailer", &self.mailer.is_some())
+            .field("hh", &self.hh.is_some())
             .field("caps", &self.caps)
             .finish_non_exhaustive()
     }
@@ -268,6 +272,10 @@ pub async fn submit(
     let now = Utc::now();
     match submission.state {
         SubmissionState::Queued => {}
+        // HH.ru tells a repeat ("already applied"), so an interrupted send may simply go again.
+        SubmissionState::Sending if submission.channel == ApplyChannel::Hh => {
+            return send_hh(context, task, &application, SubmissionState::Sending).await;
+        }
         SubmissionState::Sending => {
             // An earlier run started sending and never recorded how it ended.
             let mut update = SubmissionUpdate::to(SubmissionState::Unknown, now);
@@ -308,16 +316,7 @@ pub async fn submit(
             Ok(Outcome::Complete)
         }
         ApplyChannel::Email => send_email(context, task, &application).await,
-        ApplyChannel::Hh => {
-            fail(
-                store,
-                user,
-                id,
-                SubmissionState::Queued,
-                "applying through HH.ru is not enabled on this server",
-            )
-            .await
-        }
+        ApplyChannel::Hh => send_hh(context, task, &application, SubmissionState::Queued).await,
     }
 }
 
@@ -530,6 +529,154 @@ async fn send_email(
             .await
         }
     }
+}
+
+/// The HH.ru channel: `POST /negotiations` with the user's HH.ru resume and the newest
+/// cover letter; each documented outcome becomes a clear submission state.
+async fn send_hh(
+    context: &ApplyContext,
+    task: &TaskContext,
+    application: &Application,
+    from: SubmissionState,
+) -> Result<Outcome, TaskError> {
+    use sources::hh_apply::ApplyOutcome;
+
+    let store = context.store.as_ref();
+    let (user, id) = (application.user_id, application.id);
+    let (Some(client), Some(keys)) = (&context.hh, &context.keys) else {
+        return fail(
+            store,
+            user,
+            id,
+            from,
+            "applying through HH.ru is not enabled on this server",
+        )
+        .await;
+    };
+    let submission = application
+        .submission
+        .as_ref()
+        .ok_or_else(|| TaskError::discard("no submission"))?;
+    let Some(resume_id) = submission.hh_resume_id.clone() else {
+        return fail(store, user, id, from, "no HH.ru resume was chosen").await;
+    };
+    let Some(job) = store.job(application.job_id).await.map_err(store_error)? else {
+        return fail(store, user, id, from, "the job no longer exists").await;
+    };
+    if job.posting.source != "hh" {
+        return fail(
+            store,
+            user,
+            id,
+            from,
+            "only HH.ru postings can be applied to through HH.ru",
+        )
+        .await;
+    }
+    let vacancy = job.posting.external_id.clone();
+    let resume = resume_of(store, application).await?;
+    let message = match letter(context, application, resume.as_ref()).await {
+        Ok(text) => text,
+        Err(Prep::Retry(reason)) if !task.is_last_attempt() => {
+            return Err(TaskError::retry(reason));
+        }
+        Err(Prep::Retry(reason) | Prep::Fail(reason)) => {
+            return fail(store, user, id, from, &reason).await;
+        }
+    };
+    if from == SubmissionState::Queued
+        && store
+            .update_submission(
+                user,
+                id,
+                &[SubmissionState::Queued],
+                &SubmissionUpdate::to(SubmissionState::Sending, Utc::now()),
+            )
+            .await
+            .map_err(store_error)?
+            .is_none()
+    {
+        return Ok(Outcome::Complete);
+    }
+    let sending = [SubmissionState::Sending];
+    let outcome = crate::hh::with_token(store, keys, client, user, |token| {
+        let (client, vacancy, resume_id, message) = (
+            client.clone(),
+            vacancy.clone(),
+            resume_id.clone(),
+            message.clone(),
+        );
+        async move {
+            client
+                .apply(&token, &vacancy, &resume_id, Some(&message))
+                .await
+        }
+    })
+    .await;
+    let now = Utc::now();
+    let failed = |reason: &str| {
+        let mut update = SubmissionUpdate::to(SubmissionState::Failed, now);
+        update.error = Some(reason.to_owned());
+        update
+    };
+    let update = match outcome {
+        Ok(ApplyOutcome::Created { negotiation_id }) => {
+            let mut update = SubmissionUpdate::to(SubmissionState::Sent, now);
+            update.external_id = negotiation_id;
+            update
+        }
+        Ok(ApplyOutcome::AlreadyApplied) => {
+            let mut update = SubmissionUpdate::to(SubmissionState::Sent, now);
+            update.error = Some("HH.ru already had this application".into());
+            update
+        }
+        Ok(ApplyOutcome::Redirected { location }) => {
+            // A "direct" vacancy: the user applies on the employer's site and confirms here.
+            let mut update = SubmissionUpdate::to(SubmissionState::AwaitingConfirmation, now);
+            update.apply_url = Some(location);
+            update
+        }
+        Ok(ApplyOutcome::LimitExceeded) => {
+            let mut update = SubmissionUpdate::to(SubmissionState::Queued, now);
+            update.error =
+                Some("HH.ru's daily application limit is reached; trying again tomorrow".into());
+            store
+                .update_submission(user, id, &sending, &update)
+                .await
+                .map_err(store_error)?;
+            let wait = (next_day(now) - now)
+                .to_std()
+                .unwrap_or(Duration::from_secs(3600));
+            return Ok(Outcome::Snooze(wait + Duration::from_secs(1)));
+        }
+        Ok(ApplyOutcome::VacancyArchived) => failed("the vacancy is archived or hidden on HH.ru"),
+        Ok(ApplyOutcome::VacancyNotFound) => failed("the vacancy no longer exists on HH.ru"),
+        Ok(ApplyOutcome::ResumeNotFound) => {
+            failed("the HH.ru resume is hidden, deleted or not yours")
+        }
+        Ok(ApplyOutcome::TestRequired) => {
+            failed("the vacancy asks for a test, which only hh.ru itself can take: apply there")
+        }
+        Ok(ApplyOutcome::CaptchaRequired { .. }) => {
+            failed("HH.ru asks for a captcha: apply on hh.ru")
+        }
+        Ok(ApplyOutcome::Rejected { reason }) => failed(&format!("HH.ru refused: {reason}")),
+        Err(crate::hh::TokenError::Hh(error))
+            if error.is_retryable() && !task.is_last_attempt() =>
+        {
+            // Nothing is known to have reached HH; a repeat is told apart by HH itself.
+            return Err(TaskError::retry(error));
+        }
+        Err(crate::hh::TokenError::Store(error)) if !task.is_last_attempt() => {
+            return Err(store_error(error));
+        }
+        Err(error) => failed(&error.to_string()),
+    };
+    store
+        .update_submission(user, id, &sending, &update)
+        .await
+        .map_err(store_error)?;
+    Ok(Outcome::Complete)
 }
 
 #[cfg(test)]

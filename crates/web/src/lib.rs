@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod files;
+pub mod hh;
 pub mod keys;
 mod match_cache;
 pub mod middleware;
@@ -126,6 +127,13 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::applications::submit_application))
         .routes(routes!(routes::applications::confirm_submission))
         .routes(routes!(routes::applications::submit_batch))
+        .routes(routes!(routes::hh::hh_connect))
+        .routes(routes!(routes::hh::hh_callback))
+        .routes(routes!(
+            routes::hh::hh_connection,
+            routes::hh::hh_disconnect
+        ))
+        .routes(routes!(routes::hh::hh_resumes))
         .routes(routes!(routes::ws::events_socket))
         .routes(routes!(routes::sources::list_sources))
         .routes(routes!(routes::sources::start_sync))

@@ -1038,6 +1038,7 @@ async fn a_send_interrupted_mid_way_is_never_repeated(db: Db) {
                 channel: domain::ApplyChannel::Email,
                 to_address: Some("hr@example.org".into()),
                 apply_url: None,
+                hh_resume_id: None,
                 now,
             },
             parked,

@@ -9,6 +9,7 @@ mod audit;
 mod cli;
 mod events_socket;
 mod harness;
+mod hh_apply;
 mod http_errors;
 mod http_features;
 mod identity;

@@ -8,6 +8,7 @@ mod arbeitnow;
 mod fingerprint;
 mod greenhouse;
 mod hh;
+mod hh_apply;
 mod http_client;
 mod lever;
 mod remoteok;

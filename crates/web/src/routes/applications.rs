@@ -52,8 +52,10 @@ pub struct SubmissionView {
     pub task_id: Option<Uuid>,
     /// E-mail: the address the application went to.
     pub to_address: Option<String>,
-    /// Link: the board's page to apply on; confirm here once done.
+    /// Link (and HH.ru's "direct" vacancies): the page to apply on; confirm here once done.
     pub apply_url: Option<String>,
+    /// HH.ru: the HH.ru resume it goes with.
+    pub hh_resume_id: Option<String>,
     /// E-mail: the message's Message-ID.
     pub external_id: Option<String>,
     pub error: Option<String>,
@@ -70,6 +72,7 @@ impl From<Submission> for SubmissionView {
             task_id: s.task_id,
             to_address: s.to_address,
             apply_url: s.apply_url,
+            hh_resume_id: s.hh_resume_id,
             external_id: s.external_id,
             error: s.error,
             created_at: s.created_at,
@@ -216,6 +219,8 @@ pub struct SubmitRequest {
     pub confirm: bool,
     /// E-mail: where to send; by default the address the posting names.
     pub to: Option<String>,
+    /// HH.ru: which of the user's HH.ru resumes (`GET /api/v1/hh/resumes`) to apply with.
+    pub hh_resume_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -301,6 +306,7 @@ pub async fn create_application(
     params(ListQuery),
     security(("bearer" = []), ("api_key" = [])),
     responses(
+        (status = 403, description = "An API key without the applications scope (or any API key where a signed-in session is needed)", body = ErrorResponse),
         (status = 200, description = "A page of applications", body = ApplicationList),
         (status = 400, description = "A malformed filter", body = ErrorResponse),
         (status = 401, description = "Not signed in", body = ErrorResponse),
@@ -340,6 +346,7 @@ pub async fn list_applications(
     params(("id" = Uuid, Path, description = "The application's id")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
+        (status = 403, description = "An API key without the applications scope (or any API key where a signed-in session is needed)", body = ErrorResponse),
         (status = 200, description = "The application", body = ApplicationView),
         (status = 404, description = "No such application of the caller's", body = ErrorResponse),
     )
@@ -368,6 +375,7 @@ pub async fn get_application(
     request_body = UpdateApplicationRequest,
     security(("bearer" = []), ("api_key" = [])),
     responses(
+        (status = 403, description = "An API key without the applications scope (or any API key where a signed-in session is needed)", body = ErrorResponse),
         (status = 200, description = "The application after the move", body = ApplicationView),
         (status = 404, description = "No such application of the caller's", body = ErrorResponse),
         (status = 409, description = "The pipeline does not allow this move (`invalid_transition`)", body = ErrorResponse),
@@ -412,6 +420,7 @@ pub async fn update_application(
     params(("id" = Uuid, Path, description = "The application's id")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
+        (status = 403, description = "An API key without the applications scope (or any API key where a signed-in session is needed)", body = ErrorResponse),
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such application of the caller's", body = ErrorResponse),
     )
@@ -442,6 +451,7 @@ pub async fn delete_application(
     request_body = NoteRequest,
     security(("bearer" = []), ("api_key" = [])),
     responses(
+        (status = 403, description = "An API key without the applications scope (or any API key where a signed-in session is needed)", body = ErrorResponse),
         (status = 201, description = "The history with the note", body = [ApplicationEvent]),
         (status = 404, description = "No such application of the caller's", body = ErrorResponse),
         (status = 422, description = "An empty or oversized note", body = ErrorResponse),
@@ -484,6 +494,7 @@ pub async fn add_note(
     params(("id" = Uuid, Path, description = "The application's id")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
+        (status = 403, description = "An API key without the applications scope (or any API key where a signed-in session is needed)", body = ErrorResponse),
         (status = 200, description = "The history", body = [ApplicationEvent]),
         (status = 404, description = "No such application of the caller's", body = ErrorResponse),
     )
@@ -510,6 +521,7 @@ pub async fn application_events(
     tag = "applications",
     security(("bearer" = []), ("api_key" = [])),
     responses(
+        (status = 403, description = "An API key without the applications scope (or any API key where a signed-in session is needed)", body = ErrorResponse),
         (status = 200, description = "The funnel", body = Funnel),
         (status = 401, description = "Not signed in", body = ErrorResponse),
     )
@@ -534,6 +546,7 @@ pub async fn funnel(
     params(("id" = Uuid, Path, description = "The application's id")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
+        (status = 403, description = "An API key without the applications scope (or any API key where a signed-in session is needed)", body = ErrorResponse),
         (status = 202, description = "Generation started", body = TaskAccepted),
         (status = 404, description = "No such application of the caller's", body = ErrorResponse),
     )
@@ -569,6 +582,7 @@ pub async fn generate_documents(
     params(("id" = Uuid, Path, description = "The application's id")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
+        (status = 403, description = "An API key without the applications scope (or any API key where a signed-in session is needed)", body = ErrorResponse),
         (status = 200, description = "The versions", body = [DocumentsView]),
         (status = 404, description = "No such application of the caller's", body = ErrorResponse),
     )
@@ -596,6 +610,7 @@ pub async fn list_documents(
     request_body = EditDocumentsRequest,
     security(("bearer" = []), ("api_key" = [])),
     responses(
+        (status = 403, description = "An API key without the applications scope (or any API key where a signed-in session is needed)", body = ErrorResponse),
         (status = 201, description = "The new version", body = DocumentsView),
         (status = 404, description = "No such application of the caller's", body = ErrorResponse),
         (status = 422, description = "An empty or oversized document", body = ErrorResponse),
@@ -694,7 +709,10 @@ pub async fn submit_application(
         caller.user_id,
         ApplicationId::from_uuid(id),
         request.channel,
-        request.to.as_deref(),
+        Destination {
+            to: request.to.as_deref(),
+            hh_resume_id: request.hh_resume_id.as_deref(),
+        },
         None,
     )
     .await?;
@@ -712,6 +730,15 @@ fn require_confirmation(confirm: bool) -> ApiResult<()> {
     }
 }
 
+/// Where a submission goes, beyond its channel.
+#[derive(Debug, Clone, Copy, Default)]
+struct Destination<'a> {
+    /// E-mail: the address given (else the posting's).
+    to: Option<&'a str>,
+    /// HH.ru: the user's HH.ru resume.
+    hh_resume_id: Option<&'a str>,
+}
+
 /// Records one submission and its task (to run at `at`, or now); the earlier submission when
 /// there is one.
 async fn submit_one(
@@ -720,9 +747,10 @@ async fn submit_one(
     user: UserId,
     id: ApplicationId,
     channel: ApplyChannel,
-    to: Option<&str>,
+    destination: Destination<'_>,
     at: Option<DateTime<Utc>>,
 ) -> ApiResult<(StatusCode, SubmitView)> {
+    let to = destination.to;
     let store = state.store();
     let application = store.application(user, id).await?.ok_or_else(not_found)?;
     if let Some(existing) = application.submission {
@@ -735,6 +763,7 @@ async fn submit_one(
         ));
     }
     let settings = state.apply_settings();
+    let mut hh_resume_id = None;
     let (to_address, apply_url) = match channel {
         ApplyChannel::Link => (None, Some(application.job_url.clone())),
         ApplyChannel::Email if !settings.email => {
@@ -763,16 +792,51 @@ async fn submit_one(
             (Some(address), None)
         }
         ApplyChannel::Hh => {
-            return Err(ApiError::conflict(
-                "channel_unavailable",
-                "applying through HH.ru is not enabled on this server",
-            ));
+            if settings.hh.is_none() {
+                return Err(ApiError::conflict(
+                    "channel_unavailable",
+                    "applying through HH.ru is not enabled on this server",
+                ));
+            }
+            let resume = destination
+                .hh_resume_id
+                .filter(|r| {
+                    !r.is_empty()
+                        && r.len() <= 64
+                        && r.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                })
+                .ok_or_else(|| {
+                    invalid(
+                        "hh_resume_id",
+                        "one of your HH.ru resumes' ids (GET /api/v1/hh/resumes)",
+                    )
+                })?;
+            let from_hh = store
+                .job(application.job_id)
+                .await?
+                .is_some_and(|job| job.posting.source == "hh");
+            if !from_hh {
+                return Err(ApiError::conflict(
+                    "channel_unavailable",
+                    "only HH.ru postings can be applied to through HH.ru",
+                ));
+            }
+            if store.hh_connection(user).await?.is_none() {
+                return Err(ApiError::conflict(
+                    "hh_not_connected",
+                    "connect your HH.ru account first (POST /api/v1/hh/connect)",
+                ));
+            }
+            hh_resume_id = Some(resume.to_owned());
+            (None, None)
         }
     };
     let submission = NewSubmission {
         channel,
         to_address,
         apply_url,
+        hh_resume_id,
         now: Utc::now(),
     };
     let mut task = apply::submit_task(user, id);
@@ -901,7 +965,7 @@ pub async fn submit_batch(
             caller.user_id,
             ApplicationId::from_uuid(*id),
             request.channel,
-            None,
+            Destination::default(),
             (queued > 0).then_some(at),
         )
         .await;
@@ -955,6 +1019,7 @@ fn already(existing: Submission) -> SubmitView {
     params(("id" = Uuid, Path, description = "The application's id")),
     security(("bearer" = [])),
     responses(
+        (status = 403, description = "An API key without the applications scope (or any API key where a signed-in session is needed)", body = ErrorResponse),
         (status = 200, description = "Confirmed", body = ApplicationView),
         (status = 404, description = "No such application of the caller's", body = ErrorResponse),
         (status = 409, description = "No link submission awaits confirmation (`nothing_to_confirm`)", body = ErrorResponse),
@@ -972,9 +1037,10 @@ pub async fn confirm_submission(
         .application(caller.user_id, id)
         .await?
         .ok_or_else(not_found)?;
-    let awaiting = application.submission.as_ref().is_some_and(|s| {
-        s.channel == ApplyChannel::Link && s.state == SubmissionState::AwaitingConfirmation
-    });
+    let awaiting = application
+        .submission
+        .as_ref()
+        .is_some_and(|s| s.state == SubmissionState::AwaitingConfirmation);
     let updated = if awaiting {
         store
             .update_submission(
@@ -990,7 +1056,7 @@ pub async fn confirm_submission(
     updated.map(|a| Json(a.into())).ok_or_else(|| {
         ApiError::conflict(
             "nothing_to_confirm",
-            "no link submission of this application awaits confirmation",
+            "no submission of this application awaits confirmation",
         )
     })
 }

@@ -5,6 +5,7 @@ pub mod applications;
 pub mod audit;
 pub mod auth;
 pub mod health;
+pub mod hh;
 pub mod ingest;
 pub mod jobs;
 pub mod me;
