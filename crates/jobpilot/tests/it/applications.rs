@@ -115,7 +115,7 @@ async fn submit(app: &TestApp, token: &str, id: &str, body: Value) -> reqwest::R
 }
 
 /// Waits until the application's submission reaches one of `states`.
-async fn submission_in(app: &TestApp, token: &str, id: &str, states: &[&str]) -> Value {
+pub(crate) async fn submission_in(app: &TestApp, token: &str, id: &str, states: &[&str]) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let application = get_json(app, token, &format!("/api/v1/applications/{id}")).await;

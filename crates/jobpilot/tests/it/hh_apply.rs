@@ -19,6 +19,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::{
+    applications::submission_in,
     harness::{Db, TestApp, assert_error},
     resumes::{INTERNAL_KEY, job, push_jobs},
 };
@@ -219,26 +220,6 @@ async fn callback(app: &TestApp, token: &str, code: &str, state: &str) -> reqwes
     app.client.get(url).bearer_auth(token).send().await.unwrap()
 }
 
-async fn submission(app: &TestApp, token: &str, id: &str, states: &[&str]) -> Value {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let application: Value = app
-            .get_as(&format!("/api/v1/applications/{id}"), token)
-            .await
-            .json()
-            .await
-            .unwrap();
-        if states.contains(&application["submission"]["state"].as_str().unwrap_or("")) {
-            return application;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "never reached {states:?}: {application}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
-
 async fn submit(app: &TestApp, token: &str, id: &str, resume: &str) -> reqwest::Response {
     app.send_as(
         Method::POST,
@@ -331,7 +312,7 @@ async fn a_connected_account_applies_and_refreshes_its_token(db: Db) {
     hh.script(&[(403, Some("error_token_expired.json"))]);
     let response = submit(&app, token, &id, &resume).await;
     assert_eq!(response.status(), 202);
-    let sent = submission(&app, token, &id, &["sent", "failed"]).await;
+    let sent = submission_in(&app, token, &id, &["sent", "failed"]).await;
     assert_eq!(sent["submission"]["state"], "sent", "{sent}");
     assert_eq!(sent["submission"]["external_id"], "4815162342");
     assert_eq!(sent["status"], "applied");
@@ -389,7 +370,7 @@ async fn each_refusal_is_a_clear_state(db: Db) {
         let id = hh_application(&app, token, vacancy).await;
         hh.script(&[(status, Some(body))]);
         assert_eq!(submit(&app, token, &id, "r1").await.status(), 202);
-        let done = submission(&app, token, &id, &["failed", "sent"]).await;
+        let done = submission_in(&app, token, &id, &["failed", "sent"]).await;
         assert_eq!(done["submission"]["state"], state, "{body}: {done}");
         let error = done["submission"]["error"].as_str().unwrap_or_default();
         assert!(error.contains(says), "{body}: {error}");
@@ -416,7 +397,7 @@ async fn each_refusal_is_a_clear_state(db: Db) {
         assert!(std::time::Instant::now() < deadline, "never waited: {task}");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let waiting = submission(&app, token, &id, &["queued"]).await;
+    let waiting = submission_in(&app, token, &id, &["queued"]).await;
     assert!(
         waiting["submission"]["error"]
             .as_str()
