@@ -407,7 +407,68 @@ async fn each_refusal_is_a_clear_state(db: Db) {
     app.stop().await.unwrap();
 }
 
+async fn an_interrupted_send_is_retried_and_hh_tells_the_repeat(db: Db) {
+    let hh = HhStub::start().await;
+    let Some(app) = app(db, &hh).await else {
+        return;
+    };
+    let seeker = app.user("seeker@example.org", domain::Role::Seeker).await;
+    let token = &seeker.access;
+    let state = connect(&app, token).await;
+    assert_eq!(
+        callback(&app, token, "good-code", &state).await.status(),
+        200
+    );
+    let id = hh_application(&app, token, VACANCY).await;
+    let me: Value = app.get_as("/api/v1/me", token).await.json().await.unwrap();
+    let user = domain::UserId::from_uuid(me["id"].as_str().unwrap().parse().unwrap());
+    let application = domain::ApplicationId::from_uuid(id.parse().unwrap());
+    // The first attempt reached HH.ru and the process died before recording it: the
+    // submission is left "sending", with a task that never runs.
+    let parked = tasks::NewTask::new("test.parked", json!({}))
+        .with_scheduled_at(chrono::Utc::now() + chrono::Duration::days(30));
+    let now = chrono::Utc::now();
+    app.store
+        .submit_application(
+            user,
+            application,
+            &store::applications::NewSubmission {
+                channel: domain::ApplyChannel::Hh,
+                to_address: None,
+                apply_url: None,
+                hh_resume_id: Some("r1".into()),
+                now,
+            },
+            parked,
+        )
+        .await
+        .unwrap();
+    app.store
+        .update_submission(
+            user,
+            application,
+            &[domain::SubmissionState::Queued],
+            &store::applications::SubmissionUpdate::to(domain::SubmissionState::Sending, now),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    // The redelivered task sends again; HH.ru answers that the application exists.
+    hh.script(&[(403, Some("error_already_applied.json"))]);
+    let task = tasks::Queue::new(app.state.tasks().clone())
+        .enqueue(web::applications::submit_task(user, application))
+        .await
+        .unwrap();
+    app.wait_for_task(&task.to_string(), token).await;
+    let done = submission_in(&app, token, &id, &["sent", "failed", "unknown"]).await;
+    assert_eq!(done["submission"]["state"], "sent", "{done}");
+    assert_eq!(done["status"], "applied");
+    assert_eq!(hh.seen.lock().unwrap().negotiations.len(), 1);
+    app.stop().await.unwrap();
+}
+
 crate::on_both_databases!(
     a_connected_account_applies_and_refreshes_its_token,
     each_refusal_is_a_clear_state,
+    an_interrupted_send_is_retried_and_hh_tells_the_repeat,
 );
