@@ -30,6 +30,9 @@ struct Args {
     per_user: usize,
     sockets: usize,
     samples: usize,
+    /// Submits per second from all users together (each user waits its share between two);
+    /// 0: as fast as answers come (a closed loop).
+    rate: f64,
 }
 
 fn args() -> Args {
@@ -40,6 +43,7 @@ fn args() -> Args {
         per_user: 4,
         sockets: 0,
         samples: 200,
+        rate: 0.0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -51,6 +55,7 @@ fn args() -> Args {
             "--per-user" => args.per_user = value.parse().expect("--per-user"),
             "--sockets" => args.sockets = value.parse().expect("--sockets"),
             "--samples" => args.samples = value.parse().expect("--samples"),
+            "--rate" => args.rate = value.parse().expect("--rate"),
             other => panic!("unknown option {other}"),
         }
     }
@@ -230,13 +235,21 @@ async fn setup(client: &reqwest::Client, args: &Args) -> Vec<User> {
 
 async fn submit_load(client: &reqwest::Client, args: &Args, users: &[User]) -> bool {
     let started = Instant::now();
-    let results: Vec<Vec<(Duration, bool)>> = stream::iter(users)
-        .map(|user| {
+    // Open loop: each user submits once every `gap`, starting at a random phase.
+    let gap = (args.rate > 0.0).then(|| Duration::from_secs_f64(users.len() as f64 / args.rate));
+    let results: Vec<Vec<(Duration, bool)>> = stream::iter(users.iter().enumerate())
+        .map(|(i, user)| {
             let client = client.clone();
             let base = args.base.clone();
             async move {
                 let mut out = Vec::new();
+                let mut next = Instant::now()
+                    + gap.map_or(Duration::ZERO, |g| g.mul_f64(i as f64 / users.len() as f64));
                 for id in &user.applications {
+                    if let Some(gap) = gap {
+                        tokio::time::sleep_until(next.into()).await;
+                        next += gap;
+                    }
                     let sent = Instant::now();
                     let response = client
                         .post(format!("{base}/api/v1/applications/{id}/submit"))
@@ -259,8 +272,12 @@ async fn submit_load(client: &reqwest::Client, args: &Args, users: &[User]) -> b
     let wall = started.elapsed();
     let all: Vec<(Duration, bool)> = results.into_iter().flatten().collect();
     let failed = all.iter().filter(|(_, ok)| !ok).count();
+    let mode = match gap {
+        Some(_) => format!("{} users at {:.0} submits/s in all", users.len(), args.rate),
+        None => format!("{} users submitting back to back", users.len()),
+    };
     report(
-        &format!("submit (202) with {} concurrent users", users.len()),
+        &format!("submit (202), {mode}"),
         all.into_iter().map(|(d, _)| d).collect(),
         wall,
     );
@@ -294,7 +311,7 @@ async fn socket_load(client: &reqwest::Client, args: &Args, users: &[User]) -> b
     let mut feeds = Vec::new();
     let mut opened = 0;
     for user in users {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Instant>();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, String)>();
         for _ in 0..per_user {
             if opened == args.sockets {
                 break;
@@ -304,10 +321,19 @@ async fn socket_load(client: &reqwest::Client, args: &Args, users: &[User]) -> b
             let tx = tx.clone();
             tokio::spawn(async move {
                 while let Some(Ok(message)) = socket.next().await {
-                    if let tungstenite::Message::Text(_) = message
-                        && tx.send(Instant::now()).is_err()
-                    {
-                        return;
+                    if let tungstenite::Message::Text(text) = message {
+                        let at = Instant::now();
+                        let event: Value = serde_json::from_str(&text).unwrap_or_default();
+                        if event["kind"] != "application.status" {
+                            continue;
+                        }
+                        let id = event["data"]["application_id"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned();
+                        if tx.send((at, id)).is_err() {
+                            return;
+                        }
                     }
                 }
             });
@@ -335,12 +361,19 @@ async fn socket_load(client: &reqwest::Client, args: &Args, users: &[User]) -> b
             .unwrap();
         assert_eq!(response.status(), 200);
         let mut feed = feeds[i].lock().await;
-        for _ in 0..expected {
-            match tokio::time::timeout(Duration::from_secs(5), feed.recv()).await {
-                Ok(Some(at)) => latencies.push(at.saturating_duration_since(sent)),
-                _ => missing += 1,
+        let mut got = 0;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while got < expected {
+            match tokio::time::timeout_at(deadline, feed.recv()).await {
+                Ok(Some((at, event_for))) if event_for == *id => {
+                    latencies.push(at.saturating_duration_since(sent));
+                    got += 1;
+                }
+                Ok(Some(_)) => {}
+                _ => break,
             }
         }
+        missing += expected - got;
     }
     report(
         &format!("event delivery to {opened} open sockets (move sent → event received)"),
