@@ -42,6 +42,11 @@ pub struct JobSummary {
     pub title: String,
     pub company: Option<String>,
     pub url: String,
+    /// The address an e-mail submission goes to when no `to` is given: the first one the
+    /// posting names. Shown by `GET /api/v1/applications/{id}` (absent in lists), so the user
+    /// sees it before confirming.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apply_email: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -107,6 +112,7 @@ impl From<Application> for ApplicationView {
                 title: a.job_title,
                 company: a.job_company,
                 url: a.job_url,
+                apply_email: None,
             },
             created_at: a.created_at,
             updated_at: a.updated_at,
@@ -362,7 +368,10 @@ pub async fn get_application(
         .application(caller.user_id, ApplicationId::from_uuid(id))
         .await?
         .ok_or_else(not_found)?;
-    Ok(Json(application.into()))
+    let job = state.store().job(application.job_id).await?;
+    let mut view = ApplicationView::from(application);
+    view.job.apply_email = job.and_then(|job| apply::posting_address(&job.posting));
+    Ok(Json(view))
 }
 
 /// Moves an application along the pipeline (saved → applied → interviewing → offer →
