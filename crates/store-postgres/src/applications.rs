@@ -457,10 +457,13 @@ impl ApplicationStore for PostgresStore {
             "documents",
             None,
             None,
-            Some(&format!(
-                "version {} ({})",
-                version.version, version.generator
-            )),
+            Some(&match &documents.note {
+                Some(note) => format!(
+                    "version {} ({}): {note}",
+                    version.version, version.generator
+                ),
+                None => format!("version {} ({})", version.version, version.generator),
+            }),
             now,
         )
         .await?;

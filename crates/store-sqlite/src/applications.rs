@@ -472,10 +472,13 @@ impl ApplicationStore for SqliteStore {
             "documents",
             None,
             None,
-            Some(&format!(
-                "version {} ({})",
-                version.version, version.generator
-            )),
+            Some(&match &documents.note {
+                Some(note) => format!(
+                    "version {} ({}): {note}",
+                    version.version, version.generator
+                ),
+                None => format!("version {} ({})", version.version, version.generator),
+            }),
             now,
         )
         .await?;

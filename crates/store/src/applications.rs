@@ -102,6 +102,8 @@ pub struct DocumentVersion {
 #[derive(Debug, Clone)]
 pub struct NewDocuments {
     pub generator: String,
+    /// Kept in the history with the version, e.g. why the template wrote it.
+    pub note: Option<String>,
     pub model: Option<String>,
     pub cover_letter: String,
     pub cv_summary: String,

@@ -209,10 +209,10 @@ pub async fn generate(
     };
     let resume = resume_of(store, &application).await?;
     let writing = writing_context(&job, resume.as_ref());
-    let (documents, generator, model) = match &context.llm {
-        None => (ai::template_documents(&writing), "template", None),
+    let (documents, generator, model, note) = match &context.llm {
+        None => (ai::template_documents(&writing), "template", None, None),
         Some(llm) => match ai::llm_documents(llm, &writing).await {
-            Ok(documents) => (documents, "llm", Some(llm.model().to_owned())),
+            Ok(documents) => (documents, "llm", Some(llm.model().to_owned()), None),
             // Worth another attempt later (the model server is down or busy)...
             Err(error) if error.is_retryable() && !task.is_last_attempt() => {
                 return Err(TaskError::retry(error));
@@ -220,12 +220,19 @@ pub async fn generate(
             // ...else the template writes them, and the history says why.
             Err(error) => {
                 tracing::warn!(%error, application = %id, "language model failed; template used");
-                (ai::template_documents(&writing), "template", None)
+                let note = format!("the language model failed ({error}); a template wrote it");
+                (
+                    ai::template_documents(&writing),
+                    "template",
+                    None,
+                    Some(note),
+                )
             }
         },
     };
     let new = NewDocuments {
         generator: generator.to_owned(),
+        note,
         model,
         cover_letter: documents.cover_letter,
         cv_summary: documents.cv_summary,
@@ -375,6 +382,7 @@ async fn letter(
     let documents = ai::template_documents(&writing_context(&job, resume));
     let new = NewDocuments {
         generator: "template".into(),
+        note: Some("written for the e-mail, which needed a letter".into()),
         model: None,
         cover_letter: documents.cover_letter.clone(),
         cv_summary: documents.cv_summary,

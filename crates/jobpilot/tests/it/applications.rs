@@ -657,6 +657,16 @@ async fn a_language_model_writes_documents_and_garbage_falls_back_to_the_templat
             .unwrap()
             .contains("Rust Engineer")
     );
+    // The history says why.
+    let events = get_json(&app, token, &format!("/api/v1/applications/{id}/events")).await;
+    let documents = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "documents")
+        .unwrap();
+    let detail = documents["detail"].as_str().unwrap();
+    assert!(detail.contains("the language model failed"), "{detail}");
     app.stop().await.unwrap();
 }
 

@@ -663,6 +663,7 @@ pub async fn edit_documents(
     }
     let documents = NewDocuments {
         generator: "edited".to_owned(),
+        note: None,
         model: None,
         cover_letter: request.cover_letter,
         cv_summary: request.cv_summary,
