@@ -187,17 +187,25 @@ async fn move_in(
 }
 
 impl SqliteStore {
-    /// A transaction that writes after reading: it takes the write lock up front, so the busy
-    /// timeout applies and no stale snapshot can fail it.
-    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await
+    /// A transaction that writes after reading: it queues for this database's write gate, then
+    /// takes SQLite's write lock up front, so no stale snapshot can fail it. Keep the guard
+    /// until the transaction ends.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<(WriteGuard, Transaction<'static, Sqlite>), sqlx::Error> {
+        let guard = tasks::sqlite_write_gate(&self.pool).lock_owned().await;
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok((guard, tx))
     }
 }
+
+/// Held while a write transaction runs.
+pub(crate) type WriteGuard = tokio::sync::OwnedMutexGuard<()>;
 
 #[async_trait]
 impl ApplicationStore for SqliteStore {
     async fn create_application(&self, new: &NewApplication) -> StoreResult<Application> {
-        let mut tx = self.begin_write().await.map_err(db_error)?;
+        let (_writing, mut tx) = self.begin_write().await.map_err(db_error)?;
         // The job must exist, and the resume must be the user's.
         let resume_ok = match new.resume_id {
             None => true,
@@ -300,7 +308,7 @@ impl ApplicationStore for SqliteStore {
     ) -> StoreResult<MoveOutcome> {
         // A concurrent move makes the compare-and-swap miss: read again and decide again.
         for _ in 0..5 {
-            let mut tx = self.begin_write().await.map_err(db_error)?;
+            let (_writing, mut tx) = self.begin_write().await.map_err(db_error)?;
             let Some(current) = fetch_application(&mut tx, user, id).await? else {
                 return Ok(MoveOutcome::NotFound);
             };
@@ -331,7 +339,7 @@ impl ApplicationStore for SqliteStore {
         text: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let mut tx = self.begin_write().await.map_err(db_error)?;
+        let (_writing, mut tx) = self.begin_write().await.map_err(db_error)?;
         let touched =
             sqlx::query("UPDATE applications SET updated_at = ?1 WHERE id = ?2 AND user_id = ?3")
                 .bind(now)
@@ -440,7 +448,7 @@ impl ApplicationStore for SqliteStore {
         documents: &NewDocuments,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<DocumentVersion>> {
-        let mut tx = self.begin_write().await.map_err(db_error)?;
+        let (_writing, mut tx) = self.begin_write().await.map_err(db_error)?;
         if fetch_application(&mut tx, user, id).await?.is_none() {
             return Ok(None);
         }
@@ -525,7 +533,7 @@ impl ApplicationStore for SqliteStore {
         submission: &NewSubmission,
         task: tasks::NewTask,
     ) -> StoreResult<SubmitOutcome> {
-        let mut tx = self.begin_write().await.map_err(db_error)?;
+        let (_writing, mut tx) = self.begin_write().await.map_err(db_error)?;
         let Some(application) = fetch_application(&mut tx, user, id).await? else {
             return Ok(SubmitOutcome::NotFound);
         };
@@ -555,7 +563,7 @@ impl ApplicationStore for SqliteStore {
             // Another request got there first: its submission stands, this one enqueues nothing.
             Err(e) if is_unique_violation(&e) => {
                 drop(tx);
-                let mut tx = self.begin_write().await.map_err(db_error)?;
+                let mut tx = self.pool.begin().await.map_err(db_error)?;
                 let existing = existing_submission(&mut tx, &application).await?;
                 return existing
                     .map(SubmitOutcome::AlreadySubmitted)
@@ -585,7 +593,7 @@ impl ApplicationStore for SqliteStore {
         from: &[SubmissionState],
         update: &SubmissionUpdate,
     ) -> StoreResult<Option<Application>> {
-        let mut tx = self.begin_write().await.map_err(db_error)?;
+        let (_writing, mut tx) = self.begin_write().await.map_err(db_error)?;
         let Some(application) = fetch_application(&mut tx, user, id).await? else {
             return Ok(None);
         };

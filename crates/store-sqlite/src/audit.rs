@@ -68,6 +68,8 @@ impl AuditStore for SqliteStore {
         if events.is_empty() {
             return Ok(());
         }
+        let gate = tasks::sqlite_write_gate(&self.pool);
+        let _writing = gate.lock().await;
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let count = i64::try_from(events.len()).unwrap_or(i64::MAX);
         let (mut seq, mut previous) = take_head(&mut tx, count).await?;

@@ -150,6 +150,8 @@ impl ResumeStore for SqliteStore {
             .bind(now)
             .bind(text_id(id.as_uuid())),
         };
+        let gate = tasks::sqlite_write_gate(&self.pool);
+        let _writing = gate.lock().await;
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let Some(row) = query.fetch_optional(&mut *tx).await.map_err(db_error)? else {
             return Ok(false);

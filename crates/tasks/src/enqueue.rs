@@ -97,14 +97,22 @@ impl Queue {
 
     pub async fn enqueue(&self, task: NewTask) -> Result<TaskId> {
         match &self.db {
-            TaskDb::Sqlite(pool) => enqueue(&mut *pool.acquire().await?, task).await,
+            TaskDb::Sqlite(pool) => {
+                let gate = crate::sqlite::write_gate(pool);
+                let _writing = gate.lock().await;
+                enqueue(&mut *pool.acquire().await?, task).await
+            }
             TaskDb::Postgres(pool) => enqueue(&mut *pool.acquire().await?, task).await,
         }
     }
 
     pub async fn enqueue_many(&self, tasks: &[NewTask]) -> Result<Vec<TaskId>> {
         match &self.db {
-            TaskDb::Sqlite(pool) => enqueue_many(&mut *pool.acquire().await?, tasks).await,
+            TaskDb::Sqlite(pool) => {
+                let gate = crate::sqlite::write_gate(pool);
+                let _writing = gate.lock().await;
+                enqueue_many(&mut *pool.acquire().await?, tasks).await
+            }
             TaskDb::Postgres(pool) => enqueue_many(&mut *pool.acquire().await?, tasks).await,
         }
     }

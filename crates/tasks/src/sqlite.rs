@@ -95,6 +95,33 @@ fn task_from_row(row: &SqliteRow) -> Result<Task> {
     })
 }
 
+/// One writer at a time per SQLite database, queued in this process. Without it, a writer
+/// that finds the database locked waits in SQLite's busy handler, which sleeps 1, 2, 5, 10, …
+/// ms between tries: under contention the queue turns into tail latency. Every write of the
+/// queue and of the store's busiest transactions holds it for the whole transaction; code
+/// holding it never awaits another gated write.
+pub fn write_gate(pool: &SqlitePool) -> Arc<tokio::sync::Mutex<()>> {
+    use std::{
+        collections::HashMap,
+        sync::{LazyLock, Mutex, PoisonError, Weak},
+    };
+    static GATES: LazyLock<Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>> =
+        LazyLock::new(|| Mutex::new(HashMap::new()));
+    let key = pool
+        .connect_options()
+        .get_filename()
+        .to_string_lossy()
+        .into_owned();
+    let mut gates = GATES.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(gate) = gates.get(&key).and_then(Weak::upgrade) {
+        return gate;
+    }
+    gates.retain(|_, gate| gate.strong_count() > 0);
+    let gate = Arc::new(tokio::sync::Mutex::new(()));
+    gates.insert(key, Arc::downgrade(&gate));
+    gate
+}
+
 /// Fires [`WAKE`] when the caller's transaction commits (or at once, outside a transaction),
 /// and not when it rolls back.
 async fn wake_on_commit(conn: &mut SqliteConnection) -> Result<()> {
@@ -192,6 +219,8 @@ pub(crate) async fn claim(
     lease: Duration,
     limit: usize,
 ) -> Result<Vec<Task>> {
+    let gate = write_gate(pool);
+    let _writing = gate.lock().await;
     let now = ms(Utc::now());
     // Every expression of SET reads the row as it was: `attempt + 1` is the attempt starting.
     let rows = sqlx::query(concat!(
@@ -231,6 +260,8 @@ pub(crate) async fn complete(
     owner: &str,
     attempts: &[(TaskId, i32)],
 ) -> Result<u64> {
+    let gate = write_gate(pool);
+    let _writing = gate.lock().await;
     let ids: Vec<String> = attempts.iter().map(|(id, _)| id.to_string()).collect();
     let keys: Vec<String> = attempts
         .iter()
@@ -261,6 +292,8 @@ pub(crate) async fn finish(
     attempt: i32,
     finish: &Finish,
 ) -> Result<bool> {
+    let gate = write_gate(pool);
+    let _writing = gate.lock().await;
     let now = Utc::now();
     let error = finish
         .error
@@ -291,6 +324,8 @@ pub(crate) async fn finish(
 }
 
 pub(crate) async fn heartbeat(pool: &SqlitePool, owner: &str, lease: Duration) -> Result<u64> {
+    let gate = write_gate(pool);
+    let _writing = gate.lock().await;
     let done = sqlx::query(
         "UPDATE tasks SET lease_expires_at = ?1 WHERE lease_owner = ?2 AND state = 'executing'",
     )
@@ -302,6 +337,8 @@ pub(crate) async fn heartbeat(pool: &SqlitePool, owner: &str, lease: Duration) -
 }
 
 pub(crate) async fn release(pool: &SqlitePool, owner: &str) -> Result<u64> {
+    let gate = write_gate(pool);
+    let _writing = gate.lock().await;
     let released: Vec<String> = sqlx::query_scalar(
         "UPDATE tasks SET state = 'available', attempt = attempt - 1, scheduled_at = ?1,
                           lease_owner = NULL, lease_expires_at = NULL
@@ -326,6 +363,8 @@ fn changed(ids: &[String]) -> Result<u64> {
 }
 
 pub(crate) async fn rescue(pool: &SqlitePool, message: &str) -> Result<u64> {
+    let gate = write_gate(pool);
+    let _writing = gate.lock().await;
     let now = Utc::now();
     let rescued: Vec<String> = sqlx::query_scalar(
         "UPDATE tasks SET
@@ -348,6 +387,8 @@ pub(crate) async fn rescue(pool: &SqlitePool, message: &str) -> Result<u64> {
 
 /// Deletes up to `batch` finished tasks and cron fires older than `before`; returns how many.
 pub(crate) async fn prune(pool: &SqlitePool, before: DateTime<Utc>, batch: i64) -> Result<u64> {
+    let gate = write_gate(pool);
+    let _writing = gate.lock().await;
     let tasks = sqlx::query(
         "DELETE FROM tasks WHERE id IN
              (SELECT id FROM tasks WHERE finished_at < ?1 LIMIT ?2)",
@@ -375,6 +416,8 @@ pub(crate) async fn fire_cron(
     fire_at: DateTime<Utc>,
     task: &NewTask,
 ) -> Result<Option<TaskId>> {
+    let gate = write_gate(pool);
+    let _writing = gate.lock().await;
     let mut tx = pool.begin().await?;
     let id = TaskId::new();
     let fired = sqlx::query(
@@ -438,6 +481,8 @@ pub(crate) async fn set_state(
     to: TaskState,
     note: Option<&AttemptError>,
 ) -> Result<bool> {
+    let gate = write_gate(pool);
+    let _writing = gate.lock().await;
     let now = ms(Utc::now());
     let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
     let note = note.map(serde_json::to_string).transpose()?;
