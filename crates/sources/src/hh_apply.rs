@@ -424,7 +424,7 @@ impl HhApplyClient {
                 .headers()
                 .get(header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| error::parse_retry_after(v, Utc::now()));
+                .and_then(|v| crate::http::retry::parse_retry_after(v, Utc::now()));
             let wait = retry_after
                 .map(|d| format!(" (retry after {}s)", d.as_secs()))
                 .unwrap_or_default();
@@ -502,7 +502,7 @@ impl HhApplyClient {
             };
         }
         let is_builder = err.is_builder();
-        let message = shown(&error_chain(&err.without_url()), secrets);
+        let message = shown(&crate::http::error_chain(&err.without_url()), secrets);
         if is_builder {
             return HhError::Config(format!("cannot build the request to {what}: {message}"));
         }
@@ -511,21 +511,6 @@ impl HhApplyClient {
             retry_after: None,
         }
     }
-}
-
-/// An error and its causes on one line: the cause ("connection refused") is the useful part.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut message = err.to_string();
-    let mut cause = err.source();
-    while let Some(inner) = cause {
-        let text = inner.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        cause = inner.source();
-    }
-    message
 }
 
 /// The `Authorization` header for a user's token, marked sensitive so no debug output shows it.

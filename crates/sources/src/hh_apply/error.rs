@@ -255,23 +255,6 @@ pub(super) fn shown(text: &str, secrets: &[&str]) -> String {
     }
 }
 
-/// Reads `Retry-After` as delay-seconds or an HTTP date (RFC 9110 §10.2.3).
-pub(super) fn parse_retry_after(
-    value: &str,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    Some(
-        (date.with_timezone(&chrono::Utc) - now)
-            .to_std()
-            .unwrap_or(Duration::ZERO),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,21 +326,5 @@ mod tests {
         );
         let long = shown(&"x".repeat(1000), &[]);
         assert_eq!(long.chars().count(), SHOWN_MAX_CHARS + 1);
-    }
-
-    #[test]
-    fn retry_after_accepts_seconds_and_dates() {
-        let now = chrono::DateTime::parse_from_rfc3339("2026-11-18T10:00:00Z")
-            .unwrap()
-            .with_timezone(&chrono::Utc);
-        assert_eq!(
-            parse_retry_after(" 30 ", now),
-            Some(Duration::from_secs(30))
-        );
-        assert_eq!(
-            parse_retry_after("Wed, 18 Nov 2026 10:00:05 GMT", now),
-            Some(Duration::from_secs(5))
-        );
-        assert_eq!(parse_retry_after("later", now), None);
     }
 }

@@ -4,7 +4,7 @@
 mod breaker;
 mod config;
 mod redact;
-mod retry;
+pub(crate) mod retry;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -398,7 +398,7 @@ impl HttpClient {
 
 /// An error and all its causes on one line, since the cause is usually the useful part
 /// ("connection refused").
-fn error_chain(err: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
     let mut message = err.to_string();
     let mut cause = err.source();
     while let Some(inner) = cause {
