@@ -209,36 +209,24 @@ pub async fn generate(
     };
     let resume = resume_of(store, &application).await?;
     let writing = writing_context(&job, resume.as_ref());
-    let (documents, generator, model, note) = match &context.llm {
-        None => (ai::template_documents(&writing), "template", None, None),
-        Some(llm) => match ai::llm_documents(llm, &writing).await {
-            Ok(documents) => (documents, "llm", Some(llm.model().to_owned()), None),
+    let (documents, generator, failure) =
+        match ai::documents_or_retry(context.llm.as_deref(), &writing).await {
+            Ok(generated) => generated,
             // Worth another attempt later (the model server is down or busy)...
-            Err(error) if error.is_retryable() && !task.is_last_attempt() => {
-                return Err(TaskError::retry(error));
-            }
-            // ...else the template writes them, and the history says why.
-            Err(error) => {
-                tracing::warn!(%error, application = %id, "language model failed; template used");
-                let note = format!("the language model failed ({error}); a template wrote it");
-                (
-                    ai::template_documents(&writing),
-                    "template",
-                    None,
-                    Some(note),
-                )
-            }
-        },
-    };
-    let new = NewDocuments {
-        generator: generator.to_owned(),
-        note,
-        model,
-        cover_letter: documents.cover_letter,
-        cv_summary: documents.cv_summary,
-        interview_questions: serde_json::to_value(&documents.interview_questions)
-            .map_err(TaskError::discard)?,
-    };
+            Err(error) if !task.is_last_attempt() => return Err(TaskError::retry(error)),
+            // ...else the template writes them, as for any other failure of the model.
+            Err(error) => (
+                ai::template_documents(&writing),
+                ai::Generator::Template,
+                Some(error),
+            ),
+        };
+    // The history says why the template wrote them when a model is configured.
+    let note = failure.map(|error| {
+        tracing::warn!(%error, application = %id, "language model failed; template used");
+        format!("the language model failed ({error}); a template wrote it")
+    });
+    let new = new_documents(documents, &generator, note).map_err(TaskError::discard)?;
     match store
         .add_documents(user, id, &new, Utc::now())
         .await
@@ -247,6 +235,26 @@ pub async fn generate(
         Some(_) => Ok(Outcome::Complete),
         None => Ok(Outcome::Cancel("the application was deleted".into())),
     }
+}
+
+/// A version of the documents as the store keeps it.
+fn new_documents(
+    documents: ai::Documents,
+    generator: &ai::Generator,
+    note: Option<String>,
+) -> Result<NewDocuments, serde_json::Error> {
+    let (generator, model) = match generator {
+        ai::Generator::Template => ("template", None),
+        ai::Generator::Llm { model } => ("llm", Some(model.clone())),
+    };
+    Ok(NewDocuments {
+        generator: generator.to_owned(),
+        note,
+        model,
+        cover_letter: documents.cover_letter,
+        cv_summary: documents.cv_summary,
+        interview_questions: serde_json::to_value(&documents.interview_questions)?,
+    })
 }
 
 /// The start of the next UTC day: when daily caps reset.
@@ -380,20 +388,18 @@ async fn letter(
         .map_err(Prep::store)?
         .ok_or_else(|| Prep::Fail("the job no longer exists".into()))?;
     let documents = ai::template_documents(&writing_context(&job, resume));
-    let new = NewDocuments {
-        generator: "template".into(),
-        note: Some("written for the e-mail, which needed a letter".into()),
-        model: None,
-        cover_letter: documents.cover_letter.clone(),
-        cv_summary: documents.cv_summary,
-        interview_questions: serde_json::to_value(&documents.interview_questions)
-            .map_err(|e| Prep::Fail(e.to_string()))?,
-    };
+    let letter = documents.cover_letter.clone();
+    let new = new_documents(
+        documents,
+        &ai::Generator::Template,
+        Some("written for the e-mail, which needed a letter".into()),
+    )
+    .map_err(|e| Prep::Fail(e.to_string()))?;
     store
         .add_documents(user, id, &new, Utc::now())
         .await
         .map_err(Prep::store)?;
-    Ok(documents.cover_letter)
+    Ok(letter)
 }
 
 /// The resume file, opened, to attach.
