@@ -583,7 +583,10 @@ impl ApplicationStore for SqliteStore {
         )
         .await?;
         tx.commit().await.map_err(db_error)?;
-        Ok(SubmitOutcome::Queued { task_id })
+        Ok(SubmitOutcome::Queued {
+            task_id,
+            submission: submission.recorded(task_id),
+        })
     }
 
     async fn update_submission(

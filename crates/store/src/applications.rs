@@ -119,12 +119,32 @@ pub struct NewSubmission {
     pub now: DateTime<Utc>,
 }
 
+impl NewSubmission {
+    /// The submission as just recorded, queued for its task.
+    pub fn recorded(&self, task_id: tasks::TaskId) -> Submission {
+        Submission {
+            channel: self.channel,
+            state: SubmissionState::Queued,
+            task_id: Some(task_id.0),
+            to_address: self.to_address.clone(),
+            apply_url: self.apply_url.clone(),
+            hh_resume_id: self.hh_resume_id.clone(),
+            external_id: None,
+            error: None,
+            created_at: self.now,
+            updated_at: self.now,
+            sent_at: None,
+        }
+    }
+}
+
 /// What asking to submit did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SubmitOutcome {
     /// Recorded, with its task enqueued in the same transaction.
     Queued {
         task_id: tasks::TaskId,
+        submission: Submission,
     },
     /// This user submitted to this job before (from this or an earlier application): nothing new.
     AlreadySubmitted(Submission),

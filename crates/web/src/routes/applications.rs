@@ -857,7 +857,10 @@ async fn submit_one(
         .submit_application(user, id, &submission, task)
         .await?
     {
-        SubmitOutcome::Queued { task_id } => {
+        SubmitOutcome::Queued {
+            task_id,
+            submission: recorded,
+        } => {
             audit(
                 state,
                 client,
@@ -871,17 +874,12 @@ async fn submit_one(
                 ],
             )
             .await;
-            let submission = store
-                .application(user, id)
-                .await?
-                .and_then(|a| a.submission)
-                .map(SubmissionView::from);
             Ok((
                 StatusCode::ACCEPTED,
                 SubmitView {
                     task_id: Some(task_id.0),
                     already_submitted: false,
-                    submission,
+                    submission: Some(recorded.into()),
                 },
             ))
         }
