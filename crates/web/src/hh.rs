@@ -87,18 +87,25 @@ pub async fn save(
     user: UserId,
     tokens: &HhTokens,
 ) -> Result<(), store::StoreError> {
-    let row = user.to_string();
-    let access = keys.seal(
-        tokens.access_token.expose_secret().as_bytes(),
-        access_place(&row),
-    );
-    let refresh = keys.seal(
-        tokens.refresh_token.expose_secret().as_bytes(),
-        refresh_place(&row),
-    );
+    let (access, refresh) = seal(keys, user, tokens);
     store
         .save_hh_connection(user, &access, &refresh, tokens.expires_at, Utc::now())
         .await
+}
+
+/// The tokens sealed for their columns of the user's row.
+fn seal(keys: &KeyRing, user: UserId, tokens: &HhTokens) -> (domain::Sealed, domain::Sealed) {
+    let row = user.to_string();
+    (
+        keys.seal(
+            tokens.access_token.expose_secret().as_bytes(),
+            access_place(&row),
+        ),
+        keys.seal(
+            tokens.refresh_token.expose_secret().as_bytes(),
+            refresh_place(&row),
+        ),
+    )
 }
 
 /// The user's access token; refreshed first when HH considers it expired (`force`: because
@@ -136,14 +143,7 @@ pub async fn access_token(
         Err(HhError::BadAuthorization { reason }) => return Err(TokenError::Reconnect(reason)),
         Err(other) => return Err(TokenError::Hh(other)),
     };
-    let access = keys.seal(
-        tokens.access_token.expose_secret().as_bytes(),
-        access_place(&row),
-    );
-    let refresh = keys.seal(
-        tokens.refresh_token.expose_secret().as_bytes(),
-        refresh_place(&row),
-    );
+    let (access, refresh) = seal(keys, user, &tokens);
     let replaced = store
         .replace_hh_tokens(
             user,
