@@ -1,9 +1,11 @@
 //! Scratch databases for tests: a SQLite file in a temporary directory, or a fresh PostgreSQL
 //! database created through `JOBPILOT_TEST_POSTGRES_URL` and dropped when the test ends; and
-//! [`smtp::SmtpSink`], a small SMTP server for mail tests.
+//! [`smtp::SmtpSink`], a small SMTP server for mail tests; and [`browser::Browser`], a headless
+//! Chromium for the web UI's tests.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod browser;
 pub mod smtp;
 
 use sqlx::{Connection as _, PgConnection};

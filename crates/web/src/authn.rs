@@ -121,25 +121,11 @@ impl FromRequestParts<AppState> for Authenticated {
                 }
             },
         };
-        let claims = state
-            .tokens()
-            .verify(token, Utc::now())
-            .map_err(|e| ApiError::unauthorized("invalid_token", format!("{e}; sign in again")))?;
-        let session_id = claims.session_id();
-        let Some(user) = state
-            .sessions()
-            .open_session_user(state, session_id)
-            .await?
-            .filter(|user| user.id == claims.user_id())
-        else {
-            return Err(ApiError::unauthorized(
-                "invalid_token",
-                "this session has ended; sign in again",
-            ));
-        };
+        let caller = authenticate_session(state, token).await?;
         // A browser sends cookies on its own: a state-changing request must also prove it comes
         // from our pages.
-        if from_cookie
+        if let Credential::Session(session_id) = caller.credential
+            && from_cookie
             && crate::cookies::needs_csrf(&parts.method)
             && !crate::cookies::csrf_ok(state, session_id, &parts.headers)
         {
@@ -149,13 +135,38 @@ impl FromRequestParts<AppState> for Authenticated {
                 "send this session's CSRF token in the X-CSRF-Token header",
             ));
         }
-        Ok(Self {
-            user_id: user.id,
-            role: user.role,
-            credential: Credential::Session(session_id),
-            user,
-        })
+        Ok(caller)
     }
+}
+
+/// The caller behind an access token, if its session is still open. The token may come from a
+/// header or a cookie: checking that a cookie-borne request is no forgery is the caller's part.
+pub(crate) async fn authenticate_session(
+    state: &AppState,
+    token: &str,
+) -> ApiResult<Authenticated> {
+    let claims = state
+        .tokens()
+        .verify(token, Utc::now())
+        .map_err(|e| ApiError::unauthorized("invalid_token", format!("{e}; sign in again")))?;
+    let session_id = claims.session_id();
+    let Some(user) = state
+        .sessions()
+        .open_session_user(state, session_id)
+        .await?
+        .filter(|user| user.id == claims.user_id())
+    else {
+        return Err(ApiError::unauthorized(
+            "invalid_token",
+            "this session has ended; sign in again",
+        ));
+    };
+    Ok(Authenticated {
+        user_id: user.id,
+        role: user.role,
+        credential: Credential::Session(session_id),
+        user,
+    })
 }
 
 async fn authenticate_api_key(state: &AppState, token: &str) -> ApiResult<Authenticated> {

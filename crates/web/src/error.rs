@@ -223,7 +223,12 @@ fn default_for(status: StatusCode) -> (&'static str, &'static str) {
     }
 }
 
-/// Rewrites every non-2xx/3xx response into the one error shape.
+/// Marks a response as a page of the web UI: an error page there is HTML for a person, so the
+/// envelope leaves it alone.
+#[derive(Debug, Clone, Copy)]
+pub struct HtmlPage;
+
+/// Rewrites every non-2xx/3xx response into the one error shape (web UI pages aside).
 pub async fn envelope(request: Request, next: Next) -> Response {
     let request_id = request
         .extensions()
@@ -232,7 +237,9 @@ pub async fn envelope(request: Request, next: Next) -> Response {
         .unwrap_or_default();
     let response = next.run(request).await;
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) {
+    if !(status.is_client_error() || status.is_server_error())
+        || response.extensions().get::<HtmlPage>().is_some()
+    {
         return response;
     }
     let (mut parts, _body) = response.into_parts();

@@ -7,6 +7,7 @@
 mod applications;
 mod audit;
 mod cli;
+mod dashboard;
 mod events_socket;
 mod harness;
 mod hh_apply;

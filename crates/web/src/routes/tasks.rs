@@ -280,11 +280,25 @@ pub async fn act_on_task(
         return Err(ApiError::not_found("no such task"));
     };
     let id = TaskId(Uuid::parse_str(&id).map_err(|_| ApiError::not_found("no such task"))?);
+    let task = steer_task(&state, &client, &caller, id, &action).await?;
+    Ok(Json(task.into()))
+}
+
+/// Retries, cancels or discards a task for an administrator (the API and the dashboard), audited;
+/// returns the task afterwards.
+pub(crate) async fn steer_task(
+    state: &AppState,
+    client: &Client,
+    caller: &Authenticated,
+    id: TaskId,
+    action: &str,
+) -> ApiResult<tasks::Task> {
+    caller.require(Permission::ManageTasks)?;
     let db = state.tasks();
-    let result = match action.as_str() {
-        "retry" => admin::retry(db, id).await,
-        "cancel" => admin::cancel(db, id).await,
-        "discard" => admin::discard(db, id).await,
+    let (result, audit_action) = match action {
+        "retry" => (admin::retry(db, id).await, "admin.task_retry"),
+        "cancel" => (admin::cancel(db, id).await, "admin.task_cancel"),
+        "discard" => (admin::discard(db, id).await, "admin.task_discard"),
         _ => {
             return Err(ApiError::not_found(
                 "no such action: use retry, cancel or discard",
@@ -292,14 +306,9 @@ pub async fn act_on_task(
         }
     };
     result.map_err(task_error)?;
-    let audit_action = match action.as_str() {
-        "retry" => "admin.task_retry",
-        "cancel" => "admin.task_cancel",
-        _ => "admin.task_discard",
-    };
     audit(
-        &state,
-        &client,
+        state,
+        client,
         audit_action,
         AuditOutcome::Success,
         Some(caller.user_id),
@@ -307,6 +316,5 @@ pub async fn act_on_task(
         vec![("task_id", id.to_string())],
     )
     .await;
-    let task = admin::get(db, id).await.map_err(task_error)?;
-    Ok(Json(task.into()))
+    admin::get(db, id).await.map_err(task_error)
 }
