@@ -38,11 +38,13 @@ pub async fn run(config: Config, command: SearchCommand) -> anyhow::Result<()> {
             })
             .await?;
             let seconds = started.elapsed().as_secs_f64();
-            bar.finish_with_message(format!(
+            bar.finish_and_clear();
+            // Printed, not only shown on the bar: a bar is drawn only on a terminal.
+            println!(
                 "{applied} jobs read, {} searchable, in {seconds:.1} s ({:.0} jobs/s)",
                 index.num_docs(),
                 applied as f64 / seconds.max(1e-9)
-            ));
+            );
         }
         SearchCommand::Status => {
             let position = index.position();

@@ -170,20 +170,36 @@ impl JobIndex {
     /// Applies a run of changed jobs (in change order) and commits them together with the
     /// position of the last one. Blocking: call from a blocking thread.
     pub fn apply(&self, jobs: &[Job]) -> Result<(), IndexError> {
+        match self.stage(jobs)? {
+            Some(position) => self.commit_at(position),
+            None => Ok(()),
+        }
+    }
+
+    /// Adds a run of changed jobs (in change order) without committing them: searches see them,
+    /// and the position moves, only at the next [`JobIndex::commit_at`]. Returns the position of
+    /// the last one. Staging a job again (after a crash, or a failed commit) replaces it.
+    /// Blocking: call from a blocking thread.
+    pub fn stage(&self, jobs: &[Job]) -> Result<Option<Position>, IndexError> {
         let Some(last) = jobs.last() else {
-            return Ok(());
+            return Ok(None);
         };
-        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         for job in jobs {
             writer.delete_term(Term::from_field_text(self.fields.id, &job.id.to_string()));
             if is_searchable(job) {
                 writer.add_document(schema::document(job, &self.fields, &self.rates))?;
             }
         }
-        let position = Position {
+        Ok(Some(Position {
             change_seq: last.change_seq,
             job_id: Some(last.id),
-        };
+        }))
+    }
+
+    /// Commits what was staged, recording `position` as followed. Blocking.
+    pub fn commit_at(&self, position: Position) -> Result<(), IndexError> {
+        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         self.commit(&mut writer, position)
     }
 
