@@ -42,8 +42,7 @@ pub async fn catch_up(
     let mut jobs = store
         .jobs_changed_after(index.position().as_store_cursor(), BATCH)
         .await?;
-    loop {
-        let Some(last) = jobs.last() else { break };
+    while let Some(last) = jobs.last() {
         let full = jobs.len() == BATCH as usize;
         let count = jobs.len() as u64;
         let cursor = Some((last.change_seq, last.id));

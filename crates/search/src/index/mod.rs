@@ -127,9 +127,12 @@ impl JobIndex {
         Self::from_index(Index::create_in_ram(schema), fields, rates)
     }
 
-    fn from_index(index: Index, fields: Fields, rates: Rates) -> Result<Self, IndexError> {
+    fn from_index(mut index: Index, fields: Fields, rates: Rates) -> Result<Self, IndexError> {
         index.tokenizers().register(TEXT_ANALYZER, text_analyzer());
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        // A query searches the index's segments in parallel, one thread per core: a search's
+        // latency falls with the cores, though not the total work.
+        index.set_multithread_executor(threads)?;
         let writer = index.writer_with_num_threads(threads, WRITER_MEMORY_BYTES)?;
         let reader = index
             .reader_builder()

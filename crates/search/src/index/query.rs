@@ -7,7 +7,7 @@ use std::ops::Bound;
 
 use chrono::{DateTime, Utc};
 use domain::{EmploymentType, JobId, Remote, SalaryPeriod, Seniority};
-use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::collector::{Count, FacetCollector, FacetCounts, TopDocs};
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
 use tantivy::schema::{Facet, IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
@@ -314,19 +314,31 @@ impl JobIndex {
             Sort::Newest
         });
         let top = TopDocs::with_limit(request.limit).and_offset(request.offset);
-        let (scored, total): (Vec<(Option<f32>, DocAddress)>, usize) = match sort {
+        // One pass over the matches: the page, the total and the facet counts together.
+        let facet_collector = self.facet_collector(&request.facets);
+        let (scored, total, counts): (Vec<(Option<f32>, DocAddress)>, usize, _) = match sort {
             Sort::Relevance => {
-                let (docs, total) = searcher.search(&query, &(top.order_by_score(), Count))?;
-                (docs.into_iter().map(|(s, d)| (Some(s), d)).collect(), total)
+                let (docs, total, counts) =
+                    searcher.search(&query, &(top.order_by_score(), Count, facet_collector))?;
+                (
+                    docs.into_iter().map(|(s, d)| (Some(s), d)).collect(),
+                    total,
+                    counts,
+                )
             }
             Sort::Newest => {
                 let by_date =
                     top.order_by_fast_field::<tantivy::DateTime>("published", Order::Desc);
-                let (docs, total) = searcher.search(&query, &(by_date, Count))?;
-                (docs.into_iter().map(|(_, d)| (None, d)).collect(), total)
+                let (docs, total, counts) =
+                    searcher.search(&query, &(by_date, Count, facet_collector))?;
+                (
+                    docs.into_iter().map(|(_, d)| (None, d)).collect(),
+                    total,
+                    counts,
+                )
             }
         };
-        let facets = self.facet_counts(&searcher, &query, &request.facets)?;
+        let facets = self.facets_of(counts, &request.facets);
         let snippets = match (&text_query, request.highlight) {
             (Some(text_query), true) => Some((
                 snippet_generator(&searcher, text_query.as_ref(), self.fields.title)?,
@@ -373,21 +385,23 @@ impl JobIndex {
         })
     }
 
-    fn facet_counts(
-        &self,
-        searcher: &Searcher,
-        query: &dyn Query,
-        names: &[String],
-    ) -> Result<Facets, SearchError> {
-        let mut facets = Facets::new();
+    /// Counts the requested facets' values, or nothing when none is asked for.
+    fn facet_collector(&self, names: &[String]) -> Option<FacetCollector> {
         if names.is_empty() {
-            return Ok(facets);
+            return None;
         }
         let mut collector = FacetCollector::for_field("facets");
         for name in names {
             collector.add_facet(Facet::from_path([name.as_str()]));
         }
-        let counts = searcher.search(query, &collector)?;
+        Some(collector)
+    }
+
+    fn facets_of(&self, counts: Option<FacetCounts>, names: &[String]) -> Facets {
+        let mut facets = Facets::new();
+        let Some(counts) = counts else {
+            return facets;
+        };
         for name in names {
             let values = counts
                 .top_k(Facet::from_path([name.as_str()]), FACET_VALUES)
@@ -404,7 +418,7 @@ impl JobIndex {
                 .collect();
             facets.insert(name.clone(), values);
         }
-        Ok(facets)
+        facets
     }
 }
 
