@@ -92,7 +92,18 @@ def query_for(rng):
     if not params:
         params["remote"] = "yes"
     params["limit"] = "20"
-    return "/api/v1/jobs?" + urllib.parse.urlencode(params)
+    return "/api/v1/jobs?" + urllib.parse.urlencode(params), shape_of(params)
+
+
+def shape_of(params):
+    """What kind of request this is, for the breakdown."""
+    if "facets" in params:
+        return "facets"
+    if params.get("sort") == "newest":
+        return "sorted by date"
+    if "q" not in params:
+        return "filters only"
+    return "text" + (" + filters" if len(params) > 2 else "")
 
 
 def resume_text(rng, n):
@@ -155,16 +166,22 @@ def main():
 
     # Warm the connection and the process (first queries open index readers).
     for _ in range(20):
-        client.call("GET", query_for(rng))
+        client.call("GET", query_for(rng)[0])
 
     search, hits, errors = [], [], 0
+    by_shape = {}
+    slowest = []
     for _ in range(args.queries):
-        status, data, elapsed = client.call("GET", query_for(rng))
+        path, shape = query_for(rng)
+        status, data, elapsed = client.call("GET", path)
         if status != 200:
             errors += 1
             continue
         search.append(elapsed)
+        by_shape.setdefault(shape, []).append(elapsed)
+        slowest.append((elapsed, path))
         hits.append(len(json.loads(data)["items"]))
+    slowest.sort(reverse=True)
 
     matches, match_counts = [], []
     for resume_id in resume_ids:
@@ -181,6 +198,10 @@ def main():
         "search_p99_ms": round(percentile(search, 99), 2),
         "search_max_ms": round(max(search), 2),
         "search_mean_hits": round(statistics.mean(hits), 1),
+        "search_by_shape": {shape: {"n": len(v), "p50_ms": round(statistics.median(v), 2),
+                                    "p99_ms": round(percentile(v, 99), 2)}
+                            for shape, v in sorted(by_shape.items())},
+        "search_slowest": [{"ms": round(ms, 1), "path": path} for ms, path in slowest[:5]],
         "match_cold_samples": len(matches),
         "match_cold_p50_ms": round(statistics.median(matches), 2),
         "match_cold_p99_ms": round(percentile(matches, 99), 2),
