@@ -156,6 +156,20 @@ fn malformed_form(rejection: &FormRejection) -> Response {
     )
 }
 
+/// A sign-in form that could be read and carries this browser's form token; otherwise the page
+/// that says why not.
+fn genuine<T>(
+    form: Result<Form<T>, FormRejection>,
+    headers: &HeaderMap,
+    token_of: impl Fn(&T) -> &str,
+) -> Result<T, Box<Response>> {
+    let Form(form) = form.map_err(|rejection| Box::new(malformed_form(&rejection)))?;
+    if !form_is_genuine(headers, token_of(&form)) {
+        return Err(Box::new(stale_form()));
+    }
+    Ok(form)
+}
+
 #[derive(Debug, Deserialize)]
 pub(super) struct SignInForm {
     csrf: String,
@@ -171,13 +185,10 @@ pub(super) async fn submit(
     headers: HeaderMap,
     form: Result<Form<SignInForm>, FormRejection>,
 ) -> Response {
-    let Form(form) = match form {
+    let form = match genuine(form, &headers, |f: &SignInForm| f.csrf.as_str()) {
         Ok(form) => form,
-        Err(rejection) => return malformed_form(&rejection),
+        Err(page) => return *page,
     };
-    if !form_is_genuine(&headers, &form.csrf) {
-        return stale_form();
-    }
     let next = local_target(form.next.as_deref(), HOME).to_owned();
     let request = LoginRequest {
         email: form.email.clone(),
@@ -237,13 +248,10 @@ pub(super) async fn second_factor(
     headers: HeaderMap,
     form: Result<Form<SecondFactorForm>, FormRejection>,
 ) -> Response {
-    let Form(form) = match form {
+    let form = match genuine(form, &headers, |f: &SecondFactorForm| f.csrf.as_str()) {
         Ok(form) => form,
-        Err(rejection) => return malformed_form(&rejection),
+        Err(page) => return *page,
     };
-    if !form_is_genuine(&headers, &form.csrf) {
-        return stale_form();
-    }
     let next = local_target(form.next.as_deref(), HOME).to_owned();
     let challenge = form.challenge.clone();
     let request = SecondFactorRequest {
