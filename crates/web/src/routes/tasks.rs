@@ -67,16 +67,21 @@ impl From<tasks::Task> for TaskView {
                 .map(|e| TaskErrorView {
                     attempt: e.attempt,
                     at: e.at,
-                    kind: serde_json::to_value(e.kind)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default(),
+                    kind: failure_kind_name(e.kind),
                     message: e.message,
                 })
                 .collect(),
             args: task.args,
         }
     }
+}
+
+/// A failure kind as the API and the dashboard name it (its serde name).
+pub(crate) fn failure_kind_name(kind: tasks::FailureKind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 pub(crate) fn task_error(error: tasks::Error) -> ApiError {

@@ -19,7 +19,7 @@ use uuid::Uuid;
 use super::{HOME, Layout, Operator, encode, error_page, local_target, message_page, render};
 use crate::{
     client::Client,
-    routes::tasks::{steer_task, task_error},
+    routes::tasks::{failure_kind_name, steer_task, task_error},
     state::AppState,
 };
 
@@ -102,6 +102,8 @@ struct TaskPage {
     layout: Layout,
     notice: Option<String>,
     task: TaskRow,
+    /// This page's address, to come back to after an action.
+    back: String,
     errors: Vec<ErrorRow>,
     args: String,
 }
@@ -123,13 +125,6 @@ fn actions_for(state: TaskState) -> Vec<&'static str> {
         Discarded | Cancelled => vec!["retry"],
         Completed => Vec::new(),
     }
-}
-
-fn failure_kind(kind: tasks::FailureKind) -> String {
-    serde_json::to_value(kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 impl From<&Task> for TaskRow {
@@ -350,7 +345,7 @@ pub(super) async fn detail(
         .map(|e| ErrorRow {
             attempt: e.attempt,
             at: when(e.at),
-            kind: failure_kind(e.kind),
+            kind: failure_kind_name(e.kind),
             message: e.message.clone(),
         })
         .collect();
@@ -360,6 +355,7 @@ pub(super) async fn detail(
         &TaskPage {
             layout,
             notice: query.ok().and_then(|Query(q)| notice(q.done.as_deref())),
+            back: format!("{HOME}/{id}"),
             task: TaskRow::from(&task),
             errors,
             args,
