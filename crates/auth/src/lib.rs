@@ -15,5 +15,5 @@ pub use password::{HashError, PasswordHasher, Verification};
 pub use tokens::{Claims, TokenError, TokenIssuer, new_refresh_token, refresh_token_hash};
 pub use totp::{
     DIGITS as TOTP_DIGITS, backup_code_hash, base32, code_at, new_backup_codes, new_totp_secret,
-    otpauth_uri, qr_png, qr_svg, step_at, verify_totp,
+    otpauth_uri, percent_encode, qr_png, qr_svg, step_at, verify_totp,
 };

@@ -89,7 +89,9 @@ pub fn verify_totp(secret: &[u8], code: &str, unix_seconds: i64) -> Option<i64> 
     matched
 }
 
-fn percent_encode(text: &str) -> String {
+/// Percent-encodes everything but the unreserved characters (RFC 3986): for a URI's query
+/// values and labels.
+pub fn percent_encode(text: &str) -> String {
     let mut out = String::new();
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {

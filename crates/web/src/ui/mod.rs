@@ -230,18 +230,8 @@ impl FromRequestParts<AppState> for SignedIn {
     }
 }
 
-/// Percent-encodes a query value: everything but the unreserved characters.
-pub(crate) fn encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
+/// Percent-encodes a query value.
+pub(crate) use auth::percent_encode as encode;
 
 /// A place inside the UI to return to, or `fallback`: a path under `/ui/`, so never another
 /// site (`//host`, `https://…`) nor the API.
