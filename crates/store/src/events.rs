@@ -30,7 +30,8 @@ pub struct UserEvent {
     pub seq: i64,
     pub user_id: UserId,
     /// `application.status`, `application.submission`, `application.documents`,
-    /// `resume.parsed`.
+    /// `resume.parsed`, `task.finished` (written by the database when a user's task ends),
+    /// `matches.new`.
     pub kind: String,
     pub data: serde_json::Value,
     pub at: DateTime<Utc>,

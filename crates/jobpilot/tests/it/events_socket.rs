@@ -143,9 +143,19 @@ async fn events_arrive_live_and_replay_after_a_reconnect(db: Db) {
         )
         .await;
     assert_eq!(generate.status(), 202);
+    let task_id = generate.json::<Value>().await.unwrap()["task_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let documents = next(&mut mine).await;
     assert_eq!(documents["kind"], "application.documents");
     assert_eq!(documents["data"]["version"], 1);
+    // ...and so is the end of the task that wrote them, whatever its kind.
+    let finished = next(&mut mine).await;
+    assert_eq!(finished["kind"], "task.finished");
+    assert_eq!(finished["data"]["task_id"], task_id.as_str());
+    assert_eq!(finished["data"]["kind"], "applications.generate");
+    assert_eq!(finished["data"]["state"], "completed");
     // The other user hears nothing of it.
     quiet(&mut theirs).await;
 
@@ -156,6 +166,8 @@ async fn events_arrive_live_and_replay_after_a_reconnect(db: Db) {
     assert_eq!(next(&mut again).await["type"], "hello");
     let replayed = next(&mut again).await;
     assert_eq!(replayed["kind"], "application.documents");
+    let replayed = next(&mut again).await;
+    assert_eq!(replayed["kind"], "task.finished");
     let replayed = next(&mut again).await;
     assert_eq!(replayed["data"]["to"], "interviewing");
     // ...and then live ones, each once.

@@ -417,8 +417,92 @@ async fn a_browser_follows_its_task_with_the_session_cookie(db: Db) {
     assert!(stream.next().await.is_none());
 }
 
+/// The end of a task started on a user's behalf lands in that user's event log (and so on the
+/// socket) from the statement that ends it; system tasks and tasks of erased users write
+/// nothing, and ending them still works.
+async fn a_users_task_that_ends_is_in_their_event_log(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let owner = app.user("ends@example.org", domain::Role::Seeker).await;
+    let owner_id = user_id(&app, &owner.access).await;
+    let cancelled = enqueue(&app, "test.cancelled", Some(owner_id)).await;
+    let discarded = enqueue(&app, "test.discarded", Some(owner_id)).await;
+    let system = enqueue(&app, "test.system", None).await;
+    let erased = enqueue(&app, "test.erased", Some(uuid::Uuid::now_v7())).await;
+    let db = app.state.tasks();
+    tasks::admin::cancel(db, tasks::TaskId(cancelled))
+        .await
+        .unwrap();
+    tasks::admin::discard(db, tasks::TaskId(discarded))
+        .await
+        .unwrap();
+    tasks::admin::cancel(db, tasks::TaskId(system))
+        .await
+        .unwrap();
+    tasks::admin::cancel(db, tasks::TaskId(erased))
+        .await
+        .unwrap();
+    // A task run again (a retry) tells nothing until it ends again.
+    tasks::admin::retry(db, tasks::TaskId(cancelled))
+        .await
+        .unwrap();
+    tasks::admin::cancel(db, tasks::TaskId(cancelled))
+        .await
+        .unwrap();
+
+    let owner = domain::UserId::from_uuid(owner_id);
+    let events = app
+        .state
+        .store()
+        .user_events_after(owner, 0, 100)
+        .await
+        .unwrap();
+    let ended: Vec<(String, String, String)> = events
+        .iter()
+        .filter(|e| e.kind == "task.finished")
+        .map(|e| {
+            (
+                e.data["task_id"].as_str().unwrap().to_owned(),
+                e.data["kind"].as_str().unwrap().to_owned(),
+                e.data["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ended,
+        [
+            (
+                cancelled.to_string(),
+                "test.cancelled".into(),
+                "cancelled".into()
+            ),
+            (
+                discarded.to_string(),
+                "test.discarded".into(),
+                "discarded".into()
+            ),
+            (
+                cancelled.to_string(),
+                "test.cancelled".into(),
+                "cancelled".into()
+            ),
+        ]
+    );
+    assert!(events.iter().all(|e| e.user_id == owner));
+    // Nothing was written for the system task or the erased user's.
+    let all = app
+        .state
+        .store()
+        .recent_user_events(0, chrono::Utc::now(), 100)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), events.len(), "{all:?}");
+}
+
 crate::on_both_databases!(
     owners_and_admins_see_tasks_and_admins_steer_them,
     a_task_streams_its_states_to_its_owner_until_it_finishes,
     a_browser_follows_its_task_with_the_session_cookie,
+    a_users_task_that_ends_is_in_their_event_log,
 );

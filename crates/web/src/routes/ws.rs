@@ -64,7 +64,8 @@ pub enum SocketMessage {
     Event {
         seq: i64,
         /// `application.status`, `application.submission`, `application.documents`,
-        /// `resume.parsed`.
+        /// `resume.parsed`, `task.finished` (any task started on the user's behalf ended:
+        /// `data` has its `task_id`, `kind`, `queue`, `state` and `attempt`), `matches.new`.
         kind: String,
         at: chrono::DateTime<chrono::Utc>,
         data: serde_json::Value,
