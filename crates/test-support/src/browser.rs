@@ -142,6 +142,19 @@ impl Browser {
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        match self.try_call(method.clone(), path, body).await {
+            Ok(value) => value,
+            Err((error, message)) => panic!("WebDriver {method} {path}: {error}: {message}"),
+        }
+    }
+
+    /// A WebDriver command, with its error (name, message) returned rather than raised.
+    async fn try_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, (String, Value)> {
         let mut request = self
             .http
             .request(method.clone(), format!("{}{path}", self.session));
@@ -152,10 +165,13 @@ impl Browser {
         }
         let response: Value = request.send().await.unwrap().json().await.unwrap();
         let value = response["value"].clone();
-        if let Some(error) = value.get("error") {
-            panic!("WebDriver {method} {path}: {error}: {}", value["message"]);
+        match value.get("error") {
+            Some(error) => Err((
+                error.as_str().unwrap_or_default().to_owned(),
+                value["message"].clone(),
+            )),
+            None => Ok(value),
         }
-        value
     }
 
     /// Opens a page and waits for it to load.
@@ -210,18 +226,24 @@ impl Browser {
         }
     }
 
-    /// The rendered text of the element matching a CSS selector.
+    /// The rendered text of the element matching a CSS selector. A page that is
+    /// replaced between finding the element and reading it (a navigation still
+    /// under way) is looked up again.
     pub async fn text(&self, css: &str) -> String {
-        let element = self.find(css).await;
-        self.call(
-            reqwest::Method::GET,
-            &format!("/element/{}/text", element.0),
-            None,
-        )
-        .await
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let element = self.find(css).await;
+            let path = format!("/element/{}/text", element.0);
+            match self.try_call(reqwest::Method::GET, &path, None).await {
+                Ok(text) => return text.as_str().unwrap_or_default().to_owned(),
+                Err((error, _))
+                    if error == "stale element reference" && Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err((error, message)) => panic!("WebDriver GET {path}: {error}: {message}"),
+            }
+        }
     }
 
     /// Types into the field matching a CSS selector, after clearing it.

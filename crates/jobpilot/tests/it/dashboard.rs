@@ -200,6 +200,7 @@ async fn an_operator_steers_the_queue_from_the_dashboard_in_a_browser() {
 
     // A seeker signs in but is not shown the queue.
     sign_in(&browser, "seeker@example.org", PASSWORD).await;
+    browser.wait_for_url(|u| !u.contains("/ui/login")).await;
     assert_eq!(browser.text("h1").await, "Not allowed");
     assert!(browser.find_all("#tasks").await.is_empty());
 
