@@ -99,6 +99,12 @@ pub const SETTINGS: &[(&str, &str, bool, &str)] = &[
         "when every source syncs (cron, UTC)",
     ),
     (
+        "alerts_cron",
+        "JOBPILOT_ALERTS_CRON",
+        false,
+        "when match alerts look for new postings (cron, UTC)",
+    ),
+    (
         "adzuna_app_key",
         "JOBPILOT_ADZUNA_APP_KEY",
         true,
@@ -535,6 +541,8 @@ pub struct Config {
     /// The job boards this deployment follows.
     pub sources: sources::catalog::SourcesConfig,
     pub sources_sync_cron: String,
+    /// When match alerts look for new postings.
+    pub alerts_cron: String,
     pub internal_api_key: Option<SecretString>,
     pub ingest_body_limit: usize,
     /// This replica's search index folder.
@@ -853,6 +861,7 @@ impl Config {
             ),
             ("sources", self.source_names().join(",")),
             ("sources_sync_cron", self.sources_sync_cron.clone()),
+            ("alerts_cron", self.alerts_cron.clone()),
             ("internal_api_key", secret(&self.internal_api_key)),
             ("ingest_body_limit", self.ingest_body_limit.to_string()),
             ("search_dir", self.search_dir.display().to_string()),
@@ -1269,19 +1278,26 @@ impl Parser<'_> {
                 _ => None,
             },
         );
+        let cron = |v: &str| {
+            tasks::cron::Schedule::new(
+                "check",
+                v,
+                tasks::NewTask::new("check", serde_json::Value::Null),
+            )
+            .ok()
+            .map(|_| v.to_owned())
+        };
         let sources_sync_cron = self.get(
             "sources_sync_cron",
             "0 2 * * *".to_owned(),
             "a cron expression such as \"0 2 * * *\"",
-            |v| {
-                tasks::cron::Schedule::new(
-                    "check",
-                    v,
-                    tasks::NewTask::new("check", serde_json::Value::Null),
-                )
-                .ok()
-                .map(|_| v.to_owned())
-            },
+            cron,
+        );
+        let alerts_cron = self.get(
+            "alerts_cron",
+            "*/5 * * * *".to_owned(),
+            "a cron expression such as \"*/5 * * * *\"",
+            cron,
         );
         let internal_api_key = self.secret("internal_api_key");
         if internal_api_key
@@ -1397,6 +1413,7 @@ impl Parser<'_> {
             job_retention: job_retention?,
             sources,
             sources_sync_cron: sources_sync_cron?,
+            alerts_cron: alerts_cron?,
             internal_api_key,
             ingest_body_limit: ingest_body_limit?,
             oidc_providers,

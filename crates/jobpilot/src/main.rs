@@ -584,13 +584,11 @@ async fn serve(config: Config, migrate_first: bool) -> anyhow::Result<()> {
         .clone()
         .build()
         .map_err(|e| anyhow::anyhow!("job sources: {e}"))?;
-    let worker = jobpilot::workers::start(
-        &config,
-        database.tasks.clone(),
-        database.store.clone(),
-        catalog,
-    )?;
+    let (tasks, store) = (database.tasks.clone(), database.store.clone());
+    // The server opens this replica's search index, which the workers' alerts rank with.
     let mut server = Server::bind(&config, database).await?;
+    let index = server.state().search().clone();
+    let worker = jobpilot::workers::start(&config, tasks, store, catalog, index)?;
     if let Some(worker) = worker {
         tracing::info!(worker = worker.id(), "task worker started");
         server = server.with_worker(worker);

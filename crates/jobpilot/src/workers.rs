@@ -31,6 +31,8 @@ pub const KEYS_ROTATE: &str = web::routes::admin_keys::ROTATE_TASK;
 const KEYS_ROTATE_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Reading one resume, PDF sandbox included, takes seconds at most.
 const RESUME_PARSE_TIMEOUT: Duration = Duration::from_secs(120);
+/// Evaluating every alert: a ranking per alert, a few milliseconds each.
+const ALERTS_TIMEOUT: Duration = Duration::from_secs(600);
 /// A sync resumes page by page, so a long one is cut into attempts rather than killed.
 const SOURCE_SYNC_TIMEOUT: Duration = Duration::from_secs(2 * 3600);
 
@@ -56,7 +58,12 @@ pub fn pdf_sandbox(config: &Config) -> anyhow::Result<extract::PdfSandbox> {
 }
 
 /// Every kind of task this binary can run. Handlers are idempotent: delivery is at least once.
-pub fn handlers(store: Arc<dyn Store>, catalog: Catalog, config: &Config) -> Handlers {
+pub fn handlers(
+    store: Arc<dyn Store>,
+    catalog: Catalog,
+    config: &Config,
+    index: Arc<search::index::JobIndex>,
+) -> Handlers {
     let mut handlers = Handlers::new();
     match (pdf_sandbox(config), config.key_ring()) {
         (Err(error), _) => tracing::error!(%error, "resumes cannot be parsed on this replica"),
@@ -95,6 +102,7 @@ pub fn handlers(store: Arc<dyn Store>, catalog: Catalog, config: &Config) -> Han
     add_key_rotation(&mut handlers, store.clone(), config);
     add_applications(&mut handlers, store.clone(), config);
     add_job_pruning(&mut handlers, store.clone(), config.job_retention);
+    add_alerts(&mut handlers, store.clone(), config, index);
     let audit_store = store.clone();
     let keys = config.key_ring();
     let retention =
@@ -275,8 +283,45 @@ fn add_applications(handlers: &mut Handlers, store: Arc<dyn Store>, config: &Con
     );
 }
 
+/// `matches.alerts`: tells seekers of new postings matching their resumes.
+fn add_alerts(
+    handlers: &mut Handlers,
+    store: Arc<dyn Store>,
+    config: &Config,
+    index: Arc<search::index::JobIndex>,
+) {
+    let context = web::alerts::AlertContext {
+        store,
+        index,
+        keys: config.key_ring(),
+        weights: config.match_weights.clone(),
+    };
+    handlers.add_fn(
+        web::alerts::EVALUATE_TASK,
+        ALERTS_TIMEOUT,
+        move |_ctx: TaskContext, _args: serde_json::Value| {
+            let context = context.clone();
+            async move {
+                match web::alerts::evaluate(&context, chrono::Utc::now()).await {
+                    Ok(report) => {
+                        tracing::info!(
+                            alerts = report.alerts,
+                            skipped = report.skipped,
+                            reported = report.reported,
+                            "match alerts evaluated"
+                        );
+                        Ok(Outcome::Complete)
+                    }
+                    // What was recorded stays recorded: the next attempt reports the rest.
+                    Err(error) => Err(TaskError::retry(web::error::ErrorChain(&error))),
+                }
+            }
+        },
+    );
+}
+
 /// `jobs.prune`: deletes postings closed longer ago than the retention period, in batches,
-/// and user events older than a week.
+/// user events older than a week and what match alerts reported before then.
 fn add_job_pruning(handlers: &mut Handlers, store: Arc<dyn Store>, retention: Option<Duration>) {
     handlers.add_fn(
         JOBS_PRUNE,
@@ -291,6 +336,12 @@ fn add_job_pruning(handlers: &mut Handlers, store: Arc<dyn Store>, retention: Op
                     .await
                     .map_err(|e| TaskError::retry(web::error::ErrorChain(&e)))?;
                 tracing::info!(pruned = events, "user events pruned");
+                // Alerts look back an hour: a week-old report is never needed again.
+                let hits = store
+                    .prune_alert_hits(events_before)
+                    .await
+                    .map_err(|e| TaskError::retry(web::error::ErrorChain(&e)))?;
+                tracing::info!(pruned = hits, "match alert reports pruned");
                 let Some(retention) = retention.and_then(|r| chrono::Duration::from_std(r).ok())
                 else {
                     return Ok(Outcome::Complete);
@@ -314,8 +365,9 @@ fn add_job_pruning(handlers: &mut Handlers, store: Arc<dyn Store>, retention: Op
     );
 }
 
-/// One daily (by default) sync per configured source, the daily audit pruning and the daily
-/// pruning of closed postings; with several replicas each fire runs once.
+/// One daily (by default) sync per configured source, the daily audit pruning, the daily
+/// pruning of closed postings and old events, and the match alerts (every five minutes by
+/// default); with several replicas each fire runs once.
 pub fn schedules(config: &Config) -> anyhow::Result<Vec<Schedule>> {
     let mut schedules = Vec::new();
     for name in config.source_names() {
@@ -333,13 +385,17 @@ pub fn schedules(config: &Config) -> anyhow::Result<Vec<Schedule>> {
         Schedule::new(AUDIT_PRUNE, AUDIT_PRUNE_CRON, prune)
             .map_err(|e| anyhow::anyhow!("audit schedule: {e}"))?,
     );
-    if config.job_retention.is_some() {
-        let prune = NewTask::new(JOBS_PRUNE, serde_json::json!({}));
-        schedules.push(
-            Schedule::new(JOBS_PRUNE, JOBS_PRUNE_CRON, prune)
-                .map_err(|e| anyhow::anyhow!("job retention schedule: {e}"))?,
-        );
-    }
+    // Always: it also prunes the user event log, whatever the postings' retention.
+    let prune = NewTask::new(JOBS_PRUNE, serde_json::json!({}));
+    schedules.push(
+        Schedule::new(JOBS_PRUNE, JOBS_PRUNE_CRON, prune)
+            .map_err(|e| anyhow::anyhow!("job retention schedule: {e}"))?,
+    );
+    let alerts = NewTask::new(web::alerts::EVALUATE_TASK, serde_json::json!({}));
+    schedules.push(
+        Schedule::new(web::alerts::EVALUATE_TASK, &config.alerts_cron, alerts)
+            .map_err(|e| anyhow::anyhow!("match alert schedule: {e}"))?,
+    );
     Ok(schedules)
 }
 
@@ -349,6 +405,7 @@ pub fn start(
     db: TaskDb,
     store: Arc<dyn Store>,
     catalog: Catalog,
+    index: Arc<search::index::JobIndex>,
 ) -> anyhow::Result<Option<WorkerHandle>> {
     if config.worker_concurrency == 0 {
         tracing::info!("task workers disabled (JOBPILOT_WORKER_CONCURRENCY=0)");
@@ -365,7 +422,7 @@ pub fn start(
         ..WorkerConfig::default()
     };
     Ok(Some(
-        Worker::new(db, handlers(store, catalog, config), worker_config).start(),
+        Worker::new(db, handlers(store, catalog, config, index), worker_config).start(),
     ))
 }
 

@@ -1,6 +1,7 @@
 //! jobpilot's store on PostgreSQL: the scale-out choice, shared by any number of stateless
 //! replicas.
 
+mod alerts;
 mod applications;
 mod audit;
 mod events;

@@ -4,6 +4,7 @@
 //! account tables must survive a power cut), foreign keys on and a busy timeout so writers queue
 //! instead of failing.
 
+mod alerts;
 mod applications;
 mod audit;
 mod events;

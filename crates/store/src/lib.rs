@@ -4,6 +4,7 @@
 //! migrations; the database URL's scheme picks the implementation. Every read of user data takes
 //! the caller's identity, so tenant isolation is enforced here and not only in handlers.
 
+pub mod alerts;
 pub mod applications;
 pub mod audit;
 pub mod events;
@@ -14,6 +15,7 @@ pub mod sealed;
 #[cfg(feature = "sqlx")]
 pub mod sql;
 
+pub use alerts::{AlertHit, AlertStore, MatchAlert};
 pub use applications::ApplicationStore;
 use async_trait::async_trait;
 pub use audit::{AuditCheckpoint, AuditFilter, AuditStore};
@@ -88,6 +90,7 @@ pub struct PoolStats {
 pub trait Store:
     JobStore
     + ResumeStore
+    + AlertStore
     + ApplicationStore
     + UserEventStore
     + HhStore

@@ -1,5 +1,6 @@
 //! jobpilot's HTTP API: router, handlers, middleware and the OpenAPI document.
 
+pub mod alerts;
 pub mod applications;
 pub mod audit;
 mod audit_writer;
@@ -98,6 +99,11 @@ fn api_routes() -> OpenApiRouter<AppState> {
             routes::resumes::delete_resume
         ))
         .routes(routes!(routes::resumes::match_resume))
+        .routes(routes!(
+            routes::alerts::get_alert,
+            routes::alerts::set_alert,
+            routes::alerts::delete_alert
+        ))
         .routes(routes!(routes::resumes::download_resume))
         .routes(routes!(routes::resumes::skill_gap))
         .routes(routes!(routes::resumes::salary_estimate))

@@ -14,7 +14,7 @@ use crate::{
     resumes::{INTERNAL_KEY, job, push_jobs},
 };
 
-type Socket =
+pub(crate) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 fn ws_url(app: &TestApp, query: &str) -> String {
@@ -37,14 +37,14 @@ async fn connect(
         .map(|(socket, _)| socket)
 }
 
-async fn open(app: &TestApp, token: &str, query: &str) -> Socket {
+pub(crate) async fn open(app: &TestApp, token: &str, query: &str) -> Socket {
     connect(app, query, &[("authorization", format!("Bearer {token}"))])
         .await
         .unwrap()
 }
 
 /// The next JSON message, skipping pings; panics after a few seconds without one.
-async fn next(socket: &mut Socket) -> Value {
+pub(crate) async fn next(socket: &mut Socket) -> Value {
     loop {
         let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
             .await
@@ -60,7 +60,7 @@ async fn next(socket: &mut Socket) -> Value {
 }
 
 /// Nothing arrives for a moment.
-async fn quiet(socket: &mut Socket) {
+pub(crate) async fn quiet(socket: &mut Socket) {
     if let Ok(Some(Ok(tungstenite::Message::Text(text)))) =
         tokio::time::timeout(Duration::from_millis(700), socket.next()).await
     {

@@ -194,16 +194,16 @@ impl Builder {
         if self.migrate {
             store.migrate().await.unwrap();
         }
-        let worker = if self.workers {
-            let catalog = config.sources.clone().build().unwrap();
-            jobpilot::workers::start(&config, database.tasks.clone(), store.clone(), catalog)
-                .unwrap()
-        } else {
-            None
-        };
+        let tasks_db = database.tasks.clone();
         let mut server = Server::bind(&config, database).await.unwrap();
-        if let Some(worker) = worker {
-            server = server.with_worker(worker);
+        if self.workers {
+            let catalog = config.sources.clone().build().unwrap();
+            let index = server.state().search().clone();
+            let worker =
+                jobpilot::workers::start(&config, tasks_db, store.clone(), catalog, index).unwrap();
+            if let Some(worker) = worker {
+                server = server.with_worker(worker);
+            }
         }
         let addr = server.local_addr().unwrap();
         let state = server.state().clone();

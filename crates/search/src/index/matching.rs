@@ -4,18 +4,19 @@
 //! salary fit and recency — with weights from configuration.
 
 use std::collections::{HashMap, HashSet};
+use std::ops::Bound;
 
 use chrono::{DateTime, Utc};
 use domain::{JobId, Remote, Seniority};
 use serde::Serialize;
 use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, RangeQuery, TermQuery};
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::tokenizer::TokenStream as _;
 use tantivy::{Searcher, TantivyDocument, Term};
 
 use super::query::SalaryFloor;
-use super::schema::{enum_name, skill_key};
+use super::schema::{enum_name, index_date, skill_key};
 use super::{IndexError, JobIndex};
 
 /// Postings re-ranked per request; the best of them by shared skills.
@@ -239,13 +240,26 @@ impl JobIndex {
         limit: usize,
         now: DateTime<Utc>,
     ) -> Result<Vec<JobMatch>, IndexError> {
+        self.match_seen_since(profile, weights, limit, now, None)
+    }
+
+    /// As [`JobIndex::match_profile`], among the postings first seen at or after `since` (all
+    /// with `None`): what a match alert reports. Blocking.
+    pub fn match_seen_since(
+        &self,
+        profile: &Profile,
+        weights: &Weights,
+        limit: usize,
+        now: DateTime<Utc>,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<JobMatch>, IndexError> {
         let keys: Vec<String> = profile.skills.iter().map(|s| skill_key(s)).collect();
         if keys.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
         let searcher = self.reader.searcher();
         let mut idf = HashMap::new();
-        let clauses: Vec<(Occur, Box<dyn Query>)> = keys
+        let skills: Vec<(Occur, Box<dyn Query>)> = keys
             .iter()
             .map(|key| {
                 let weight = self.skill_weight(&searcher, key, &mut idf);
@@ -257,7 +271,25 @@ impl JobIndex {
                 (Occur::Should, query)
             })
             .collect();
-        let query = BooleanQuery::new(clauses);
+        let query: Box<dyn Query> = match since {
+            None => Box::new(BooleanQuery::new(skills)),
+            Some(since) => {
+                // The field keeps whole seconds: a posting seen in the same second counts.
+                let second = since.timestamp();
+                let since = DateTime::from_timestamp(second, 0).unwrap_or(since);
+                let seen = Term::from_field_date(self.fields.first_seen, index_date(since));
+                Box::new(BooleanQuery::new(vec![
+                    (
+                        Occur::Must,
+                        Box::new(BooleanQuery::new(skills)) as Box<dyn Query>,
+                    ),
+                    (
+                        Occur::Must,
+                        Box::new(RangeQuery::new(Bound::Included(seen), Bound::Unbounded)),
+                    ),
+                ]))
+            }
+        };
         let top = searcher.search(&query, &TopDocs::with_limit(CANDIDATES).order_by_score())?;
         let reader = ProfileReading::new(self, profile);
         let mut matches = Vec::with_capacity(top.len());

@@ -12,7 +12,7 @@ use crate::money::Rates;
 
 /// Bumped whenever the fields or the analysis change: an index built with another version is
 /// rebuilt from the database on open.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// How much of a description is kept in the index for highlighting.
 pub const SUMMARY_CHARS: usize = 2_000;
@@ -35,6 +35,8 @@ pub struct Fields {
     /// The middle of the stated range (or its one bound), for salary statistics.
     pub salary_mid_usd_year: Field,
     pub published: Field,
+    /// When jobpilot first saw the posting: what "new" means to a match alert.
+    pub first_seen: Field,
     pub facets: Field,
 }
 
@@ -68,6 +70,7 @@ pub fn build_schema() -> (Schema, Fields) {
         salary_usd_year: builder.add_f64_field("salary_usd_year", INDEXED | FAST | STORED),
         salary_mid_usd_year: builder.add_f64_field("salary_mid_usd_year", INDEXED | FAST | STORED),
         published: builder.add_date_field("published", INDEXED | FAST | STORED),
+        first_seen: builder.add_date_field("first_seen", INDEXED | FAST),
         facets: builder.add_facet_field("facets", FacetOptions::default()),
     };
     (builder.build(), fields)
@@ -176,6 +179,7 @@ pub fn document(job: &Job, fields: &Fields, rates: &Rates) -> TantivyDocument {
     }
     let published = posting.published_at.unwrap_or(job.first_seen_at);
     doc.add_date(fields.published, index_date(published));
+    doc.add_date(fields.first_seen, index_date(job.first_seen_at));
     doc
 }
 

@@ -352,6 +352,57 @@ mod matching_and_insights {
     }
 
     #[test]
+    fn alerts_match_only_postings_first_seen_since_a_time() {
+        let index = JobIndex::in_memory(crate::money::Rates::default()).unwrap();
+        let day = |d| Utc.with_ymd_and_hms(2026, 11, d, 12, 0, 0).unwrap();
+        let seen_on = |seq, d, skills: serde_json::Value| {
+            let mut job = job(seq, json!({"title": "Rust Developer", "skills": skills}));
+            job.first_seen_at = day(d);
+            // Published long ago: "new" is about when jobpilot first saw it.
+            job.posting.published_at = Some(day(1));
+            job
+        };
+        let jobs = [
+            seen_on(1, 2, json!(["Rust"])),
+            seen_on(2, 5, json!(["Rust", "Kafka"])),
+            seen_on(3, 6, json!(["Rust"])),
+            seen_on(4, 7, json!(["Python"])),
+            {
+                let mut job = seen_on(5, 9, json!(["Rust"]));
+                job.first_seen_at += chrono::TimeDelta::milliseconds(300);
+                job
+            },
+        ];
+        index.apply(&jobs).unwrap();
+        let weights = Weights::default();
+        let rust = profile(&["Rust", "Kafka"], "");
+        let found = |since| {
+            let mut ids: Vec<JobId> = index
+                .match_seen_since(&rust, &weights, 10, day(8), since)
+                .unwrap()
+                .iter()
+                .map(|m| m.id)
+                .collect();
+            ids.sort();
+            ids
+        };
+        let mut expected = vec![jobs[1].id, jobs[2].id, jobs[4].id];
+        expected.sort();
+        assert_eq!(found(Some(day(5))), expected, "the bound is inclusive");
+        let mut expected = vec![jobs[2].id, jobs[4].id];
+        expected.sort();
+        assert_eq!(found(Some(day(6))), expected);
+        assert_eq!(found(Some(day(8))), [jobs[4].id]);
+        let later_that_second = day(9) + chrono::TimeDelta::milliseconds(700);
+        assert_eq!(
+            found(Some(later_that_second)),
+            [jobs[4].id],
+            "seen in the same second still counts"
+        );
+        assert_eq!(found(None).len(), 4, "no bound: every match");
+    }
+
+    #[test]
     fn matches_rank_by_rarity_weighted_skill_coverage_and_explain_themselves() {
         let index = JobIndex::in_memory(crate::money::Rates::default()).unwrap();
         let mut jobs = vec![

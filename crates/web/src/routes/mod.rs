@@ -1,5 +1,6 @@
 pub mod admin;
 pub mod admin_keys;
+pub mod alerts;
 pub mod api_keys;
 pub mod applications;
 pub mod audit;

@@ -80,6 +80,8 @@ pub struct AccountExport {
     pub resumes: Vec<crate::routes::resumes::ResumeDetail>,
     /// Recruiters the resumes are shared with.
     pub resume_shares: Vec<ResumeShareExport>,
+    /// The match alerts of the resumes.
+    pub match_alerts: Vec<crate::routes::alerts::AlertView>,
     /// Applications with their history and every version of their documents.
     pub applications: Vec<ApplicationExport>,
     /// What the audit log records the account doing, newest first.
@@ -177,7 +179,11 @@ pub async fn export_account(
         .map_err(|e| ApiError::internal(&e))?;
     let stored_resumes = store.resumes(user.id).await?;
     let mut resume_shares = Vec::new();
+    let mut match_alerts = Vec::new();
     for resume in &stored_resumes {
+        if let Some(alert) = store.match_alert(user.id, resume.id).await? {
+            match_alerts.push(alert.into());
+        }
         for share in store
             .resume_shares(user.id, resume.id)
             .await?
@@ -201,6 +207,7 @@ pub async fn export_account(
     let export = AccountExport {
         resumes,
         resume_shares,
+        match_alerts,
         applications,
         exported_at: Utc::now(),
         has_password: user.password_hash.is_some(),
