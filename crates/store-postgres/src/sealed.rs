@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use sqlx::Row;
-use store::{SealedColumn, SealedSwap, SealedValue, SealedValues, StoreResult, sql::db_error};
+use store::{
+    PlainValue, SealedColumn, SealedSwap, SealedValue, SealedValues, StoreResult, sql::db_error,
+};
 
 use crate::PostgresStore;
 
@@ -44,6 +46,43 @@ fn statements(column: SealedColumn) -> (&'static str, &'static str) {
             "UPDATE hh_connections SET refresh_sealed = $1 \
              WHERE user_id = $2::uuid AND refresh_sealed = $3",
         ),
+        SealedColumn::ApplicationDocuments => (
+            "SELECT id AS row_key, content_sealed AS sealed FROM application_documents \
+             WHERE content_sealed IS NOT NULL AND ($1::text IS NULL OR id > $1) \
+             ORDER BY id LIMIT $2",
+            "UPDATE application_documents SET content_sealed = $1 \
+             WHERE id = $2 AND content_sealed = $3",
+        ),
+        SealedColumn::ApplicationNote => (
+            "SELECT note_id AS row_key, detail_sealed AS sealed FROM application_events \
+             WHERE detail_sealed IS NOT NULL AND ($1::text IS NULL OR note_id > $1) \
+             ORDER BY note_id LIMIT $2",
+            "UPDATE application_events SET detail_sealed = $1 \
+             WHERE note_id = $2 AND detail_sealed = $3",
+        ),
+    }
+}
+
+/// (read page, seal) statements for the columns that may still hold plain text; the page
+/// reads `row_key` and the plain columns.
+fn plain_statements(column: SealedColumn) -> Option<(&'static str, &'static str)> {
+    match column {
+        SealedColumn::ApplicationDocuments => Some((
+            "SELECT id AS row_key, cover_letter, cv_summary, \
+             interview_questions::text AS interview_questions FROM application_documents \
+             WHERE content_sealed IS NULL AND ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2",
+            "UPDATE application_documents SET content_sealed = $1, cover_letter = '', \
+             cv_summary = '', interview_questions = '[]'::jsonb \
+             WHERE id = $2 AND content_sealed IS NULL",
+        )),
+        SealedColumn::ApplicationNote => Some((
+            "SELECT note_id AS row_key, detail FROM application_events \
+             WHERE note_id IS NOT NULL AND detail_sealed IS NULL AND detail IS NOT NULL \
+             AND ($1::text IS NULL OR note_id > $1) ORDER BY note_id LIMIT $2",
+            "UPDATE application_events SET detail_sealed = $1, detail = NULL \
+             WHERE note_id = $2 AND detail_sealed IS NULL",
+        )),
+        _ => None,
     }
 }
 
@@ -90,5 +129,48 @@ impl SealedValues for PostgresStore {
         }
         tx.commit().await.map_err(db_error)?;
         Ok(replaced)
+    }
+
+    async fn plain_values(
+        &self,
+        column: SealedColumn,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<PlainValue>> {
+        let Some((read, _)) = plain_statements(column) else {
+            return Ok(Vec::new());
+        };
+        sqlx::query(read)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(|row| PlainValue::from_columns(column, |name| row.try_get(name).map_err(db_error)))
+            .collect()
+    }
+
+    async fn seal_plain_batch(
+        &self,
+        column: SealedColumn,
+        seals: &[(String, domain::Sealed)],
+    ) -> StoreResult<u64> {
+        let Some((_, seal)) = plain_statements(column) else {
+            return Ok(0);
+        };
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut sealed = 0;
+        for (row, value) in seals {
+            sealed += sqlx::query(seal)
+                .bind(value.as_bytes())
+                .bind(row)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(sealed)
     }
 }

@@ -3,16 +3,16 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{
-    ApplicationEvent, ApplicationId, ApplicationStatus, ApplyChannel, Funnel, StatusReached,
-    SubmissionState, UserId,
+    ApplicationId, ApplicationStatus, ApplyChannel, Funnel, StatusReached, SubmissionState, UserId,
 };
 use sqlx::{Row, Sqlite, Transaction, sqlite::SqliteRow};
 use store::{
     StoreError, StoreResult,
     applications::{
         Application, ApplicationColumns, ApplicationFilter, ApplicationStore, DocumentVersion,
-        MoveOutcome, NewApplication, NewDocuments, NewSubmission, SubmissionColumns,
-        SubmissionUpdate, SubmitOutcome, decode, event_from_columns, move_detail, moved_dates,
+        EventColumns, EventDetail, MoveOutcome, NewApplication, NewDocuments, NewSubmission,
+        SealedText, StoredEvent, StoredText, SubmissionColumns, SubmissionUpdate, SubmitOutcome,
+        decode, moved_dates, plain_documents,
     },
     sql::{db_error, is_unique_violation, task_error},
 };
@@ -80,17 +80,29 @@ fn application_from_row(row: &SqliteRow) -> StoreResult<Application> {
     .into_application()
 }
 
+/// The columns a version of the documents is read from.
+const DOCUMENT_COLUMNS: &str = "id, version, generator, model, content_sealed, cover_letter, \
+     cv_summary, interview_questions, created_at";
+
 fn document_from_row(row: &SqliteRow) -> StoreResult<DocumentVersion> {
-    let questions: String = row.try_get("interview_questions").map_err(db_error)?;
+    let get_text = |name: &str| -> StoreResult<String> { row.try_get(name).map_err(db_error) };
+    let sealed: Option<Vec<u8>> = row.try_get("content_sealed").map_err(db_error)?;
+    let content = match sealed {
+        Some(sealed) => StoredText::Sealed {
+            row: get_text("id")?,
+            sealed,
+        },
+        None => StoredText::Plain(plain_documents(
+            &get_text("cover_letter")?,
+            &get_text("cv_summary")?,
+            &get_text("interview_questions")?,
+        )?),
+    };
     Ok(DocumentVersion {
         version: row.try_get("version").map_err(db_error)?,
-        generator: row.try_get("generator").map_err(db_error)?,
+        generator: get_text("generator")?,
         model: row.try_get("model").map_err(db_error)?,
-        cover_letter: row.try_get("cover_letter").map_err(db_error)?,
-        cv_summary: row.try_get("cv_summary").map_err(db_error)?,
-        interview_questions: serde_json::from_str(&questions).map_err(|e| {
-            StoreError::Corrupt(format!("application_documents.interview_questions: {e}"))
-        })?,
+        content,
         created_at: row.try_get("created_at").map_err(db_error)?,
     })
 }
@@ -121,12 +133,13 @@ async fn add_event(
     kind: &str,
     from: Option<ApplicationStatus>,
     to: Option<ApplicationStatus>,
-    detail: Option<&str>,
+    detail: EventDetail<'_>,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
+    let (detail, note_id, note) = detail.columns();
     sqlx::query(
         "INSERT INTO application_events (application_id, user_id, kind, from_status, to_status, \
-         detail, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+         detail, note_id, detail_sealed, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )
     .bind(text_id(id.as_uuid()))
     .bind(text_id(user.as_uuid()))
@@ -134,6 +147,8 @@ async fn add_event(
     .bind(from.map(ApplicationStatus::as_str))
     .bind(to.map(ApplicationStatus::as_str))
     .bind(detail)
+    .bind(note_id)
+    .bind(note)
     .bind(now)
     .execute(&mut **tx)
     .await
@@ -146,7 +161,7 @@ async fn move_in(
     tx: &mut Transaction<'_, Sqlite>,
     current: &Application,
     to: ApplicationStatus,
-    note: Option<&str>,
+    note: Option<&SealedText>,
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
     let (applied_at, closed_at) = moved_dates(to, current.applied_at, now);
@@ -173,7 +188,7 @@ async fn move_in(
         "status",
         Some(current.status),
         Some(to),
-        move_detail(note).as_deref(),
+        EventDetail::note(note),
         now,
     )
     .await?;
@@ -253,7 +268,7 @@ impl ApplicationStore for SqliteStore {
             "created",
             None,
             Some(new.status),
-            move_detail(new.note.as_deref()).as_deref(),
+            EventDetail::note(new.note.as_ref()),
             new.created_at,
         )
         .await?;
@@ -303,7 +318,7 @@ impl ApplicationStore for SqliteStore {
         user: UserId,
         id: ApplicationId,
         to: ApplicationStatus,
-        note: Option<&str>,
+        note: Option<&SealedText>,
         now: DateTime<Utc>,
     ) -> StoreResult<MoveOutcome> {
         // A concurrent move makes the compare-and-swap miss: read again and decide again.
@@ -336,7 +351,7 @@ impl ApplicationStore for SqliteStore {
         &self,
         user: UserId,
         id: ApplicationId,
-        text: &str,
+        note: &SealedText,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let (_writing, mut tx) = self.begin_write().await.map_err(db_error)?;
@@ -351,7 +366,17 @@ impl ApplicationStore for SqliteStore {
         if touched.rows_affected() == 0 {
             return Ok(false);
         }
-        add_event(&mut tx, user, id, "note", None, None, Some(text), now).await?;
+        add_event(
+            &mut tx,
+            user,
+            id,
+            "note",
+            None,
+            None,
+            EventDetail::Note(note),
+            now,
+        )
+        .await?;
         tx.commit().await.map_err(db_error)?;
         Ok(true)
     }
@@ -370,14 +395,14 @@ impl ApplicationStore for SqliteStore {
         &self,
         user: UserId,
         id: ApplicationId,
-    ) -> StoreResult<Option<Vec<ApplicationEvent>>> {
+    ) -> StoreResult<Option<Vec<StoredEvent>>> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         if fetch_application(&mut tx, user, id).await?.is_none() {
             return Ok(None);
         }
         let rows = sqlx::query(
-            "SELECT kind, from_status, to_status, detail, created_at FROM application_events \
-             WHERE application_id = ?1 AND user_id = ?2 ORDER BY seq",
+            "SELECT kind, from_status, to_status, detail, note_id, detail_sealed, created_at \
+             FROM application_events WHERE application_id = ?1 AND user_id = ?2 ORDER BY seq",
         )
         .bind(text_id(id.as_uuid()))
         .bind(text_id(user.as_uuid()))
@@ -387,13 +412,16 @@ impl ApplicationStore for SqliteStore {
         tx.commit().await.map_err(db_error)?;
         rows.iter()
             .map(|row| {
-                event_from_columns(
-                    row.try_get("created_at").map_err(db_error)?,
-                    row.try_get("kind").map_err(db_error)?,
-                    row.try_get("from_status").map_err(db_error)?,
-                    row.try_get("to_status").map_err(db_error)?,
-                    row.try_get("detail").map_err(db_error)?,
-                )
+                EventColumns {
+                    at: row.try_get("created_at").map_err(db_error)?,
+                    kind: row.try_get("kind").map_err(db_error)?,
+                    from_status: row.try_get("from_status").map_err(db_error)?,
+                    to_status: row.try_get("to_status").map_err(db_error)?,
+                    detail: row.try_get("detail").map_err(db_error)?,
+                    note_id: row.try_get("note_id").map_err(db_error)?,
+                    detail_sealed: row.try_get("detail_sealed").map_err(db_error)?,
+                }
+                .into_event()
             })
             .collect::<StoreResult<Vec<_>>>()
             .map(Some)
@@ -452,22 +480,18 @@ impl ApplicationStore for SqliteStore {
         if fetch_application(&mut tx, user, id).await?.is_none() {
             return Ok(None);
         }
-        let questions = serde_json::to_string(&documents.interview_questions)
-            .map_err(|e| StoreError::Other(Box::new(e)))?;
-        let row = sqlx::query(
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO application_documents (application_id, version, generator, model, \
-             cover_letter, cv_summary, interview_questions, created_at) \
-             SELECT ?1, COALESCE(MAX(version), 0) + 1, ?2, ?3, ?4, ?5, ?6, ?7 \
+             id, content_sealed, cover_letter, cv_summary, interview_questions, created_at) \
+             SELECT ?1, COALESCE(MAX(version), 0) + 1, ?2, ?3, ?4, ?5, '', '', '[]', ?6 \
              FROM application_documents WHERE application_id = ?1 \
-             RETURNING version, generator, model, cover_letter, cv_summary, \
-             interview_questions, created_at",
-        )
+             RETURNING {DOCUMENT_COLUMNS}"
+        )))
         .bind(text_id(id.as_uuid()))
         .bind(&documents.generator)
         .bind(&documents.model)
-        .bind(&documents.cover_letter)
-        .bind(&documents.cv_summary)
-        .bind(questions)
+        .bind(&documents.content.row)
+        .bind(documents.content.sealed.as_bytes())
         .bind(now)
         .fetch_one(&mut *tx)
         .await
@@ -480,7 +504,7 @@ impl ApplicationStore for SqliteStore {
             "documents",
             None,
             None,
-            Some(&match &documents.note {
+            EventDetail::Service(&match &documents.note {
                 Some(note) => format!(
                     "version {} ({}): {note}",
                     version.version, version.generator
@@ -510,11 +534,10 @@ impl ApplicationStore for SqliteStore {
         if fetch_application(&mut tx, user, id).await?.is_none() {
             return Ok(None);
         }
-        let rows = sqlx::query(
-            "SELECT version, generator, model, cover_letter, cv_summary, interview_questions, \
-             created_at FROM application_documents WHERE application_id = ?1 \
-             ORDER BY version DESC",
-        )
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {DOCUMENT_COLUMNS} FROM application_documents WHERE application_id = ?1 \
+             ORDER BY version DESC"
+        )))
         .bind(text_id(id.as_uuid()))
         .fetch_all(&mut *tx)
         .await
@@ -578,7 +601,7 @@ impl ApplicationStore for SqliteStore {
             "submission",
             None,
             None,
-            Some(&format!("queued ({})", submission.channel)),
+            EventDetail::Service(&format!("queued ({})", submission.channel)),
             submission.now,
         )
         .await?;
@@ -638,7 +661,7 @@ impl ApplicationStore for SqliteStore {
             "submission",
             None,
             None,
-            Some(&detail),
+            EventDetail::Service(&detail),
             update.now,
         )
         .await?;

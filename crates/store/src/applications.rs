@@ -22,8 +22,61 @@ pub struct NewApplication {
     pub resume_id: Option<ResumeId>,
     /// `Saved` or `Applied` (an application made elsewhere, tracked here).
     pub status: ApplicationStatus,
-    pub note: Option<String>,
+    /// The user's note, sealed.
+    pub note: Option<SealedText>,
     pub created_at: DateTime<Utc>,
+}
+
+/// A user's text (a note, a version of the documents) as the caller sealed it with the key
+/// ring, bound to `row`: the id the store keeps it under, made by the caller.
+#[derive(Debug, Clone)]
+pub struct SealedText {
+    pub row: String,
+    pub sealed: domain::Sealed,
+}
+
+/// A user's text as stored: sealed, or in plain text when written before such texts were
+/// sealed (until a key rotation seals it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoredText {
+    Sealed { row: String, sealed: Vec<u8> },
+    Plain(String),
+}
+
+/// One history entry as stored: a note's text comes sealed, for the caller to open.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    /// Its `detail` is what the service wrote, or a note written before notes were sealed.
+    pub event: ApplicationEvent,
+    /// The user's note.
+    pub note: Option<StoredText>,
+}
+
+/// What a history entry says beyond its kind and statuses.
+#[derive(Debug, Clone, Copy)]
+pub enum EventDetail<'a> {
+    None,
+    /// What happened, written by the service (a submission's outcome, a document version).
+    Service(&'a str),
+    /// The user's note.
+    Note(&'a SealedText),
+}
+
+impl<'a> EventDetail<'a> {
+    pub fn note(note: Option<&'a SealedText>) -> Self {
+        note.map_or(EventDetail::None, EventDetail::Note)
+    }
+
+    /// (detail, note id, sealed note) as the history's columns hold them.
+    pub fn columns(self) -> (Option<&'a str>, Option<&'a str>, Option<&'a [u8]>) {
+        match self {
+            EventDetail::None => (None, None, None),
+            EventDetail::Service(text) => (Some(text), None, None),
+            EventDetail::Note(note) => {
+                (None, Some(note.row.as_str()), Some(note.sealed.as_bytes()))
+            }
+        }
+    }
 }
 
 /// The one submission of an application (one per user and job, ever).
@@ -92,22 +145,39 @@ pub struct DocumentVersion {
     /// `template`, `llm` or `edited`.
     pub generator: String,
     pub model: Option<String>,
-    pub cover_letter: String,
-    pub cv_summary: String,
-    /// A JSON array of questions.
-    pub interview_questions: serde_json::Value,
+    /// The documents as one JSON object (`cover_letter`, `cv_summary`,
+    /// `interview_questions`), sealed.
+    pub content: StoredText,
     pub created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone)]
 pub struct NewDocuments {
     pub generator: String,
-    /// Kept in the history with the version, e.g. why the template wrote it.
+    /// Kept in the history with the version, e.g. why the template wrote it (the service's
+    /// words, not the user's).
     pub note: Option<String>,
     pub model: Option<String>,
-    pub cover_letter: String,
-    pub cv_summary: String,
-    pub interview_questions: serde_json::Value,
+    /// The documents as one JSON object, sealed.
+    pub content: SealedText,
+}
+
+/// A version's content written before documents were sealed, as the JSON object sealed ones
+/// hold.
+pub fn plain_documents(
+    cover_letter: &str,
+    cv_summary: &str,
+    interview_questions: &str,
+) -> StoreResult<String> {
+    let questions: serde_json::Value = serde_json::from_str(interview_questions).map_err(|e| {
+        StoreError::Corrupt(format!("application_documents.interview_questions: {e}"))
+    })?;
+    Ok(serde_json::json!({
+        "cover_letter": cover_letter,
+        "cv_summary": cv_summary,
+        "interview_questions": questions,
+    })
+    .to_string())
 }
 
 #[derive(Debug, Clone)]
@@ -201,7 +271,7 @@ pub trait ApplicationStore: Send + Sync {
         user: UserId,
         id: ApplicationId,
         to: ApplicationStatus,
-        note: Option<&str>,
+        note: Option<&SealedText>,
         now: DateTime<Utc>,
     ) -> StoreResult<MoveOutcome>;
 
@@ -210,7 +280,7 @@ pub trait ApplicationStore: Send + Sync {
         &self,
         user: UserId,
         id: ApplicationId,
-        text: &str,
+        note: &SealedText,
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
 
@@ -223,7 +293,7 @@ pub trait ApplicationStore: Send + Sync {
         &self,
         user: UserId,
         id: ApplicationId,
-    ) -> StoreResult<Option<Vec<ApplicationEvent>>>;
+    ) -> StoreResult<Option<Vec<StoredEvent>>>;
 
     /// The user's funnel over all their applications.
     async fn application_funnel(&self, user: UserId) -> StoreResult<Funnel>;
@@ -283,13 +353,6 @@ where
 {
     text.parse()
         .map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
-}
-
-/// The event recorded for a status move.
-pub fn move_detail(note: Option<&str>) -> Option<String> {
-    note.map(str::trim)
-        .filter(|n| !n.is_empty())
-        .map(str::to_owned)
 }
 
 /// The columns every store reads for an application (joined with its job and submission).
@@ -367,24 +430,40 @@ impl ApplicationColumns {
 }
 
 /// The columns every store reads for a history entry.
-pub fn event_from_columns(
-    at: DateTime<Utc>,
-    kind: String,
-    from_status: Option<String>,
-    to_status: Option<String>,
-    detail: Option<String>,
-) -> StoreResult<ApplicationEvent> {
-    Ok(ApplicationEvent {
-        at,
-        kind,
-        from_status: from_status
-            .map(|s| decode("application_events.from_status", &s))
-            .transpose()?,
-        to_status: to_status
-            .map(|s| decode("application_events.to_status", &s))
-            .transpose()?,
-        detail,
-    })
+#[derive(Debug)]
+pub struct EventColumns {
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    pub from_status: Option<String>,
+    pub to_status: Option<String>,
+    pub detail: Option<String>,
+    pub note_id: Option<String>,
+    pub detail_sealed: Option<Vec<u8>>,
+}
+
+impl EventColumns {
+    pub fn into_event(self) -> StoreResult<StoredEvent> {
+        let note = match (self.note_id, self.detail_sealed) {
+            (Some(row), Some(sealed)) => Some(StoredText::Sealed { row, sealed }),
+            _ => None,
+        };
+        Ok(StoredEvent {
+            event: ApplicationEvent {
+                at: self.at,
+                kind: self.kind,
+                from_status: self
+                    .from_status
+                    .map(|s| decode("application_events.from_status", &s))
+                    .transpose()?,
+                to_status: self
+                    .to_status
+                    .map(|s| decode("application_events.to_status", &s))
+                    .transpose()?,
+                detail: self.detail,
+            },
+            note,
+        })
+    }
 }
 
 /// The status an application has after a move, and the dates the move sets.

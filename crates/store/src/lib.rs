@@ -28,7 +28,7 @@ pub use events::{UserEvent, UserEventStore};
 pub use hh::{HhConnection, HhStore};
 pub use jobs::{JobFilter, JobStore, JobWrite, SourceRun, UpsertOutcome, UpsertStatus};
 pub use resumes::{NewResume, ParsedResume, Resume, ResumeShare, ResumeStore};
-pub use sealed::{SealedColumn, SealedSwap, SealedValue, SealedValues};
+pub use sealed::{PlainValue, SealedColumn, SealedSwap, SealedValue, SealedValues};
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,16 +13,22 @@ pub enum SealedColumn {
     ResumeText,
     HhAccessToken,
     HhRefreshToken,
+    /// A version of an application's documents.
+    ApplicationDocuments,
+    /// A note in an application's history.
+    ApplicationNote,
 }
 
 impl SealedColumn {
-    pub const ALL: [SealedColumn; 6] = [
+    pub const ALL: [SealedColumn; 8] = [
         SealedColumn::TotpSecret,
         SealedColumn::TotpPending,
         SealedColumn::AuditCheckpointSeal,
         SealedColumn::ResumeText,
         SealedColumn::HhAccessToken,
         SealedColumn::HhRefreshToken,
+        SealedColumn::ApplicationDocuments,
+        SealedColumn::ApplicationNote,
     ];
 
     /// The table and column, as bound into each value's associated data.
@@ -34,6 +40,8 @@ impl SealedColumn {
             SealedColumn::ResumeText => ("resumes", "text_sealed"),
             SealedColumn::HhAccessToken => ("hh_connections", "access_sealed"),
             SealedColumn::HhRefreshToken => ("hh_connections", "refresh_sealed"),
+            SealedColumn::ApplicationDocuments => ("application_documents", "content_sealed"),
+            SealedColumn::ApplicationNote => ("application_events", "detail_sealed"),
         }
     }
 }
@@ -79,6 +87,30 @@ pub trait SealedValues: Send + Sync {
         column: SealedColumn,
         swaps: &[SealedSwap],
     ) -> StoreResult<u64>;
+
+    /// The column's values still in plain text (written before the column was sealed), in
+    /// row order after `after`. Only the applications' texts can have any.
+    async fn plain_values(
+        &self,
+        column: SealedColumn,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<PlainValue>>;
+
+    /// Stores each sealed value in place of its plain one (which is cleared), if the row is
+    /// still plain, in one transaction. Returns how many were sealed.
+    async fn seal_plain_batch(
+        &self,
+        column: SealedColumn,
+        seals: &[(String, domain::Sealed)],
+    ) -> StoreResult<u64>;
+}
+
+/// A value kept in plain text in a column that is now sealed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlainValue {
+    pub row: String,
+    pub plain: String,
 }
 
 /// One compare-and-swap of a sealed value.
@@ -87,4 +119,26 @@ pub struct SealedSwap {
     pub row: String,
     pub old: Vec<u8>,
     pub new: domain::Sealed,
+}
+
+impl PlainValue {
+    /// A page row of [`SealedValues::plain_values`]: `row_key` and the column's plain columns
+    /// (the documents' three, or a note's `detail`), read by `text`.
+    pub fn from_columns(
+        column: SealedColumn,
+        text: impl Fn(&str) -> StoreResult<String>,
+    ) -> StoreResult<Self> {
+        let plain = match column {
+            SealedColumn::ApplicationDocuments => crate::applications::plain_documents(
+                &text("cover_letter")?,
+                &text("cv_summary")?,
+                &text("interview_questions")?,
+            )?,
+            _ => text("detail")?,
+        };
+        Ok(PlainValue {
+            row: text("row_key")?,
+            plain,
+        })
+    }
 }

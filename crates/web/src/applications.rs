@@ -8,18 +8,117 @@
 
 use std::{sync::Arc, time::Duration};
 
-use auth::KeyRing;
+use auth::{KeyRing, Place};
 use chrono::{DateTime, Datelike, TimeZone, Utc};
-use domain::{ApplicationId, ApplyChannel, Job, NewJob, ResumeStatus, SubmissionState, UserId};
+use domain::{
+    ApplicationEvent, ApplicationId, ApplyChannel, Job, NewJob, ResumeStatus, SubmissionState,
+    UserId,
+};
 use serde::{Deserialize, Serialize};
 use store::{
-    Resume, Store,
-    applications::{Application, NewDocuments, SubmissionUpdate},
+    Resume, SealedColumn, Store,
+    applications::{
+        Application, DocumentVersion, NewDocuments, SealedText, StoredEvent, StoredText,
+        SubmissionUpdate,
+    },
 };
 use tasks::{NewTask, Outcome, TaskContext, TaskError};
 use uuid::Uuid;
+use zeroize::Zeroizing;
 
 use crate::{files::Files, resumes};
+
+/// An application's documents as one sealed value holds them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DocumentContent {
+    pub cover_letter: String,
+    pub cv_summary: String,
+    /// A JSON array of questions.
+    pub interview_questions: serde_json::Value,
+}
+
+/// Why a stored note or document cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum TextError {
+    #[error("{table}.{column} (row {row}) cannot be opened: {reason}")]
+    Unreadable {
+        table: &'static str,
+        column: &'static str,
+        row: String,
+        reason: String,
+    },
+}
+
+/// Seals a user's text for `column`, under an id of its own.
+fn seal_text(keys: &KeyRing, column: SealedColumn, plain: &[u8]) -> SealedText {
+    let (table, column) = column.place();
+    let row = Uuid::now_v7().to_string();
+    let sealed = keys.seal(
+        plain,
+        Place {
+            table,
+            column,
+            row: &row,
+        },
+    );
+    SealedText { row, sealed }
+}
+
+fn open_text(keys: &KeyRing, column: SealedColumn, text: &StoredText) -> Result<String, TextError> {
+    let (table, column) = column.place();
+    match text {
+        StoredText::Plain(plain) => Ok(plain.clone()),
+        StoredText::Sealed { row, sealed } => keys
+            .open(sealed, Place { table, column, row })
+            .map_err(|e| e.to_string())
+            .and_then(|plain| String::from_utf8(plain.to_vec()).map_err(|e| e.to_string()))
+            .map_err(|reason| TextError::Unreadable {
+                table,
+                column,
+                row: row.clone(),
+                reason,
+            }),
+    }
+}
+
+/// Seals a version of the documents.
+pub fn seal_documents(keys: &KeyRing, content: &DocumentContent) -> SealedText {
+    let plain = Zeroizing::new(serde_json::to_vec(content).unwrap_or_default());
+    seal_text(keys, SealedColumn::ApplicationDocuments, &plain)
+}
+
+/// Opens a version of the documents.
+pub fn open_documents(
+    keys: &KeyRing,
+    version: &DocumentVersion,
+) -> Result<DocumentContent, TextError> {
+    let plain = open_text(keys, SealedColumn::ApplicationDocuments, &version.content)?;
+    serde_json::from_str(&plain).map_err(|e| TextError::Unreadable {
+        table: "application_documents",
+        column: "content",
+        row: version.version.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// Seals a note: trimmed, `None` when nothing is left.
+pub fn seal_note(keys: &KeyRing, note: Option<&str>) -> Option<SealedText> {
+    let note = note.map(str::trim).filter(|n| !n.is_empty())?;
+    Some(seal_text(
+        keys,
+        SealedColumn::ApplicationNote,
+        note.as_bytes(),
+    ))
+}
+
+/// A history entry as its owner reads it, the note opened.
+pub fn open_event(keys: &KeyRing, stored: StoredEvent) -> Result<ApplicationEvent, TextError> {
+    let mut event = stored.event;
+    if let Some(note) = &stored.note {
+        event.detail = Some(open_text(keys, SealedColumn::ApplicationNote, note)?);
+    }
+    Ok(event)
+}
 
 /// Writes an application's documents.
 pub const GENERATE_TASK: &str = "applications.generate";
@@ -226,7 +325,8 @@ pub async fn generate(
         tracing::warn!(%error, application = %id, "language model failed; template used");
         format!("the language model failed ({error}); a template wrote it")
     });
-    let new = new_documents(documents, &generator, note).map_err(TaskError::discard)?;
+    let keys = keys_of(context).map_err(TaskError::discard)?;
+    let new = new_documents(keys, documents, &generator, note).map_err(TaskError::discard)?;
     match store
         .add_documents(user, id, &new, Utc::now())
         .await
@@ -237,8 +337,9 @@ pub async fn generate(
     }
 }
 
-/// A version of the documents as the store keeps it.
+/// A version of the documents as the store keeps it, sealed.
 fn new_documents(
+    keys: &KeyRing,
     documents: ai::Documents,
     generator: &ai::Generator,
     note: Option<String>,
@@ -247,14 +348,25 @@ fn new_documents(
         ai::Generator::Template => ("template", None),
         ai::Generator::Llm { model } => ("llm", Some(model.clone())),
     };
+    let content = DocumentContent {
+        cover_letter: documents.cover_letter,
+        cv_summary: documents.cv_summary,
+        interview_questions: serde_json::to_value(&documents.interview_questions)?,
+    };
     Ok(NewDocuments {
         generator: generator.to_owned(),
         note,
         model,
-        cover_letter: documents.cover_letter,
-        cv_summary: documents.cv_summary,
-        interview_questions: serde_json::to_value(&documents.interview_questions)?,
+        content: seal_documents(keys, &content),
     })
+}
+
+/// The key ring a task seals and opens with.
+fn keys_of(context: &ApplyContext) -> Result<&KeyRing, String> {
+    context
+        .keys
+        .as_deref()
+        .ok_or_else(|| "documents cannot be sealed: no key ring is configured".to_owned())
 }
 
 /// The start of the next UTC day: when daily caps reset.
@@ -374,13 +486,15 @@ async fn letter(
 ) -> Result<String, Prep> {
     let store = context.store.as_ref();
     let (user, id) = (application.user_id, application.id);
+    let keys = keys_of(context).map_err(Prep::Fail)?;
     if let Some(latest) = store
         .documents(user, id)
         .await
         .map_err(Prep::store)?
         .and_then(|versions| versions.into_iter().next())
     {
-        return Ok(latest.cover_letter);
+        let content = open_documents(keys, &latest).map_err(|e| Prep::Fail(e.to_string()))?;
+        return Ok(content.cover_letter);
     }
     let job = store
         .job(application.job_id)
@@ -390,6 +504,7 @@ async fn letter(
     let documents = ai::template_documents(&writing_context(&job, resume));
     let letter = documents.cover_letter.clone();
     let new = new_documents(
+        keys,
         documents,
         &ai::Generator::Template,
         Some("written for the e-mail, which needed a letter".into()),

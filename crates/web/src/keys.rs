@@ -78,6 +78,9 @@ async fn file_key_id(files: &Files, key: &str) -> Result<Option<String>, KeysErr
 }
 
 const UNREADABLE: &str = "(unreadable)";
+/// What `status` counts values under that are not sealed yet (written before their column
+/// was sealed); rotation seals them.
+pub const PLAIN: &str = "(plain)";
 
 /// Walks one column's sealed values page by page, in row order.
 struct Pages<'a> {
@@ -129,6 +132,15 @@ pub async fn status(sealed: Sealed<'_>) -> Result<BTreeMap<String, u64>, KeysErr
 async fn column_status(store: &dyn Store) -> Result<BTreeMap<String, u64>, KeysError> {
     let mut counts = BTreeMap::new();
     for column in SealedColumn::ALL {
+        let mut after = None;
+        loop {
+            let page = store.plain_values(column, after.as_deref(), PAGE).await?;
+            let Some(last) = page.last() else {
+                break;
+            };
+            after = Some(last.row.clone());
+            *counts.entry(PLAIN.to_owned()).or_insert(0) += page.len() as u64;
+        }
         let mut pages = Pages::new(store, column);
         while let Some(page) = pages.next().await? {
             for value in &page {
@@ -142,7 +154,10 @@ async fn column_status(store: &dyn Store) -> Result<BTreeMap<String, u64>, KeysE
 }
 
 fn missing_from(counts: BTreeMap<String, u64>, ring: &KeyRing) -> Result<(), KeysError> {
-    let missing: Vec<String> = counts.into_keys().filter(|id| !ring.has_key(id)).collect();
+    let missing: Vec<String> = counts
+        .into_keys()
+        .filter(|id| id != PLAIN && !ring.has_key(id))
+        .collect();
     if missing.is_empty() {
         Ok(())
     } else {
@@ -165,7 +180,8 @@ pub async fn check_columns_present(store: &dyn Store, ring: &KeyRing) -> Result<
     missing_from(column_status(store).await?, ring)
 }
 
-/// Re-seals every value not sealed with the active key; returns how many. Safe to run while
+/// Re-seals every value not sealed with the active key, and seals those still in plain text
+/// (written before their column was sealed); returns how many. Safe to run while
 /// the service writes (each value is swapped only if unchanged meanwhile) and to run again
 /// after a crash (it picks up what is left).
 pub async fn rotate(
@@ -199,6 +215,7 @@ pub async fn rotate_in_batches(
         }
     }
     for column in SealedColumn::ALL {
+        rotated += seal_plain(store, ring, column, batch, rotated, progress).await?;
         let (table, column_name) = column.place();
         let mut pages = Pages::new(store, column);
         pages.limit = batch.max(1);
@@ -237,6 +254,43 @@ pub async fn rotate_in_batches(
         }
     }
     Ok(rotated)
+}
+
+/// Seals the column's values still in plain text with the active key; returns how many.
+async fn seal_plain(
+    store: &dyn Store,
+    ring: &KeyRing,
+    column: SealedColumn,
+    batch: u32,
+    done_before: u64,
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> Result<u64, KeysError> {
+    let (table, column_name) = column.place();
+    let mut sealed = 0;
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .plain_values(column, after.as_deref(), batch.max(1))
+            .await?;
+        let Some(last) = page.last() else {
+            return Ok(sealed);
+        };
+        after = Some(last.row.clone());
+        let seals: Vec<(String, domain::Sealed)> = page
+            .into_iter()
+            .map(|value| {
+                let place = Place {
+                    table,
+                    column: column_name,
+                    row: &value.row,
+                };
+                let new = ring.seal(value.plain.as_bytes(), place);
+                (value.row, new)
+            })
+            .collect();
+        sealed += store.seal_plain_batch(column, &seals).await?;
+        progress(done_before + sealed);
+    }
 }
 
 /// Re-seals one resume file with the active key; false when it already was, or is gone.

@@ -874,6 +874,11 @@ async fn an_email_submission_is_sent_once_with_the_letter_and_resume(db: Db) {
     // The address the mail will go to is shown before anything is confirmed.
     let shown = get_json(&app, token, &format!("/api/v1/applications/{id}")).await;
     assert_eq!(shown["job"]["apply_email"], "jobs@acme.example.org");
+    let listed = get_json(&app, token, "/api/v1/applications").await;
+    assert_eq!(
+        listed["applications"][0]["job"]["apply_email"], "jobs@acme.example.org",
+        "{listed}"
+    );
 
     // Two tabs submitting at once: one submission, one task, one e-mail.
     let body = json!({ "channel": "email", "confirm": true });

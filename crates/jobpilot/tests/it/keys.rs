@@ -240,7 +240,8 @@ async fn administrators_rotate_keys_through_the_api(db: Db) {
 crate::on_both_databases!(
     rotation_reseals_everything_and_old_keys_can_go,
     administrators_rotate_keys_through_the_api,
-    a_rotation_killed_half_way_finishes_on_the_next_run
+    a_rotation_killed_half_way_finishes_on_the_next_run,
+    application_notes_and_documents_are_sealed_at_rest
 );
 
 /// Without a configured key ring, values are sealed with a throwaway key: rotating to it would
@@ -418,4 +419,270 @@ async fn a_rotation_killed_half_way_finishes_on_the_next_run(db: Db) {
             Some(text.as_str())
         );
     }
+}
+
+/// Runs SQL straight on the app's database, as an older version of jobpilot would have
+/// written; returns the first column of the first row as a number (0 without rows).
+async fn raw_sql(app: &TestApp, sql: &str) -> i64 {
+    use sqlx::Row as _;
+    if app.db_url.starts_with("sqlite") {
+        let pool = sqlx::SqlitePool::connect(&app.db_url).await.unwrap();
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_optional(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        row.and_then(|r| r.try_get::<i64, _>(0).ok()).unwrap_or(0)
+    } else {
+        let pool = sqlx::PgPool::connect(&app.db_url).await.unwrap();
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_optional(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        row.and_then(|r| r.try_get::<i64, _>(0).ok()).unwrap_or(0)
+    }
+}
+
+/// Notes and the documents' texts reach the database sealed; rows an older version left in
+/// plain text stay readable, show in the key status and are sealed by the next rotation.
+async fn application_notes_and_documents_are_sealed_at_rest(db: Db) {
+    use serde_json::{Value, json};
+    let Some(app) = crate::resumes::app_taking_pushed_jobs(db).await else {
+        return;
+    };
+    let seeker = app.user("seeker@example.org", domain::Role::Seeker).await;
+    let token = seeker.access.as_str();
+    crate::resumes::push_jobs(
+        &app,
+        &json!([crate::resumes::job(
+            "sealed",
+            "Rust Engineer",
+            &["Rust"],
+            None
+        )]),
+    )
+    .await;
+    let listed: Value = app
+        .get_as("/api/v1/jobs?source=jobspy", token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let job = listed["items"][0]["id"].as_str().unwrap().to_owned();
+    let user = app
+        .store
+        .user_by_email(&domain::Email::parse("seeker@example.org").unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let app = &app;
+    let post = |path: String, body: Value| async move {
+        app.send_as(reqwest::Method::POST, &path, token, Some(&body))
+            .await
+    };
+    let created = post(
+        "/api/v1/applications".into(),
+        json!({"job_id": job, "note": "  NOTE-ALPHA met them at a fair  "}),
+    )
+    .await;
+    assert_eq!(created.status(), 201);
+    let id = created.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/v1/applications/{id}");
+    let moved = app
+        .send_as(
+            reqwest::Method::PATCH,
+            &path,
+            token,
+            Some(&json!({"status": "applied", "note": "NOTE-BETA sent by post"})),
+        )
+        .await;
+    assert_eq!(moved.status(), 200);
+    let noted = post(
+        format!("{path}/notes"),
+        json!({"text": "NOTE-GAMMA salary 95k"}),
+    )
+    .await;
+    assert_eq!(noted.status(), 201);
+    let edited = app
+        .send_as(
+            reqwest::Method::PUT,
+            &format!("{path}/documents"),
+            token,
+            Some(&json!({
+                "cover_letter": "LETTER-DELTA Dear team",
+                "cv_summary": "SUMMARY-EPSILON",
+                "interview_questions": [{"question": "QUESTION-ZETA?", "topic": "Rust", "why": "core"}],
+            })),
+        )
+        .await;
+    assert_eq!(edited.status(), 201);
+    assert_eq!(
+        edited.json::<Value>().await.unwrap()["cover_letter"],
+        "LETTER-DELTA Dear team"
+    );
+
+    // The owner reads them back.
+    let events: Value = app
+        .get_as(&format!("{path}/events"), token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let details: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["detail"].as_str())
+        .collect();
+    for note in [
+        "NOTE-ALPHA met them at a fair",
+        "NOTE-BETA sent by post",
+        "NOTE-GAMMA salary 95k",
+    ] {
+        assert!(details.contains(&note), "{note} missing from {details:?}");
+    }
+    let documents: Value = app
+        .get_as(&format!("{path}/documents"), token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(documents[0]["cover_letter"], "LETTER-DELTA Dear team");
+    assert_eq!(
+        documents[0]["interview_questions"][0]["question"],
+        "QUESTION-ZETA?"
+    );
+
+    // None of it is in the database in plain text.
+    for table_column in [
+        "application_events.detail",
+        "application_documents.cover_letter",
+        "application_documents.cv_summary",
+        "application_documents.interview_questions",
+    ] {
+        let (table, column) = table_column.split_once('.').unwrap();
+        let found = raw_sql(
+            app,
+            &format!(
+                "SELECT COUNT(*) FROM {table} WHERE CAST({column} AS TEXT) LIKE '%NOTE-%' \
+                 OR CAST({column} AS TEXT) LIKE '%LETTER-%' OR CAST({column} AS TEXT) LIKE '%SUMMARY-%' \
+                 OR CAST({column} AS TEXT) LIKE '%QUESTION-%'"
+            ),
+        )
+        .await;
+        assert_eq!(found, 0, "plain text in {table_column}");
+    }
+    let sealed_notes = app
+        .store
+        .sealed_values(store::SealedColumn::ApplicationNote, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(sealed_notes.len(), 3);
+
+    // Rows an older version wrote in plain text.
+    let now = chrono::Utc::now().to_rfc3339();
+    raw_sql(
+        app,
+        &format!(
+            "INSERT INTO application_events (application_id, user_id, kind, detail, note_id, \
+             created_at) VALUES ('{id}', '{user}', 'note', 'LEGACY-NOTE', 'legacy-note', '{now}')"
+        ),
+    )
+    .await;
+    raw_sql(
+        app,
+        &format!(
+            "INSERT INTO application_documents (application_id, version, generator, cover_letter, \
+             cv_summary, interview_questions, created_at, id) VALUES ('{id}', 2, 'edited', \
+             'LEGACY-LETTER', 'LEGACY-SUMMARY', '[]', '{now}', 'legacy-documents')"
+        ),
+    )
+    .await;
+    let events: Value = app
+        .get_as(&format!("{path}/events"), token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(events.to_string().contains("LEGACY-NOTE"), "{events}");
+    let documents: Value = app
+        .get_as(&format!("{path}/documents"), token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(documents[0]["version"], 2);
+    assert_eq!(documents[0]["cover_letter"], "LEGACY-LETTER");
+    let files = web::files::Files::local(app.data_dir().join("files"));
+    let sealed = web::keys::Sealed {
+        store: app.store.as_ref(),
+        files: &files,
+    };
+    let status = web::keys::status(sealed).await.unwrap();
+    assert_eq!(status.get(web::keys::PLAIN), Some(&2), "{status:?}");
+    // Plain values need no key: the start-up check passes.
+    let server = ring(&[SERVER_KEY]);
+    web::keys::check_columns_present(app.store.as_ref(), &server)
+        .await
+        .unwrap();
+
+    // Rotation seals them with the new key, and re-seals the rest.
+    let new_and_server = ring(&[("k2", 2), SERVER_KEY]);
+    web::keys::rotate(sealed, &new_and_server, &|_| {})
+        .await
+        .unwrap();
+    let status = web::keys::status(sealed).await.unwrap();
+    assert_eq!(status.get(web::keys::PLAIN), None, "{status:?}");
+    assert_eq!(status.get(SERVER_KEY.0), None, "{status:?}");
+    let legacy = raw_sql(
+        app,
+        "SELECT COUNT(*) FROM application_events WHERE detail LIKE '%LEGACY%'",
+    )
+    .await
+        + raw_sql(
+            app,
+            "SELECT COUNT(*) FROM application_documents WHERE cover_letter LIKE '%LEGACY%' \
+             OR cv_summary LIKE '%LEGACY%'",
+        )
+        .await;
+    assert_eq!(legacy, 0, "plain text left after the rotation");
+    // Everything opens with the new key alone, to what it was.
+    let new_only = ring(&[("k2", 2)]);
+    let application = domain::ApplicationId::from_uuid(id.parse().unwrap());
+    let history = app
+        .store
+        .application_events(user, application)
+        .await
+        .unwrap()
+        .unwrap();
+    let opened: Vec<String> = history
+        .into_iter()
+        .filter_map(|e| web::applications::open_event(&new_only, e).unwrap().detail)
+        .collect();
+    for note in ["NOTE-ALPHA", "NOTE-BETA", "NOTE-GAMMA", "LEGACY-NOTE"] {
+        assert!(
+            opened.iter().any(|d| d.starts_with(note)),
+            "{note} not in {opened:?}"
+        );
+    }
+    let versions = app
+        .store
+        .documents(user, application)
+        .await
+        .unwrap()
+        .unwrap();
+    let letters: Vec<String> = versions
+        .iter()
+        .map(|v| {
+            web::applications::open_documents(&new_only, v)
+                .unwrap()
+                .cover_letter
+        })
+        .collect();
+    assert_eq!(letters, ["LEGACY-LETTER", "LETTER-DELTA Dear team"]);
 }

@@ -2,6 +2,7 @@
 //! and full history; generates a cover letter, CV summary and interview questions; and submits
 //! once, through the channel the job allows, after explicit confirmation.
 
+use auth::KeyRing;
 use axum::{Json, extract::State, http::StatusCode};
 use chrono::{DateTime, Utc};
 use domain::{
@@ -13,7 +14,8 @@ use store::{
     StoreError,
     applications::{
         Application, ApplicationFilter, DocumentVersion, MoveOutcome, NOTE_MAX_CHARS,
-        NewApplication, NewDocuments, NewSubmission, Submission, SubmissionUpdate, SubmitOutcome,
+        NewApplication, NewDocuments, NewSubmission, StoredEvent, Submission, SubmissionUpdate,
+        SubmitOutcome,
     },
 };
 use utoipa::{IntoParams, ToSchema};
@@ -43,8 +45,8 @@ pub struct JobSummary {
     pub company: Option<String>,
     pub url: String,
     /// The address an e-mail submission goes to when no `to` is given: the first one the
-    /// posting names. Shown by `GET /api/v1/applications/{id}` (absent in lists), so the user
-    /// sees it before confirming.
+    /// posting names, so the user sees it before confirming. Absent when the posting names
+    /// none (or is gone).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub apply_email: Option<String>,
 }
@@ -189,19 +191,30 @@ pub struct DocumentsView {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<DocumentVersion> for DocumentsView {
-    fn from(d: DocumentVersion) -> Self {
-        Self {
+impl DocumentsView {
+    /// A stored version, opened for its owner.
+    pub fn open(keys: &KeyRing, d: DocumentVersion) -> ApiResult<Self> {
+        let content = apply::open_documents(keys, &d).map_err(|e| ApiError::internal(&e))?;
+        Ok(Self {
             version: d.version,
             generator: d.generator,
             model: d.model,
-            cover_letter: d.cover_letter,
-            cv_summary: d.cv_summary,
+            cover_letter: content.cover_letter,
+            cv_summary: content.cv_summary,
             // Written by this server only; anything unreadable shows as no questions.
-            interview_questions: serde_json::from_value(d.interview_questions).unwrap_or_default(),
+            interview_questions: serde_json::from_value(content.interview_questions)
+                .unwrap_or_default(),
             created_at: d.created_at,
-        }
+        })
     }
+}
+
+/// A history, its notes opened for their owner.
+pub fn open_events(keys: &KeyRing, events: Vec<StoredEvent>) -> ApiResult<Vec<ApplicationEvent>> {
+    events
+        .into_iter()
+        .map(|event| apply::open_event(keys, event).map_err(|e| ApiError::internal(&e)))
+        .collect()
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -287,7 +300,7 @@ pub async fn create_application(
         job_id: JobId::from_uuid(request.job_id),
         resume_id: request.resume_id.map(ResumeId::from_uuid),
         status,
-        note: request.note,
+        note: apply::seal_note(state.key_ring(), request.note.as_deref()),
         created_at: Utc::now(),
     };
     match state.store().create_application(&new).await {
@@ -338,8 +351,30 @@ pub async fn list_applications(
     } else {
         None
     };
+    // One read for the page's postings, for the address each e-mail submission would use.
+    let ids: Vec<JobId> = applications.iter().map(|a| a.job_id).collect();
+    let addresses: std::collections::HashMap<JobId, String> = if ids.is_empty() {
+        Default::default()
+    } else {
+        state
+            .store()
+            .jobs_by_ids(&ids)
+            .await?
+            .into_iter()
+            .filter_map(|job| Some((job.id, apply::posting_address(&job.posting)?)))
+            .collect()
+    };
+    let applications = applications
+        .into_iter()
+        .map(|application| {
+            let apply_email = addresses.get(&application.job_id).cloned();
+            let mut view = ApplicationView::from(application);
+            view.job.apply_email = apply_email;
+            view
+        })
+        .collect();
     Ok(Json(ApplicationList {
-        applications: applications.into_iter().map(Into::into).collect(),
+        applications,
         next_before,
     }))
 }
@@ -404,7 +439,7 @@ pub async fn update_application(
             caller.user_id,
             ApplicationId::from_uuid(id),
             request.status,
-            request.note.as_deref(),
+            apply::seal_note(state.key_ring(), request.note.as_deref()).as_ref(),
             Utc::now(),
         )
         .await?;
@@ -479,9 +514,12 @@ pub async fn add_note(
     }
     check_note("text", Some(text))?;
     let id = ApplicationId::from_uuid(id);
+    let Some(note) = apply::seal_note(state.key_ring(), Some(text)) else {
+        return Err(invalid("text", "a note needs some text"));
+    };
     if !state
         .store()
-        .add_application_note(caller.user_id, id, text, Utc::now())
+        .add_application_note(caller.user_id, id, &note, Utc::now())
         .await?
     {
         return Err(not_found());
@@ -491,7 +529,10 @@ pub async fn add_note(
         .application_events(caller.user_id, id)
         .await?
         .ok_or_else(not_found)?;
-    Ok((StatusCode::CREATED, Json(events)))
+    Ok((
+        StatusCode::CREATED,
+        Json(open_events(state.key_ring(), events)?),
+    ))
 }
 
 /// An application's full history, oldest first: creation, moves, notes, documents and
@@ -519,7 +560,7 @@ pub async fn application_events(
         .application_events(caller.user_id, ApplicationId::from_uuid(id))
         .await?
         .ok_or_else(not_found)?;
-    Ok(Json(events))
+    Ok(Json(open_events(state.key_ring(), events)?))
 }
 
 /// The caller's funnel: how many applications reached each stage, the conversion between
@@ -607,7 +648,13 @@ pub async fn list_documents(
         .documents(caller.user_id, ApplicationId::from_uuid(id))
         .await?
         .ok_or_else(not_found)?;
-    Ok(Json(versions.into_iter().map(Into::into).collect()))
+    let keys = state.key_ring();
+    Ok(Json(
+        versions
+            .into_iter()
+            .map(|version| DocumentsView::open(keys, version))
+            .collect::<ApiResult<_>>()?,
+    ))
 }
 
 /// Saves the user's edit of the documents as a new version.
@@ -661,14 +708,17 @@ pub async fn edit_documents(
             ),
         ));
     }
-    let documents = NewDocuments {
-        generator: "edited".to_owned(),
-        note: None,
-        model: None,
+    let content = apply::DocumentContent {
         cover_letter: request.cover_letter,
         cv_summary: request.cv_summary,
         interview_questions: serde_json::to_value(&request.interview_questions)
             .map_err(|e| ApiError::internal(&e))?,
+    };
+    let documents = NewDocuments {
+        generator: "edited".to_owned(),
+        note: None,
+        model: None,
+        content: apply::seal_documents(state.key_ring(), &content),
     };
     let version = state
         .store()
@@ -680,7 +730,17 @@ pub async fn edit_documents(
         )
         .await?
         .ok_or_else(not_found)?;
-    Ok((StatusCode::CREATED, Json(version.into())))
+    // What was just written, without opening it again.
+    let view = DocumentsView {
+        version: version.version,
+        generator: version.generator,
+        model: version.model,
+        cover_letter: content.cover_letter,
+        cv_summary: content.cv_summary,
+        interview_questions: request.interview_questions,
+        created_at: version.created_at,
+    };
+    Ok((StatusCode::CREATED, Json(view)))
 }
 
 /// Submits the application through a channel, once: a second submit (another tab, a double

@@ -114,18 +114,20 @@ async fn applications_of(
         filter.before = Some(last.id);
         for application in page {
             let id = application.id;
+            let keys = state.key_ring();
+            let events = store
+                .application_events(user, id)
+                .await?
+                .unwrap_or_default();
             out.push(ApplicationExport {
-                events: store
-                    .application_events(user, id)
-                    .await?
-                    .unwrap_or_default(),
+                events: crate::routes::applications::open_events(keys, events)?,
                 documents: store
                     .documents(user, id)
                     .await?
                     .unwrap_or_default()
                     .into_iter()
-                    .map(Into::into)
-                    .collect(),
+                    .map(|version| crate::routes::applications::DocumentsView::open(keys, version))
+                    .collect::<ApiResult<_>>()?,
                 application: application.into(),
             });
         }
