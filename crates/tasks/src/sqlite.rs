@@ -8,7 +8,7 @@
 use std::{
     sync::{
         Arc,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -100,12 +100,16 @@ fn task_from_row(row: &SqliteRow) -> Result<Task> {
 /// ms between tries: under contention the queue turns into tail latency. Every write of the
 /// queue and of the store's busiest transactions holds it for the whole transaction; code
 /// holding it never awaits another gated write.
-pub fn write_gate(pool: &SqlitePool) -> Arc<tokio::sync::Mutex<()>> {
+///
+/// Writers serving a request go first: a background writer (one inside [`background`], as
+/// the workers' loops and handlers are) joins the queue only once no request's writer waits,
+/// or after [`BACKGROUND_YIELD_MAX`], so background work is delayed, never starved.
+pub fn write_gate(pool: &SqlitePool) -> Arc<SqliteWriteGate> {
     use std::{
         collections::HashMap,
         sync::{LazyLock, Mutex, PoisonError, Weak},
     };
-    static GATES: LazyLock<Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>> =
+    static GATES: LazyLock<Mutex<HashMap<String, Weak<SqliteWriteGate>>>> =
         LazyLock::new(|| Mutex::new(HashMap::new()));
     let key = pool
         .connect_options()
@@ -117,9 +121,87 @@ pub fn write_gate(pool: &SqlitePool) -> Arc<tokio::sync::Mutex<()>> {
         return gate;
     }
     gates.retain(|_, gate| gate.strong_count() > 0);
-    let gate = Arc::new(tokio::sync::Mutex::new(()));
+    let gate = Arc::new(SqliteWriteGate::default());
     gates.insert(key, Arc::downgrade(&gate));
     gate
+}
+
+/// The longest a background writer stands aside for requests' writers.
+pub const BACKGROUND_YIELD_MAX: std::time::Duration = std::time::Duration::from_millis(50);
+
+tokio::task_local! {
+    static BACKGROUND: ();
+}
+
+/// Runs a future as background work: its SQLite writes let requests' writes go first.
+pub fn background<F: std::future::Future>(work: F) -> impl std::future::Future<Output = F::Output> {
+    BACKGROUND.scope((), work)
+}
+
+/// Whether the caller runs inside [`background`].
+pub fn in_background() -> bool {
+    BACKGROUND.try_with(|_| ()).is_ok()
+}
+
+/// See [`write_gate`].
+#[derive(Debug, Default)]
+pub struct SqliteWriteGate {
+    lock: Arc<tokio::sync::Mutex<()>>,
+    /// Requests' writers waiting for the lock.
+    urgent: AtomicUsize,
+    /// Told when no request's writer waits any more.
+    clear: tokio::sync::Notify,
+}
+
+/// Lets background writers in again when the last waiting request's writer got the lock.
+struct Urgent<'a>(&'a SqliteWriteGate);
+
+impl Drop for Urgent<'_> {
+    fn drop(&mut self) {
+        if self.0.urgent.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.clear.notify_waiters();
+        }
+    }
+}
+
+impl SqliteWriteGate {
+    /// Waits for the lock; held until the guard drops.
+    pub async fn lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        if in_background() {
+            self.stand_aside().await;
+            return self.lock.lock().await;
+        }
+        self.urgent.fetch_add(1, Ordering::AcqRel);
+        let _waiting = Urgent(self);
+        self.lock.lock().await
+    }
+
+    /// [`SqliteWriteGate::lock`], for a guard that outlives the borrow of the gate.
+    pub async fn lock_owned(self: Arc<Self>) -> tokio::sync::OwnedMutexGuard<()> {
+        if in_background() {
+            self.stand_aside().await;
+            return self.lock.clone().lock_owned().await;
+        }
+        self.urgent.fetch_add(1, Ordering::AcqRel);
+        let _waiting = Urgent(&self);
+        self.lock.clone().lock_owned().await
+    }
+
+    /// Waits while requests' writers wait, up to [`BACKGROUND_YIELD_MAX`].
+    async fn stand_aside(&self) {
+        let deadline = tokio::time::Instant::now() + BACKGROUND_YIELD_MAX;
+        loop {
+            let notified = self.clear.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.urgent.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return;
+            }
+        }
+    }
 }
 
 /// Fires [`WAKE`] when the caller's transaction commits (or at once, outside a transaction),
@@ -527,4 +609,64 @@ pub(crate) async fn stats(pool: &SqlitePool) -> Result<Vec<StateCount>> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod gate_tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use super::{SqliteWriteGate, background};
+
+    /// Takes the gate, notes `name`, and lets go.
+    fn writer(
+        gate: &Arc<SqliteWriteGate>,
+        order: &Arc<Mutex<Vec<&'static str>>>,
+        name: &'static str,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let (gate, order) = (gate.clone(), order.clone());
+        async move {
+            let _held = gate.lock().await;
+            order.lock().unwrap().push(name);
+        }
+    }
+
+    #[tokio::test]
+    async fn requests_writers_go_before_a_waiting_background_writer() {
+        let gate = Arc::new(SqliteWriteGate::default());
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let held = gate.clone().lock_owned().await;
+        let settle = || tokio::time::sleep(Duration::from_millis(20));
+        let first = tokio::spawn(writer(&gate, &order, "request 1"));
+        settle().await;
+        let worker = tokio::spawn(background(writer(&gate, &order, "background")));
+        settle().await;
+        let second = tokio::spawn(writer(&gate, &order, "request 2"));
+        settle().await;
+        drop(held);
+        for joined in [first, worker, second] {
+            joined.await.unwrap();
+        }
+        // First come, first served would be request 1, background, request 2.
+        assert_eq!(
+            *order.lock().unwrap(),
+            ["request 1", "request 2", "background"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_background_writer_is_delayed_not_starved() {
+        let gate = Arc::new(SqliteWriteGate::default());
+        // Requests' writers that never stop coming: one always counts as waiting.
+        gate.urgent
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        let started = tokio::time::Instant::now();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        tokio::spawn(background(writer(&gate, &order, "background")))
+            .await
+            .unwrap();
+        assert_eq!(*order.lock().unwrap(), ["background"]);
+        let waited = started.elapsed();
+        assert!(waited >= super::BACKGROUND_YIELD_MAX, "{waited:?}");
+    }
 }

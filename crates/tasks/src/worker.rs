@@ -25,6 +25,7 @@ use crate::{
     db::{Result, TaskDb},
     handler::{Handlers, Outcome, TaskContext, TaskError},
     maintenance, postgres, sqlite,
+    sqlite::background,
     task::{AttemptError, FailureKind, Task, TaskId, TaskState},
     telemetry, trace,
 };
@@ -233,23 +234,28 @@ impl Worker {
 
         let mut loops = Vec::new();
         for (queue, slots, wake) in &queues {
-            loops.push(tokio::spawn(produce(
+            loops.push(tokio::spawn(background(produce(
                 inner.clone(),
                 queue.clone(),
                 slots.clone(),
                 wake.clone(),
-            )));
+            ))));
         }
-        loops.push(tokio::spawn(maintain(inner.clone())));
+        loops.push(tokio::spawn(background(maintain(inner.clone()))));
         if let TaskDb::Postgres(pool) = &inner.db {
             let wakes = queues
                 .iter()
                 .map(|(q, _, wake)| (q.name.clone(), wake.clone()))
                 .collect();
-            loops.push(tokio::spawn(listen(inner.clone(), pool.clone(), wakes)));
+            loops.push(tokio::spawn(background(listen(
+                inner.clone(),
+                pool.clone(),
+                wakes,
+            ))));
         }
-        let heartbeat = tokio::spawn(heartbeat(inner.clone()));
-        let completer = tokio::spawn(complete(inner.clone(), completer_rx));
+        // The worker's own writes and its handlers' stand aside for requests' writes.
+        let heartbeat = tokio::spawn(background(heartbeat(inner.clone())));
+        let completer = tokio::spawn(background(complete(inner.clone(), completer_rx)));
         tracing::info!(worker = %owner, queues = ?inner.config.queues, kinds = ?inner.kinds, "task worker started");
         WorkerHandle {
             owner,
@@ -470,7 +476,7 @@ async fn produce(inner: Arc<Inner>, queue: QueueConfig, slots: Arc<Semaphore>, w
                     }
                 },
             };
-            tokio::spawn(execute(inner.clone(), task, permit));
+            tokio::spawn(background(execute(inner.clone(), task, permit)));
         }
         drop(first);
         if full {
@@ -538,9 +544,9 @@ async fn execute(inner: Arc<Inner>, task: Task, permit: OwnedSemaphorePermit) {
     let timeout = registered.timeout;
     let args = task.args;
     let started = Instant::now();
-    let mut running = AbortOnDrop(tokio::spawn(
+    let mut running = AbortOnDrop(tokio::spawn(background(
         async move { handler.run(ctx, args).await }.instrument(span.clone()),
-    ));
+    )));
     let mut hard_stop = inner.hard_stop.clone();
     let result = tokio::select! {
         joined = tokio::time::timeout(timeout, &mut running.0) => match joined {
