@@ -69,6 +69,8 @@ pub struct JobIndex {
     position: Mutex<Position>,
     fields: Fields,
     rates: Rates,
+    /// Totals and facet counts of recent searches (see [`query::CountCache`]).
+    counts: Mutex<query::CountCache>,
 }
 
 impl std::fmt::Debug for JobIndex {
@@ -148,6 +150,7 @@ impl JobIndex {
             position: Mutex::new(position),
             fields,
             rates,
+            counts: Mutex::new(query::CountCache::default()),
         })
     }
 

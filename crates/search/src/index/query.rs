@@ -88,6 +88,53 @@ pub struct Highlights {
 /// Facet name → (value, count), most frequent first.
 pub type Facets = BTreeMap<String, Vec<(String, u64)>>;
 
+/// Searches whose total and facet counts are remembered, per index generation.
+const COUNT_CACHE_ENTRIES: usize = 512;
+
+/// The totals and facet counts of recent searches, valid for one generation of the index
+/// (its reader's): the next page of a search, or the same search by someone else, visits only
+/// what its page needs instead of counting every match again (which, over the whole
+/// collection, is most of a search's time).
+#[derive(Debug, Default)]
+pub(crate) struct CountCache {
+    generation: u64,
+    entries: std::collections::HashMap<String, (usize, Facets)>,
+}
+
+impl CountCache {
+    fn get(&self, generation: u64, key: &str) -> Option<(usize, Facets)> {
+        (self.generation == generation)
+            .then(|| self.entries.get(key).cloned())
+            .flatten()
+    }
+
+    fn put(&mut self, generation: u64, key: String, counts: (usize, Facets)) {
+        if self.generation != generation || self.entries.len() >= COUNT_CACHE_ENTRIES {
+            self.entries.clear();
+            self.generation = generation;
+        }
+        self.entries.insert(key, counts);
+    }
+}
+
+/// What decides a search's matches and facet counts (not its order, page or highlights).
+fn count_key(request: &SearchRequest) -> String {
+    format!(
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        request.text.as_deref().map(str::trim),
+        request.sources,
+        request.remote,
+        request.seniority,
+        request.employment_types,
+        request.skills,
+        request.location,
+        request.salary_at_least,
+        request.published_after,
+        request.published_before,
+        request.facets,
+    )
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchResults {
     /// Postings matching, all pages together.
@@ -314,31 +361,64 @@ impl JobIndex {
             Sort::Newest
         });
         let top = TopDocs::with_limit(request.limit).and_offset(request.offset);
-        // One pass over the matches: the page, the total and the facet counts together.
-        let facet_collector = self.facet_collector(&request.facets);
-        let (scored, total, counts): (Vec<(Option<f32>, DocAddress)>, usize, _) = match sort {
-            Sort::Relevance => {
-                let (docs, total, counts) =
-                    searcher.search(&query, &(top.order_by_score(), Count, facet_collector))?;
-                (
-                    docs.into_iter().map(|(s, d)| (Some(s), d)).collect(),
-                    total,
-                    counts,
-                )
-            }
-            Sort::Newest => {
-                let by_date =
-                    top.order_by_fast_field::<tantivy::DateTime>("published", Order::Desc);
-                let (docs, total, counts) =
-                    searcher.search(&query, &(by_date, Count, facet_collector))?;
-                (
-                    docs.into_iter().map(|(_, d)| (None, d)).collect(),
-                    total,
-                    counts,
-                )
-            }
-        };
-        let facets = self.facets_of(counts, &request.facets);
+        let generation = searcher.generation().generation_id();
+        let key = count_key(request);
+        let known = self
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(generation, &key);
+        let (scored, total, facets): (Vec<(Option<f32>, DocAddress)>, usize, Facets) =
+            if let Some((total, facets)) = known {
+                // Counted already on this generation: only the page is looked for.
+                let scored = match sort {
+                    Sort::Relevance => searcher
+                        .search(&query, &top.order_by_score())?
+                        .into_iter()
+                        .map(|(s, d)| (Some(s), d))
+                        .collect(),
+                    Sort::Newest => searcher
+                        .search(
+                            &query,
+                            &top.order_by_fast_field::<tantivy::DateTime>("published", Order::Desc),
+                        )?
+                        .into_iter()
+                        .map(|(_, d)| (None, d))
+                        .collect(),
+                };
+                (scored, total, facets)
+            } else {
+                // One pass over the matches: the page, the total and the facet counts together.
+                let facet_collector = self.facet_collector(&request.facets);
+                let (scored, total, counts): (Vec<_>, usize, _) = match sort {
+                    Sort::Relevance => {
+                        let (docs, total, counts) = searcher
+                            .search(&query, &(top.order_by_score(), Count, facet_collector))?;
+                        (
+                            docs.into_iter().map(|(s, d)| (Some(s), d)).collect(),
+                            total,
+                            counts,
+                        )
+                    }
+                    Sort::Newest => {
+                        let by_date =
+                            top.order_by_fast_field::<tantivy::DateTime>("published", Order::Desc);
+                        let (docs, total, counts) =
+                            searcher.search(&query, &(by_date, Count, facet_collector))?;
+                        (
+                            docs.into_iter().map(|(_, d)| (None, d)).collect(),
+                            total,
+                            counts,
+                        )
+                    }
+                };
+                let facets = self.facets_of(counts, &request.facets);
+                self.counts
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .put(generation, key, (total, facets.clone()));
+                (scored, total, facets)
+            };
         let snippets = match (&text_query, request.highlight) {
             (Some(text_query), true) => Some((
                 snippet_generator(&searcher, text_query.as_ref(), self.fields.title)?,

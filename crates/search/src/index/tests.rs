@@ -209,6 +209,43 @@ fn facets_count_the_matching_postings() {
 }
 
 #[test]
+fn remembered_counts_follow_the_index_and_serve_every_page() {
+    let (index, _) = sample();
+    let mut r = request("python OR rust");
+    r.facets = vec!["source".into()];
+    r.limit = 1;
+    let first = index.search(&r).unwrap();
+    assert_eq!(first.total, 3);
+    // The next pages reuse the counts and still page through every match, once each.
+    let mut seen = ids(&first);
+    for offset in 1..3 {
+        r.offset = offset;
+        let page = index.search(&r).unwrap();
+        assert_eq!((page.total, &page.facets), (first.total, &first.facets));
+        seen.extend(ids(&page));
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 3);
+    // Another filter is another count.
+    r.offset = 0;
+    r.sources = vec!["hh".into()];
+    let narrowed = index.search(&r).unwrap();
+    assert!(narrowed.total < first.total, "{}", narrowed.total);
+    // A new posting makes a new generation: counted again, the posting included.
+    index
+        .apply(&[job(
+            99,
+            json!({"title": "Python Developer", "skills": ["Python"], "source": "hh"}),
+        )])
+        .unwrap();
+    let recounted = index.search(&r).unwrap();
+    assert_eq!(recounted.total, narrowed.total + 1);
+    let hh: std::collections::BTreeMap<_, _> = recounted.facets["source"].iter().cloned().collect();
+    assert_eq!(hh["hh"] as usize, recounted.total);
+}
+
+#[test]
 fn highlights_mark_the_matched_words_and_escape_the_rest() {
     let index = JobIndex::in_memory(crate::money::Rates::default()).unwrap();
     let hostile = job(
