@@ -287,6 +287,25 @@ impl ResumeStore for PostgresStore {
         .collect()
     }
 
+    async fn resume_shared_with(
+        &self,
+        recruiter: UserId,
+        id: ResumeId,
+    ) -> StoreResult<Option<Resume>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RESUME_COLUMNS} FROM resumes WHERE id = $2 AND id IN \
+             (SELECT resume_id FROM resume_shares WHERE recruiter_id = $1 AND resume_id = $2)"
+        )))
+        .bind(recruiter.as_uuid())
+        .bind(id.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .as_ref()
+        .map(resume_from_row)
+        .transpose()
+    }
+
     async fn resumes_in_batch(&self, owner: UserId, batch: uuid::Uuid) -> StoreResult<Vec<Resume>> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {RESUME_COLUMNS} FROM resumes WHERE user_id = $1 AND batch_id = $2 \

@@ -301,6 +301,25 @@ impl ResumeStore for SqliteStore {
         .collect()
     }
 
+    async fn resume_shared_with(
+        &self,
+        recruiter: UserId,
+        id: ResumeId,
+    ) -> StoreResult<Option<Resume>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RESUME_COLUMNS} FROM resumes WHERE id = ?2 AND id IN \
+             (SELECT resume_id FROM resume_shares WHERE recruiter_id = ?1 AND resume_id = ?2)"
+        )))
+        .bind(text_id(recruiter.as_uuid()))
+        .bind(text_id(id.as_uuid()))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .as_ref()
+        .map(resume_from_row)
+        .transpose()
+    }
+
     async fn resumes_in_batch(&self, owner: UserId, batch: uuid::Uuid) -> StoreResult<Vec<Resume>> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {RESUME_COLUMNS} FROM resumes WHERE user_id = ? AND batch_id = ? \

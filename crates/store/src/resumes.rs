@@ -141,6 +141,13 @@ pub trait ResumeStore: Send + Sync {
         limit: u32,
     ) -> StoreResult<Vec<Resume>>;
 
+    /// One resume shared with this recruiter (not their own); `None` for any other.
+    async fn resume_shared_with(
+        &self,
+        recruiter: UserId,
+        id: ResumeId,
+    ) -> StoreResult<Option<Resume>>;
+
     /// The owner's resumes uploaded in one batch, oldest first.
     async fn resumes_in_batch(&self, owner: UserId, batch: uuid::Uuid) -> StoreResult<Vec<Resume>>;
 

@@ -196,6 +196,30 @@ async fn recruiters_rank_the_resumes_shared_with_them(db: Db) {
     )
     .await;
 
+    // The recruiter downloads a shared file as uploaded; nobody else gets it, and the
+    // download is in the audit log.
+    let file_path = |cv: &Value| format!("/api/v1/resumes/{}/file", id(cv));
+    let downloaded = app.get_as(&file_path(&weak_cv), &recruiter.access).await;
+    assert_eq!(downloaded.status(), 200);
+    assert_eq!(
+        downloaded.bytes().await.unwrap().as_ref(),
+        b"Junior developer who knows some Rust."
+    );
+    for (cv, token) in [
+        (&weak_cv, &other_recruiter.access),
+        (&weak_cv, &strong.access),
+        (&private_cv, &recruiter.access),
+    ] {
+        assert_error(app.get_as(&file_path(cv), token).await, 404, "not_found").await;
+    }
+    let audit = app.store.recent_audit(100).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "resumes.shared_download" && e.details.contains(&id(&weak_cv))),
+        "{audit:?}"
+    );
+
     // Unsharing takes the resume out of the ranking.
     let recruiter_id = shares[0]["recruiter_id"].as_str().unwrap();
     let path = format!("/api/v1/resumes/{}/shares/{recruiter_id}", id(&weak_cv));
@@ -223,6 +247,12 @@ async fn recruiters_rank_the_resumes_shared_with_them(db: Db) {
     assert_eq!(listed, json!([]));
     let ranked = candidates(&app, &job_id, &recruiter.access).await;
     assert_eq!(ranked["items"].as_array().unwrap().len(), 1);
+    assert_error(
+        app.get_as(&file_path(&weak_cv), &recruiter.access).await,
+        404,
+        "not_found",
+    )
+    .await;
 
     // A deleted resume leaves with its shares.
     let deleted = app

@@ -714,7 +714,8 @@ pub async fn salary_estimate(
     Ok(Json(estimate.into()))
 }
 
-/// Downloads a resume's original file (decrypted for its owner), always as an attachment.
+/// Downloads a resume's original file, always as an attachment: for its owner, and for a
+/// recruiter it is shared with (each such download is in the audit log).
 #[utoipa::path(
     get,
     path = "/api/v1/resumes/{id}/file",
@@ -725,17 +726,43 @@ pub async fn salary_estimate(
         (status = 200, description = "The file as uploaded", content_type = "application/octet-stream", body = Vec<u8>),
         (status = 401, description = "Not signed in", body = ErrorResponse),
         (status = 403, description = "An API key without the resumes scope", body = ErrorResponse),
-        (status = 404, description = "No such resume of the caller's", body = ErrorResponse),
+        (status = 404, description = "No such resume of the caller's or shared with them", body = ErrorResponse),
     )
 )]
 pub async fn download_resume(
     State(state): State<AppState>,
     caller: Authenticated,
+    client: Client,
     UuidPath(id): UuidPath,
 ) -> ApiResult<axum::response::Response> {
     use axum::response::IntoResponse as _;
     caller.require(Permission::ManageOwnResumes)?;
-    let resume = own_resume(&state, &caller, id).await?;
+    let resume = match state
+        .store()
+        .resume(caller.user_id, ResumeId::from_uuid(id))
+        .await?
+    {
+        Some(resume) => resume,
+        None if caller.require(Permission::RankCandidates).is_ok() => {
+            let shared = state
+                .store()
+                .resume_shared_with(caller.user_id, ResumeId::from_uuid(id))
+                .await?
+                .ok_or_else(|| ApiError::not_found("no such resume"))?;
+            audit(
+                &state,
+                &client,
+                "resumes.shared_download",
+                AuditOutcome::Success,
+                Some(caller.user_id),
+                Some(shared.user_id),
+                vec![("resume_id", id.to_string())],
+            )
+            .await;
+            shared
+        }
+        None => return Err(ApiError::not_found("no such resume")),
+    };
     let sealed = state
         .files()
         .get(&resume.file_key)
@@ -749,7 +776,7 @@ pub async fn download_resume(
         .to_vec();
     // Bytes to save, never to render: an attachment of no particular type.
     let content_type = "application/octet-stream";
-    // Only characters that need no quoting in a header; the name is the owner's own anyway.
+    // Only characters that need no quoting in a header.
     let ascii_name: String = resume
         .file_name
         .chars()
