@@ -9,10 +9,10 @@ use sqlx::{Row, Sqlite, Transaction, sqlite::SqliteRow};
 use store::{
     StoreError, StoreResult,
     applications::{
-        Application, ApplicationColumns, ApplicationFilter, ApplicationStore, DocumentVersion,
-        EventColumns, EventDetail, MoveOutcome, NewApplication, NewDocuments, NewSubmission,
-        SealedText, StoredEvent, StoredText, SubmissionColumns, SubmissionUpdate, SubmitOutcome,
-        decode, moved_dates, plain_documents,
+        Application, ApplicationColumns, ApplicationFilter, ApplicationStore, DocumentColumns,
+        DocumentVersion, EventColumns, EventDetail, MoveOutcome, NewApplication, NewDocuments,
+        NewSubmission, SealedText, StoredEvent, SubmissionColumns, SubmissionUpdate, SubmitOutcome,
+        decode, moved_dates,
     },
     sql::{db_error, is_unique_violation, task_error},
 };
@@ -86,25 +86,18 @@ const DOCUMENT_COLUMNS: &str = "id, version, generator, model, content_sealed, c
 
 fn document_from_row(row: &SqliteRow) -> StoreResult<DocumentVersion> {
     let get_text = |name: &str| -> StoreResult<String> { row.try_get(name).map_err(db_error) };
-    let sealed: Option<Vec<u8>> = row.try_get("content_sealed").map_err(db_error)?;
-    let content = match sealed {
-        Some(sealed) => StoredText::Sealed {
-            row: get_text("id")?,
-            sealed,
-        },
-        None => StoredText::Plain(plain_documents(
-            &get_text("cover_letter")?,
-            &get_text("cv_summary")?,
-            &get_text("interview_questions")?,
-        )?),
-    };
-    Ok(DocumentVersion {
+    DocumentColumns {
+        id: get_text("id")?,
         version: row.try_get("version").map_err(db_error)?,
         generator: get_text("generator")?,
         model: row.try_get("model").map_err(db_error)?,
-        content,
+        content_sealed: row.try_get("content_sealed").map_err(db_error)?,
+        cover_letter: get_text("cover_letter")?,
+        cv_summary: get_text("cv_summary")?,
+        interview_questions: get_text("interview_questions")?,
         created_at: row.try_get("created_at").map_err(db_error)?,
-    })
+    }
+    .into_version()
 }
 
 async fn fetch_application(

@@ -162,6 +162,44 @@ pub struct NewDocuments {
     pub content: SealedText,
 }
 
+/// The columns every store reads for a version of the documents.
+#[derive(Debug)]
+pub struct DocumentColumns {
+    pub id: String,
+    pub version: i64,
+    pub generator: String,
+    pub model: Option<String>,
+    pub content_sealed: Option<Vec<u8>>,
+    /// Plain text of a version written before documents were sealed (empty once sealed).
+    pub cover_letter: String,
+    pub cv_summary: String,
+    pub interview_questions: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl DocumentColumns {
+    pub fn into_version(self) -> StoreResult<DocumentVersion> {
+        let content = match self.content_sealed {
+            Some(sealed) => StoredText::Sealed {
+                row: self.id,
+                sealed,
+            },
+            None => StoredText::Plain(plain_documents(
+                &self.cover_letter,
+                &self.cv_summary,
+                &self.interview_questions,
+            )?),
+        };
+        Ok(DocumentVersion {
+            version: self.version,
+            generator: self.generator,
+            model: self.model,
+            content,
+            created_at: self.created_at,
+        })
+    }
+}
+
 /// A version's content written before documents were sealed, as the JSON object sealed ones
 /// hold.
 pub fn plain_documents(
