@@ -53,6 +53,41 @@ fn run_from_row(row: &PgRow) -> StoreResult<SourceRun> {
     })
 }
 
+/// The open canonical posting `write` duplicates, if any (never `itself`).
+async fn nearest_open(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    write: &JobWrite,
+    itself: Option<JobId>,
+    max_distance: u32,
+) -> StoreResult<Option<JobId>> {
+    let Some(key) = &write.dedupe_key else {
+        return Ok(None);
+    };
+    let candidates = sqlx::query(
+        "SELECT id, fingerprint FROM jobs WHERE dedupe_key = $1 \
+         AND canonical_id IS NULL AND closed_at IS NULL \
+         AND ($3::uuid IS NULL OR id <> $3) LIMIT $2",
+    )
+    .bind(key)
+    .bind(DEDUPE_CANDIDATES)
+    .bind(itself.map(|id| id.as_uuid()))
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db_error)?
+    .iter()
+    .map(|row| {
+        let id: Uuid = row.try_get("id").map_err(db_error)?;
+        let fingerprint: i64 = row.try_get("fingerprint").map_err(db_error)?;
+        Ok((JobId::from_uuid(id), fingerprint))
+    })
+    .collect::<StoreResult<Vec<_>>>()?;
+    Ok(nearest_canonical(
+        candidates,
+        write.fingerprint,
+        max_distance,
+    ))
+}
+
 #[async_trait]
 impl JobStore for PostgresStore {
     async fn upsert_jobs(
@@ -94,7 +129,7 @@ impl JobStore for PostgresStore {
                 let hash: Vec<u8> = row.try_get("content_hash").map_err(db_error)?;
                 let canonical: Option<Uuid> = row.try_get("canonical_id").map_err(db_error)?;
                 let closed: Option<DateTime<Utc>> = row.try_get("closed_at").map_err(db_error)?;
-                let duplicate_of = canonical.map(JobId::from_uuid);
+                let mut duplicate_of = canonical.map(JobId::from_uuid);
                 let job_id = JobId::from_uuid(id);
                 let status = if hash == write.content_hash && closed.is_none() {
                     sqlx::query("UPDATE jobs SET last_seen_at = $1 WHERE id = $2")
@@ -106,10 +141,23 @@ impl JobStore for PostgresStore {
                     UpsertStatus::Unchanged
                 } else {
                     next_seq += 1;
+                    // Seen again after it closed: while it was closed its duplicates were
+                    // promoted (or its canonical closed too), so it joins whatever cluster is
+                    // open now, or leads one.
+                    let reclustered = match closed {
+                        Some(_) => {
+                            Some(nearest_open(&mut tx, write, Some(job_id), max_distance).await?)
+                        }
+                        None => None,
+                    };
+                    if let Some(canonical) = reclustered {
+                        duplicate_of = canonical;
+                    }
                     sqlx::query(
                         "UPDATE jobs SET title = $1, company = $2, published_at = $3, data = $4, \
                          content_hash = $5, fingerprint = $6, dedupe_key = $7, last_seen_at = $8, \
-                         updated_at = $9, closed_at = NULL, change_seq = $10 WHERE id = $11",
+                         updated_at = $9, closed_at = NULL, change_seq = $10, \
+                         canonical_id = CASE WHEN $12 THEN $13 ELSE canonical_id END WHERE id = $11",
                     )
                     .bind(&job.title)
                     .bind(&job.company)
@@ -122,6 +170,8 @@ impl JobStore for PostgresStore {
                     .bind(now)
                     .bind(next_seq)
                     .bind(id)
+                    .bind(reclustered.is_some())
+                    .bind(reclustered.flatten().map(|c| c.as_uuid()))
                     .execute(&mut *tx)
                     .await
                     .map_err(db_error)?;
@@ -134,28 +184,7 @@ impl JobStore for PostgresStore {
                 });
                 continue;
             }
-            let duplicate_of = match &write.dedupe_key {
-                Some(key) => {
-                    let candidates = sqlx::query(
-                        "SELECT id, fingerprint FROM jobs WHERE dedupe_key = $1 \
-                         AND canonical_id IS NULL AND closed_at IS NULL LIMIT $2",
-                    )
-                    .bind(key)
-                    .bind(DEDUPE_CANDIDATES)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(db_error)?
-                    .iter()
-                    .map(|row| {
-                        let id: Uuid = row.try_get("id").map_err(db_error)?;
-                        let fingerprint: i64 = row.try_get("fingerprint").map_err(db_error)?;
-                        Ok((JobId::from_uuid(id), fingerprint))
-                    })
-                    .collect::<StoreResult<Vec<_>>>()?;
-                    nearest_canonical(candidates, write.fingerprint, max_distance)
-                }
-                None => None,
-            };
+            let duplicate_of = nearest_open(&mut tx, write, None, max_distance).await?;
             let id = JobId::new();
             next_seq += 1;
             sqlx::query(

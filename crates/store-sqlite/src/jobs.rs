@@ -56,6 +56,10 @@ fn run_from_row(row: &SqliteRow) -> StoreResult<SourceRun> {
     })
 }
 
+/// A reopened posting's cluster: `Some(canonical)` (or `Some(None)`: it leads its own) when it
+/// is decided again, `None` when an update leaves it as it was.
+type Reclustered = Option<Option<JobId>>;
+
 struct Existing {
     id: JobId,
     hash: Vec<u8>,
@@ -71,7 +75,8 @@ struct Plan<'a> {
     existing: HashMap<(String, String), Existing>,
     candidates: HashMap<String, Vec<(JobId, i64)>>,
     inserts: Vec<serde_json::Value>,
-    updates: Vec<(JobId, &'a JobWrite, i64)>,
+    /// (posting, its write, its change sequence, its cluster when it reopens).
+    updates: Vec<(JobId, &'a JobWrite, i64, Reclustered)>,
     seen: Vec<JobId>,
     outcomes: Vec<UpsertOutcome>,
 }
@@ -97,35 +102,61 @@ impl<'a> Plan<'a> {
         }
     }
 
+    /// The open canonical posting this one duplicates, if any (never `itself`).
+    fn nearest(&self, write: &JobWrite, itself: Option<JobId>) -> Option<JobId> {
+        let candidates = self.candidates.get(write.dedupe_key.as_ref()?)?;
+        nearest_canonical(
+            candidates
+                .iter()
+                .copied()
+                .filter(|(id, _)| Some(*id) != itself),
+            write.fingerprint,
+            self.max_distance,
+        )
+    }
+
     fn decide(&mut self, write: &'a JobWrite) -> StoreResult<()> {
         let job = &write.job;
         let key = (job.source.clone(), job.external_id.clone());
-        if let Some(existing) = self.existing.get_mut(&key) {
-            let status = if existing.hash == write.content_hash && !existing.closed {
-                self.seen.push(existing.id);
-                UpsertStatus::Unchanged
-            } else {
-                self.next_seq += 1;
-                existing.hash = write.content_hash.to_vec();
-                existing.closed = false;
-                self.updates.push((existing.id, write, self.next_seq));
-                UpsertStatus::Updated
-            };
+        if let Some(existing) = self.existing.get(&key) {
+            let (id, reopened) = (existing.id, existing.closed);
+            if existing.hash == write.content_hash && !reopened {
+                self.seen.push(id);
+                self.outcomes.push(UpsertOutcome {
+                    id,
+                    status: UpsertStatus::Unchanged,
+                    duplicate_of: existing.canonical_id,
+                });
+                return Ok(());
+            }
+            // Seen again after it closed: while it was closed its duplicates were promoted (or
+            // its canonical closed too), so it joins whatever cluster is open now, or leads one.
+            let reclustered = reopened.then(|| self.nearest(write, Some(id)));
+            self.next_seq += 1;
+            let existing = self
+                .existing
+                .get_mut(&key)
+                .ok_or_else(|| StoreError::Corrupt("jobs: a planned posting vanished".into()))?;
+            existing.hash = write.content_hash.to_vec();
+            existing.closed = false;
+            if let Some(canonical) = reclustered {
+                existing.canonical_id = canonical;
+            }
+            let duplicate_of = existing.canonical_id;
+            if reclustered == Some(None)
+                && let Some(dedupe_key) = &write.dedupe_key
+            {
+                self.add_candidate(dedupe_key.clone(), id, write.fingerprint.cast_signed());
+            }
+            self.updates.push((id, write, self.next_seq, reclustered));
             self.outcomes.push(UpsertOutcome {
-                id: existing.id,
-                status,
-                duplicate_of: existing.canonical_id,
+                id,
+                status: UpsertStatus::Updated,
+                duplicate_of,
             });
             return Ok(());
         }
-        let duplicate_of = write.dedupe_key.as_ref().and_then(|key| {
-            let candidates = self.candidates.get(key)?;
-            nearest_canonical(
-                candidates.iter().copied(),
-                write.fingerprint,
-                self.max_distance,
-            )
-        });
+        let duplicate_of = self.nearest(write, None);
         let id = JobId::new();
         self.next_seq += 1;
         let published_at = job
@@ -286,12 +317,13 @@ impl JobStore for SqliteStore {
             .await
             .map_err(db_error)?;
         }
-        for (id, write, seq) in &plan.updates {
+        for (id, write, seq, reclustered) in &plan.updates {
             let job = &write.job;
             sqlx::query(
                 "UPDATE jobs SET title = ?, company = ?, published_at = ?, data = ?, \
                  content_hash = ?, fingerprint = ?, dedupe_key = ?, last_seen_at = ?, \
-                 updated_at = ?, closed_at = NULL, change_seq = ? WHERE id = ?",
+                 updated_at = ?, closed_at = NULL, change_seq = ?, \
+                 canonical_id = CASE WHEN ? THEN ? ELSE canonical_id END WHERE id = ?",
             )
             .bind(&job.title)
             .bind(&job.company)
@@ -303,6 +335,8 @@ impl JobStore for SqliteStore {
             .bind(now)
             .bind(now)
             .bind(seq)
+            .bind(reclustered.is_some())
+            .bind(reclustered.flatten().map(|c| text_id(c.as_uuid())))
             .bind(text_id(id.as_uuid()))
             .execute(&mut *tx)
             .await

@@ -587,10 +587,99 @@ async fn pushed_batches_report_each_posting(db: Db) {
     .await;
 }
 
+/// A canonical posting closes (its duplicate is promoted) and is then seen again: it joins the
+/// cluster that stands now instead of making a second canonical; when nothing of its cluster
+/// is open any more, it leads again.
+async fn a_reopened_posting_rejoins_its_cluster(db: Db) {
+    let Some(app) = TestApp::builder(db)
+        .env("JOBPILOT_INTERNAL_API_KEY", INTERNAL_KEY)
+        .spawn()
+        .await
+    else {
+        return;
+    };
+    let admin = app.user("admin@example.org", domain::Role::Admin).await;
+    let same_job = |source: &str| {
+        let mut job = posting("rust-1");
+        job["source"] = json!(source);
+        job["title"] = json!("Senior Rust Engineer");
+        job["description_html"] = json!(
+            "<p>We build a distributed database in Rust: storage engine, replication, query \
+             planning. You know PostgreSQL internals, Kubernetes and on-call duty.</p>"
+        );
+        job
+    };
+    let push_one = |job: Value| {
+        let app = &app;
+        async move {
+            let report: Value = push(
+                app,
+                Some(INTERNAL_KEY),
+                "application/json",
+                json!([job]).to_string(),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+            report["items"][0].clone()
+        }
+    };
+    let first = push_one(same_job("board-a")).await;
+    let second = push_one(same_job("board-b")).await;
+    assert_eq!(second["duplicate_of"], first["id"], "{second}");
+    let listed_once = |jobs: Vec<Value>| {
+        let rust: Vec<Value> = jobs
+            .into_iter()
+            .filter(|j| j["title"] == "Senior Rust Engineer")
+            .collect();
+        assert_eq!(rust.len(), 1, "{rust:?}");
+        rust[0]["id"].clone()
+    };
+
+    // Board A drops it: B leads.
+    let later = chrono::Utc::now() + chrono::Duration::seconds(1);
+    let closed = app
+        .store
+        .close_unseen_jobs("board-a", later, later)
+        .await
+        .unwrap();
+    assert_eq!(closed, 1);
+    assert_eq!(
+        listed_once(jobs(&app, &admin.access, "").await),
+        second["id"]
+    );
+
+    // Board A shows it again: it reopens as a duplicate of B, and one posting is listed.
+    let reopened = push_one(same_job("board-a")).await;
+    assert_eq!(reopened["status"], "updated", "{reopened}");
+    assert_eq!(reopened["duplicate_of"], second["id"], "{reopened}");
+    assert_eq!(
+        listed_once(jobs(&app, &admin.access, "").await),
+        second["id"]
+    );
+
+    // Both boards drop it, then A shows it again: nothing of its cluster is open, it leads.
+    let later = chrono::Utc::now() + chrono::Duration::seconds(1);
+    for board in ["board-a", "board-b"] {
+        app.store
+            .close_unseen_jobs(board, later, later)
+            .await
+            .unwrap();
+    }
+    let alone = push_one(same_job("board-a")).await;
+    assert_eq!(alone["duplicate_of"], Value::Null, "{alone}");
+    assert_eq!(
+        listed_once(jobs(&app, &admin.access, "").await),
+        first["id"]
+    );
+}
+
 crate::on_both_databases!(
     boards_sync_dedupe_detect_changes_and_close,
     an_interrupted_sync_resumes_from_its_last_page,
     pushed_batches_report_each_posting,
+    a_reopened_posting_rejoins_its_cluster,
 );
 
 #[test]
