@@ -195,6 +195,12 @@ pub const SETTINGS: &[(&str, &str, bool, &str)] = &[
         "how long one language-model request may take",
     ),
     (
+        "embeddings_model",
+        "JOBPILOT_EMBEDDINGS_MODEL",
+        false,
+        "an embedding model on the language-model server: text similarity joins resume matches (weight `semantic`)",
+    ),
+    (
         "smtp_host",
         "JOBPILOT_SMTP_HOST",
         false,
@@ -556,6 +562,8 @@ pub struct Config {
     pub oidc_signup: bool,
     /// The language model that writes application documents; `None`: a template does.
     pub llm: Option<ai::LlmSettings>,
+    /// The embedding model on the `llm` server, fused into resume matches.
+    pub embeddings_model: Option<String>,
     /// The SMTP server applications are e-mailed through; `None`: no e-mail channel.
     pub smtp: Option<notify::SmtpSettings>,
     pub apply_caps: web::applications::DailyCaps,
@@ -721,12 +729,27 @@ impl Config {
             sources: self.source_names(),
             files: self.files.clone(),
             match_weights: self.match_weights.clone(),
+            semantic: self.semantic(),
             apply: web::applications::ApplySettings {
                 email: self.smtp.is_some(),
                 hh: self.hh_apply_client(),
                 daily_caps: self.apply_caps,
             },
             ..web::WebSettings::default()
+        }
+    }
+
+    /// The embedding model for resume matches, when one is named and its client can be built.
+    pub fn semantic(&self) -> Option<std::sync::Arc<web::semantic::Semantic>> {
+        let model = self.embeddings_model.clone()?;
+        match ai::LlmClient::new(self.llm.clone()?) {
+            Ok(client) => Some(std::sync::Arc::new(web::semantic::Semantic::new(
+                client, model,
+            ))),
+            Err(error) => {
+                tracing::error!(%error, "the embedding model is not used: matches rank without it");
+                None
+            }
         }
     }
 
@@ -866,6 +889,12 @@ impl Config {
             ("ingest_body_limit", self.ingest_body_limit.to_string()),
             ("search_dir", self.search_dir.display().to_string()),
             ("files", self.files.describe()),
+            (
+                "embeddings_model",
+                self.embeddings_model
+                    .clone()
+                    .unwrap_or_else(|| "none".to_owned()),
+            ),
             (
                 "llm",
                 self.llm.as_ref().map_or("none (template)".to_owned(), |l| {
@@ -1254,6 +1283,13 @@ impl Parser<'_> {
         }
         let sources = self.sources();
         let llm = self.llm();
+        let embeddings_model = self.optional_text("embeddings_model");
+        if embeddings_model.is_some() && matches!(llm, Some(None)) {
+            self.problems.push(format!(
+                "{}: an embedding model needs the server of JOBPILOT_LLM_BASE_URL",
+                Self::origin("embeddings_model")
+            ));
+        }
         let smtp = self.smtp();
         let apply_caps = self.apply_caps();
         let hh_apply = self.hh_apply(public_url.as_ref().and_then(Option::as_deref));
@@ -1419,6 +1455,7 @@ impl Parser<'_> {
             oidc_providers,
             oidc_signup: oidc_signup?,
             llm: llm?,
+            embeddings_model,
             smtp: smtp?,
             apply_caps: apply_caps?,
             hh_apply: hh_apply?,

@@ -19,6 +19,7 @@ pub mod openapi;
 pub mod rate_limit;
 pub mod resumes;
 pub mod routes;
+pub mod semantic;
 pub mod shared;
 mod state;
 pub mod ui;

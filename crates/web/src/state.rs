@@ -129,6 +129,8 @@ pub struct WebSettings {
     pub files: crate::files::Files,
     /// How much each feature counts when matching resumes to jobs.
     pub match_weights: search::index::matching::Weights,
+    /// The embedding model fused into resume matches; `None`: matches without it.
+    pub semantic: Option<Arc<crate::semantic::Semantic>>,
     /// Which apply channels are open, and their daily caps.
     pub apply: crate::applications::ApplySettings,
 }
@@ -164,6 +166,7 @@ impl Default for WebSettings {
             sources: Vec::new(),
             files: crate::files::Files::local("./data/files"),
             match_weights: search::index::matching::Weights::default(),
+            semantic: None,
             apply: crate::applications::ApplySettings::default(),
         }
     }

@@ -636,8 +636,167 @@ async fn cached_matches_follow_the_index_and_the_resume(db: Db) {
     assert_eq!(second["missing_skills"], json!(["Elixir"]), "{body}");
 }
 
+/// An OpenAI-compatible embeddings server whose vectors count topic words: storage, the
+/// browser, and a constant. It records every request, and answers 500 while `down` is set.
+async fn embeddings_stub() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    use axum::{Json, Router, http::StatusCode, response::IntoResponse, routing::post};
+    use std::sync::{Arc, Mutex, atomic::AtomicBool};
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let down = Arc::new(AtomicBool::new(false));
+    let (recorded, failing) = (seen.clone(), down.clone());
+    let router = Router::new().route(
+        "/v1/embeddings",
+        post(move |Json(body): Json<Value>| {
+            let (recorded, failing) = (recorded.clone(), failing.clone());
+            async move {
+                recorded.lock().unwrap().push(body.clone());
+                if failing.load(std::sync::atomic::Ordering::SeqCst) {
+                    return (StatusCode::INTERNAL_SERVER_ERROR, "down").into_response();
+                }
+                let count = |text: &str, words: &[&str]| {
+                    let text = text.to_lowercase();
+                    words.iter().map(|w| text.matches(w).count()).sum::<usize>() as f32
+                };
+                let data: Vec<Value> = body["input"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .enumerate()
+                    .map(|(index, text)| {
+                        let text = text.as_str().unwrap();
+                        let vector = [
+                            count(text, &["database", "storage"]),
+                            count(text, &["frontend", "browser"]),
+                            0.1,
+                        ];
+                        json!({"object": "embedding", "index": index, "embedding": vector})
+                    })
+                    .collect();
+                Json(json!({"object": "list", "data": data, "model": "embed-stub"})).into_response()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (base, seen, down)
+}
+
+async fn an_embedding_model_reranks_matches_by_text(db: Db) {
+    let (base, seen, down) = embeddings_stub().await;
+    let Some(app) = TestApp::builder(db)
+        .with_workers()
+        .env("JOBPILOT_INTERNAL_API_KEY", INTERNAL_KEY)
+        .env("JOBPILOT_LLM_BASE_URL", &base)
+        .env("JOBPILOT_LLM_MODEL", "chat-stub")
+        .env("JOBPILOT_EMBEDDINGS_MODEL", "embed-stub")
+        .spawn()
+        .await
+    else {
+        return;
+    };
+    let seeker = app.user("seeker@example.org", domain::Role::Seeker).await;
+    let token = seeker.access.as_str();
+    // Alike to the index (same title and skill); the browser one is newer, so without the
+    // texts it would come first.
+    let mut browser = job("browser", "Rust Engineer", &["Rust"], None);
+    browser["published_at"] = json!(chrono::Utc::now().to_rfc3339());
+    browser["description_html"] =
+        json!("<p>Frontend work: a browser UI, frontend tooling, browser extensions.</p>");
+    let mut storage = job("storage", "Rust Engineer", &["Rust"], None);
+    storage["description_html"] =
+        json!("<p>Database internals: the storage engine, database replication.</p>");
+    push_jobs(&app, &json!([browser, storage])).await;
+    let resume = upload_parsed(
+        &app,
+        token,
+        "cv.txt",
+        b"Rust engineer who builds database storage engines.".to_vec(),
+    )
+    .await;
+    let path = format!("/api/v1/resumes/{}/matches", resume["id"].as_str().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let found = loop {
+        let found: Value = app.get_as(&path, token).await.json().await.unwrap();
+        if found["items"]
+            .as_array()
+            .is_some_and(|items| items.len() == 2)
+        {
+            break found;
+        }
+        assert!(Instant::now() < deadline, "never matched: {found}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let items = found["items"].as_array().unwrap();
+    assert_eq!(items[0]["job"]["external_id"], "storage", "{found:#}");
+    let semantic = |item: &Value| {
+        item["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["feature"] == "semantic")
+            .map(|f| f["value"].as_f64().unwrap())
+    };
+    assert!(semantic(&items[0]).unwrap() > 0.9, "{found:#}");
+    assert!(semantic(&items[1]).unwrap() < 0.2, "{found:#}");
+    let contributions: f64 = items[0]["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["contribution"].as_f64().unwrap())
+        .sum();
+    assert!((contributions - items[0]["score"].as_f64().unwrap()).abs() < 1e-3);
+    // What was sent: the model, and the resume's skills and text, in one request.
+    let requests = seen.lock().unwrap().clone();
+    let last = requests.last().unwrap();
+    assert_eq!(last["model"], "embed-stub");
+    assert!(
+        last["input"][0]
+            .as_str()
+            .unwrap()
+            .contains("database storage engines")
+    );
+
+    // Asked again: from memory, nothing embedded again.
+    let before = seen.lock().unwrap().len();
+    let again: Value = app.get_as(&path, token).await.json().await.unwrap();
+    assert_eq!(again["items"][0]["job"]["external_id"], "storage");
+    assert_eq!(seen.lock().unwrap().len(), before);
+
+    // The model down: matches still come, ranked without it, and say so.
+    down.store(true, std::sync::atomic::Ordering::SeqCst);
+    let other = upload_parsed(
+        &app,
+        token,
+        "cv2.txt",
+        b"Rust developer, storage and database work.".to_vec(),
+    )
+    .await;
+    let response = app
+        .get_as(
+            &format!("/api/v1/resumes/{}/matches", other["id"].as_str().unwrap()),
+            token,
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let degraded: Value = response.json().await.unwrap();
+    assert_eq!(degraded["items"].as_array().unwrap().len(), 2, "{degraded}");
+    assert!(
+        degraded["note"]
+            .as_str()
+            .unwrap()
+            .contains("embedding model")
+    );
+    assert!(semantic(&degraded["items"][0]).is_none());
+}
+
 crate::on_both_databases!(
     resumes_upload_parse_and_isolation,
     resumes_match_jobs_with_explanations,
-    cached_matches_follow_the_index_and_the_resume
+    cached_matches_follow_the_index_and_the_resume,
+    an_embedding_model_reranks_matches_by_text
 );

@@ -31,6 +31,8 @@ pub struct Weights {
     pub location: f32,
     pub salary: f32,
     pub recency: f32,
+    /// Similarity of the texts, when an embedding model is configured.
+    pub semantic: f32,
 }
 
 impl Default for Weights {
@@ -42,6 +44,7 @@ impl Default for Weights {
             location: 0.1,
             salary: 0.05,
             recency: 0.1,
+            semantic: 0.3,
         }
     }
 }
@@ -71,9 +74,10 @@ impl Weights {
                 "location" => &mut weights.location,
                 "salary" => &mut weights.salary,
                 "recency" => &mut weights.recency,
+                "semantic" => &mut weights.semantic,
                 other => {
                     return Err(WeightsError(format!(
-                        "unknown feature `{other}` (skills, title, seniority, location, salary, recency)"
+                        "unknown feature `{other}` (skills, title, seniority, location, salary, recency, semantic)"
                     )));
                 }
             };
@@ -87,7 +91,8 @@ impl Weights {
         Ok(weights)
     }
 
-    fn total(&self) -> f32 {
+    /// The weights of the features the index scores (all but `semantic`).
+    pub fn total(&self) -> f32 {
         self.skills + self.title + self.seniority + self.location + self.salary + self.recency
     }
 }
@@ -111,7 +116,7 @@ pub struct Profile {
 /// One feature's part in a match's score.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct FeatureScore {
-    /// skills, title, seniority, location, salary or recency.
+    /// skills, title, seniority, location, salary, recency or semantic.
     pub feature: &'static str,
     /// How well the posting does on it, from 0 to 1.
     pub value: f32,

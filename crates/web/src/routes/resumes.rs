@@ -32,6 +32,7 @@ use crate::{
         auth::audit,
         jobs::{JobView, in_rank_order, list, salary_floor},
     },
+    semantic,
     state::AppState,
 };
 
@@ -506,6 +507,7 @@ pub async fn match_resume(
             query.location
         ),
     };
+    let mut note = None;
     let matches = match state.match_cache().get(&key) {
         Some(matches) => matches,
         None => {
@@ -515,16 +517,44 @@ pub async fn match_resume(
                 salary_at_least,
                 ..resumes::profile_of(&resume, state.key_ring())
             };
+            let semantic = state.settings().semantic.clone();
+            // With an embedding model, a wider field is ranked again with it.
+            let wanted = match semantic {
+                Some(_) => (limit as usize * 2).min(100),
+                None => limit as usize,
+            };
+            let resume_text = semantic::resume_text(&resume.skills, &profile.text);
             let index = Arc::clone(state.search());
             let weights = state.settings().match_weights.clone();
-            let matches = tokio::task::spawn_blocking(move || {
-                index.match_profile(&profile, &weights, limit as usize, Utc::now())
+            let ranking = weights.clone();
+            let mut matches = tokio::task::spawn_blocking(move || {
+                index.match_profile(&profile, &ranking, wanted, Utc::now())
             })
             .await
             .map_err(|e| ApiError::internal(&e))?
             .map_err(|e| ApiError::internal(&e))?;
+            let mut complete = true;
+            if let Some(semantic) = semantic {
+                let ranked = in_rank_order(&state, matches.clone(), |m| m.id).await?;
+                let version = format!("{}:{}", resume.id, resume.updated_at.timestamp_micros());
+                match semantic.fuse(&weights, version, resume_text, ranked).await {
+                    Ok(fused) => matches = fused,
+                    Err(error) => {
+                        // Ranked without it this time, and not remembered: the next ask tries again.
+                        tracing::warn!(%error, "embedding model failed; matches ranked without it");
+                        note = Some(
+                            "the embedding model did not answer; ranked without text similarity"
+                                .to_owned(),
+                        );
+                        complete = false;
+                    }
+                }
+                matches.truncate(limit as usize);
+            }
             let matches = Arc::new(matches);
-            state.match_cache().insert(key, Arc::clone(&matches));
+            if complete {
+                state.match_cache().insert(key, Arc::clone(&matches));
+            }
             matches
         }
     };
@@ -541,7 +571,7 @@ pub async fn match_resume(
             reason: m.reason,
         })
         .collect();
-    Ok(Json(MatchList { items, note: None }))
+    Ok(Json(MatchList { items, note }))
 }
 
 fn insight_error(error: InsightError) -> ApiError {

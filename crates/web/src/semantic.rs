@@ -1,0 +1,174 @@
+//! Semantic similarity fused into a resume's matches, when an embedding model is configured
+//! (`JOBPILOT_EMBEDDINGS_MODEL` on the OpenAI-compatible server of `JOBPILOT_LLM_BASE_URL`).
+//!
+//! The index ranks candidates by skills, title, level, place, pay and recency; the resume and
+//! each candidate are then embedded and their cosine similarity joins the score with the
+//! `semantic` weight. Of the resume only its skills and the start of its text are sent; of a
+//! posting its title, company and the start of its description. Vectors are kept in memory,
+//! keyed by what they were computed from, so a posting is embedded once per change.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError},
+};
+
+use domain::Job;
+use search::index::matching::{FeatureScore, JobMatch, Weights};
+
+/// Characters of a text sent to be embedded.
+const TEXT_CHARS: usize = 2_000;
+/// Vectors kept (a 1,536-dimension vector is 6 KiB: 4,096 of them 24 MiB).
+const CACHE: usize = 4_096;
+
+/// The embedding model and the vectors it made.
+pub struct Semantic {
+    client: ai::LlmClient,
+    model: String,
+    vectors: Mutex<HashMap<String, Arc<Vec<f32>>>>,
+}
+
+impl std::fmt::Debug for Semantic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Semantic")
+            .field("model", &self.model)
+            .finish_non_exhaustive()
+    }
+}
+
+fn cut(text: &str) -> String {
+    text.chars().take(TEXT_CHARS).collect()
+}
+
+/// What is embedded of a posting.
+pub fn job_text(job: &Job) -> String {
+    let posting = &job.posting;
+    cut(&format!(
+        "{}\n{}\n{}",
+        posting.title,
+        posting.company.as_deref().unwrap_or_default(),
+        posting.description_text.as_deref().unwrap_or_default()
+    ))
+}
+
+/// What is embedded of a resume: its skills, then the start of its text.
+pub fn resume_text(skills: &[String], text: &str) -> String {
+    cut(&format!("{}\n{text}", skills.join(", ")))
+}
+
+/// Cosine similarity, 0 for a zero vector or vectors of different lengths.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    if a.len() != b.len() {
+        return 0.0;
+    }
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let (na, nb) = (norm(a), norm(b));
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        (dot / (na * nb)).clamp(-1.0, 1.0)
+    }
+}
+
+impl Semantic {
+    pub fn new(client: ai::LlmClient, model: impl Into<String>) -> Self {
+        Self {
+            client,
+            model: model.into(),
+            vectors: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// One vector per (key, text), from memory or, for the rest, one request.
+    async fn vectors(
+        &self,
+        items: &[(String, String)],
+    ) -> Result<Vec<Arc<Vec<f32>>>, ai::LlmError> {
+        let known: Vec<Option<Arc<Vec<f32>>>> = {
+            let cache = self.vectors.lock().unwrap_or_else(PoisonError::into_inner);
+            items
+                .iter()
+                .map(|(key, _)| cache.get(key).cloned())
+                .collect()
+        };
+        let missing: Vec<usize> = (0..items.len()).filter(|&i| known[i].is_none()).collect();
+        let texts: Vec<String> = missing.iter().map(|&i| items[i].1.clone()).collect();
+        let fresh = self.client.embed(&self.model, &texts).await?;
+        let mut out = known;
+        let mut cache = self.vectors.lock().unwrap_or_else(PoisonError::into_inner);
+        if cache.len() + fresh.len() > CACHE {
+            cache.clear();
+        }
+        for (&i, vector) in missing.iter().zip(fresh) {
+            let vector = Arc::new(vector);
+            cache.insert(items[i].0.clone(), Arc::clone(&vector));
+            out[i] = Some(vector);
+        }
+        Ok(out.into_iter().flatten().collect())
+    }
+
+    /// Fuses the similarity of the resume (`resume_key` names its version) to each posting
+    /// into the matches' scores with the `semantic` weight, as one more feature beside the
+    /// index's, and orders them again, best first.
+    pub async fn fuse(
+        &self,
+        weights: &Weights,
+        resume_key: String,
+        resume: String,
+        ranked: Vec<(JobMatch, Job)>,
+    ) -> Result<Vec<JobMatch>, ai::LlmError> {
+        let mut items = vec![(format!("resume:{resume_key}"), resume)];
+        items.extend(
+            ranked
+                .iter()
+                .map(|(_, job)| (format!("job:{}:{}", job.id, job.change_seq), job_text(job))),
+        );
+        let vectors = self.vectors(&items).await?;
+        let (resume, jobs) = vectors.split_first().ok_or_else(|| {
+            ai::LlmError::BadResponse("no vector came back for the resume".into())
+        })?;
+        let mut fused: Vec<JobMatch> = ranked
+            .into_iter()
+            .zip(jobs)
+            .map(|((mut found, _), vector)| {
+                // Unrelated texts score near 0, not below: negative similarity adds nothing.
+                let similarity = cosine(resume, vector).max(0.0);
+                let (weight, others) = (weights.semantic, weights.total());
+                let share = if others + weight > 0.0 {
+                    1.0 / (others + weight)
+                } else {
+                    0.0
+                };
+                // The index's contributions were shares of `others`; now of `others + weight`.
+                for feature in &mut found.features {
+                    feature.contribution *= others * share;
+                }
+                found.features.push(FeatureScore {
+                    feature: "semantic",
+                    value: similarity,
+                    weight,
+                    contribution: similarity * weight * share,
+                    detail: format!("text similarity {similarity:.2}"),
+                });
+                found.score = (found.score * others + similarity * weight) * share;
+                found
+            })
+            .collect();
+        fused.sort_by(|a, b| b.score.total_cmp(&a.score));
+        Ok(fused)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cosine;
+
+    #[test]
+    fn cosine_is_bounded_and_safe_on_odd_vectors() {
+        assert!((cosine(&[1.0, 0.0], &[2.0, 0.0]) - 1.0).abs() < 1e-6);
+        assert!(cosine(&[1.0, 0.0], &[0.0, 3.0]).abs() < 1e-6);
+        assert!((cosine(&[1.0, 0.0], &[-1.0, 0.0]) + 1.0).abs() < 1e-6);
+        assert_eq!(cosine(&[0.0, 0.0], &[1.0, 1.0]), 0.0);
+        assert_eq!(cosine(&[1.0], &[1.0, 1.0]), 0.0);
+    }
+}
