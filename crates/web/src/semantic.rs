@@ -17,6 +17,8 @@ use search::index::matching::{FeatureScore, JobMatch, Weights};
 
 /// Characters of a text sent to be embedded.
 const TEXT_CHARS: usize = 2_000;
+/// How long a match request waits for the model before ranking without it.
+pub const MATCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Vectors kept (a 1,536-dimension vector is 6 KiB: 4,096 of them 24 MiB).
 const CACHE: usize = 4_096;
 

@@ -637,16 +637,17 @@ async fn cached_matches_follow_the_index_and_the_resume(db: Db) {
 }
 
 /// An OpenAI-compatible embeddings server whose vectors count topic words: storage, the
-/// browser, and a constant. It records every request, and answers 500 while `down` is set.
+/// browser, and a constant. It records every request; its mode is [`STUB_UP`], [`STUB_DOWN`]
+/// (answers 500) or [`STUB_SLOW`] (answers after 10 s).
 async fn embeddings_stub() -> (
     String,
     std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
-    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    std::sync::Arc<std::sync::atomic::AtomicU8>,
 ) {
     use axum::{Json, Router, http::StatusCode, response::IntoResponse, routing::post};
-    use std::sync::{Arc, Mutex, atomic::AtomicBool};
+    use std::sync::{Arc, Mutex, atomic::AtomicU8};
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let down = Arc::new(AtomicBool::new(false));
+    let down = Arc::new(AtomicU8::new(STUB_UP));
     let (recorded, failing) = (seen.clone(), down.clone());
     let router = Router::new().route(
         "/v1/embeddings",
@@ -654,8 +655,12 @@ async fn embeddings_stub() -> (
             let (recorded, failing) = (recorded.clone(), failing.clone());
             async move {
                 recorded.lock().unwrap().push(body.clone());
-                if failing.load(std::sync::atomic::Ordering::SeqCst) {
-                    return (StatusCode::INTERNAL_SERVER_ERROR, "down").into_response();
+                match failing.load(std::sync::atomic::Ordering::SeqCst) {
+                    STUB_DOWN => {
+                        return (StatusCode::INTERNAL_SERVER_ERROR, "down").into_response();
+                    }
+                    STUB_SLOW => tokio::time::sleep(Duration::from_secs(10)).await,
+                    _ => {}
                 }
                 let count = |text: &str, words: &[&str]| {
                     let text = text.to_lowercase();
@@ -750,16 +755,21 @@ async fn an_embedding_model_reranks_matches_by_text(db: Db) {
         .map(|f| f["contribution"].as_f64().unwrap())
         .sum();
     assert!((contributions - items[0]["score"].as_f64().unwrap()).abs() < 1e-3);
-    // What was sent: the model, and the resume's skills and text, in one request.
+    // What was sent: the model, and the resume's skills and text.
     let requests = seen.lock().unwrap().clone();
-    let last = requests.last().unwrap();
-    assert_eq!(last["model"], "embed-stub");
-    assert!(
-        last["input"][0]
-            .as_str()
-            .unwrap()
-            .contains("database storage engines")
-    );
+    assert!(requests.iter().all(|r| r["model"] == "embed-stub"));
+    let sent = |needle: &str| {
+        requests.iter().any(|r| {
+            r["input"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|input| input.as_str().unwrap().contains(needle))
+        })
+    };
+    assert!(sent(
+        "Rust\nRust engineer who builds database storage engines."
+    ));
 
     // Asked again: from memory, nothing embedded again.
     let before = seen.lock().unwrap().len();
@@ -768,7 +778,7 @@ async fn an_embedding_model_reranks_matches_by_text(db: Db) {
     assert_eq!(seen.lock().unwrap().len(), before);
 
     // The model down: matches still come, ranked without it, and say so.
-    down.store(true, std::sync::atomic::Ordering::SeqCst);
+    down.store(STUB_DOWN, std::sync::atomic::Ordering::SeqCst);
     let other = upload_parsed(
         &app,
         token,
@@ -792,7 +802,39 @@ async fn an_embedding_model_reranks_matches_by_text(db: Db) {
             .contains("embedding model")
     );
     assert!(semantic(&degraded["items"][0]).is_none());
+
+    // The model too slow: the answer comes after the match timeout, ranked without it.
+    down.store(STUB_SLOW, std::sync::atomic::Ordering::SeqCst);
+    let third = upload_parsed(
+        &app,
+        token,
+        "cv3.txt",
+        b"Rust developer for storage systems.".to_vec(),
+    )
+    .await;
+    let started = Instant::now();
+    let response = app
+        .get_as(
+            &format!("/api/v1/resumes/{}/matches", third["id"].as_str().unwrap()),
+            token,
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(9),
+        "{:?}",
+        started.elapsed()
+    );
+    let slow: Value = response.json().await.unwrap();
+    assert!(
+        slow["note"].as_str().unwrap().contains("embedding model"),
+        "{slow}"
+    );
 }
+
+const STUB_UP: u8 = 0;
+const STUB_DOWN: u8 = 1;
+const STUB_SLOW: u8 = 2;
 
 crate::on_both_databases!(
     resumes_upload_parse_and_isolation,

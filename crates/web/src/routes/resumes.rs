@@ -537,7 +537,18 @@ pub async fn match_resume(
             if let Some(semantic) = semantic {
                 let ranked = in_rank_order(&state, matches.clone(), |m| m.id).await?;
                 let version = format!("{}:{}", resume.id, resume.updated_at.timestamp_micros());
-                match semantic.fuse(&weights, version, resume_text, ranked).await {
+                let fused = tokio::time::timeout(
+                    semantic::MATCH_TIMEOUT,
+                    semantic.fuse(&weights, version, resume_text, ranked),
+                )
+                .await
+                .unwrap_or_else(|_| {
+                    Err(ai::LlmError::BadResponse(format!(
+                        "no answer within {:?}",
+                        semantic::MATCH_TIMEOUT
+                    )))
+                });
+                match fused {
                     Ok(fused) => matches = fused,
                     Err(error) => {
                         // Ranked without it this time, and not remembered: the next ask tries again.
