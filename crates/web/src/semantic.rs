@@ -111,53 +111,53 @@ impl Semantic {
 
     /// Fuses the similarity of the resume (`resume_key` names its version) to each posting
     /// into the matches' scores with the `semantic` weight, as one more feature beside the
-    /// index's, and orders them again, best first.
+    /// index's, and orders them again, best first. Waits for the model at most
+    /// [`MATCH_TIMEOUT`]; on any failure `ranked` is left as it was.
     pub async fn fuse(
         &self,
         weights: &Weights,
         resume_key: String,
         resume: String,
-        ranked: Vec<(JobMatch, Job)>,
-    ) -> Result<Vec<JobMatch>, ai::LlmError> {
+        ranked: &mut [(JobMatch, Job)],
+    ) -> Result<(), ai::LlmError> {
         let mut items = vec![(format!("resume:{resume_key}"), resume)];
         items.extend(
             ranked
                 .iter()
                 .map(|(_, job)| (format!("job:{}:{}", job.id, job.change_seq), job_text(job))),
         );
-        let vectors = self.vectors(&items).await?;
+        let vectors = tokio::time::timeout(MATCH_TIMEOUT, self.vectors(&items))
+            .await
+            .map_err(|_| {
+                ai::LlmError::BadResponse(format!("no answer within {MATCH_TIMEOUT:?}"))
+            })??;
         let (resume, jobs) = vectors.split_first().ok_or_else(|| {
             ai::LlmError::BadResponse("no vector came back for the resume".into())
         })?;
-        let mut fused: Vec<JobMatch> = ranked
-            .into_iter()
-            .zip(jobs)
-            .map(|((mut found, _), vector)| {
-                // Unrelated texts score near 0, not below: negative similarity adds nothing.
-                let similarity = cosine(resume, vector).max(0.0);
-                let (weight, others) = (weights.semantic, weights.total());
-                let share = if others + weight > 0.0 {
-                    1.0 / (others + weight)
-                } else {
-                    0.0
-                };
-                // The index's contributions were shares of `others`; now of `others + weight`.
-                for feature in &mut found.features {
-                    feature.contribution *= others * share;
-                }
-                found.features.push(FeatureScore {
-                    feature: "semantic",
-                    value: similarity,
-                    weight,
-                    contribution: similarity * weight * share,
-                    detail: format!("text similarity {similarity:.2}"),
-                });
-                found.score = (found.score * others + similarity * weight) * share;
-                found
-            })
-            .collect();
-        fused.sort_by(|a, b| b.score.total_cmp(&a.score));
-        Ok(fused)
+        let (weight, others) = (weights.semantic, weights.total());
+        let share = if others + weight > 0.0 {
+            1.0 / (others + weight)
+        } else {
+            0.0
+        };
+        for ((found, _), vector) in ranked.iter_mut().zip(jobs) {
+            // Unrelated texts score near 0, not below: negative similarity adds nothing.
+            let similarity = cosine(resume, vector).max(0.0);
+            // The index's contributions were shares of `others`; now of `others + weight`.
+            for feature in &mut found.features {
+                feature.contribution *= others * share;
+            }
+            found.features.push(FeatureScore {
+                feature: "semantic",
+                value: similarity,
+                weight,
+                contribution: similarity * weight * share,
+                detail: format!("text similarity {similarity:.2}"),
+            });
+            found.score = (found.score * others + similarity * weight) * share;
+        }
+        ranked.sort_by(|a, b| b.0.score.total_cmp(&a.0.score));
+        Ok(())
     }
 }
 

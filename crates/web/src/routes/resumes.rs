@@ -508,6 +508,8 @@ pub async fn match_resume(
         ),
     };
     let mut note = None;
+    // The page's postings, when ranking them again with the embedding model loaded them.
+    let mut loaded = None;
     let matches = match state.match_cache().get(&key) {
         Some(matches) => matches,
         None => {
@@ -535,32 +537,23 @@ pub async fn match_resume(
             .map_err(|e| ApiError::internal(&e))?;
             let mut complete = true;
             if let Some(semantic) = semantic {
-                let ranked = in_rank_order(&state, matches.clone(), |m| m.id).await?;
+                let mut ranked = in_rank_order(&state, matches, |m| m.id).await?;
                 let version = format!("{}:{}", resume.id, resume.updated_at.timestamp_micros());
-                let fused = tokio::time::timeout(
-                    semantic::MATCH_TIMEOUT,
-                    semantic.fuse(&weights, version, resume_text, ranked),
-                )
-                .await
-                .unwrap_or_else(|_| {
-                    Err(ai::LlmError::BadResponse(format!(
-                        "no answer within {:?}",
-                        semantic::MATCH_TIMEOUT
-                    )))
-                });
-                match fused {
-                    Ok(fused) => matches = fused,
-                    Err(error) => {
-                        // Ranked without it this time, and not remembered: the next ask tries again.
-                        tracing::warn!(%error, "embedding model failed; matches ranked without it");
-                        note = Some(
-                            "the embedding model did not answer; ranked without text similarity"
-                                .to_owned(),
-                        );
-                        complete = false;
-                    }
+                if let Err(error) = semantic
+                    .fuse(&weights, version, resume_text, &mut ranked)
+                    .await
+                {
+                    // Ranked without it this time, and not remembered: the next ask tries again.
+                    tracing::warn!(%error, "embedding model failed; matches ranked without it");
+                    note = Some(
+                        "the embedding model did not answer; ranked without text similarity"
+                            .to_owned(),
+                    );
+                    complete = false;
                 }
-                matches.truncate(limit as usize);
+                ranked.truncate(limit as usize);
+                matches = ranked.iter().map(|(found, _)| found.clone()).collect();
+                loaded = Some(ranked);
             }
             let matches = Arc::new(matches);
             if complete {
@@ -569,9 +562,11 @@ pub async fn match_resume(
             matches
         }
     };
-    let matches = Arc::unwrap_or_clone(matches);
-    let items = in_rank_order(&state, matches, |m| m.id)
-        .await?
+    let ranked = match loaded {
+        Some(ranked) => ranked,
+        None => in_rank_order(&state, Arc::unwrap_or_clone(matches), |m| m.id).await?,
+    };
+    let items = ranked
         .into_iter()
         .map(|(m, job)| JobMatchView {
             job: JobView::from(job),
