@@ -80,6 +80,31 @@ fn plain_statements(column: SealedColumn) -> Option<(&'static str, &'static str)
     }
 }
 
+type Update<'a> = sqlx::query::Query<'a, sqlx::Sqlite, <sqlx::Sqlite as sqlx::Database>::Arguments>;
+
+/// Runs `statement` once per item, bound by `bind`, in one transaction (one disk flush for a
+/// page); returns how many rows changed.
+async fn update_each<'a, T: Sync>(
+    pool: &sqlx::SqlitePool,
+    statement: &'static str,
+    items: &'a [T],
+    bind: impl Fn(Update<'a>, &'a T) -> Update<'a> + Send,
+) -> StoreResult<u64> {
+    let gate = tasks::sqlite_write_gate(pool);
+    let _writing = gate.lock().await;
+    let mut tx = pool.begin().await.map_err(db_error)?;
+    let mut changed = 0;
+    for item in items {
+        changed += bind(sqlx::query(statement), item)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+    }
+    tx.commit().await.map_err(db_error)?;
+    Ok(changed)
+}
+
 #[async_trait]
 impl SealedValues for SqliteStore {
     async fn sealed_values(
@@ -109,20 +134,13 @@ impl SealedValues for SqliteStore {
         column: SealedColumn,
         swaps: &[SealedSwap],
     ) -> StoreResult<u64> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let mut replaced = 0;
-        for swap in swaps {
-            replaced += sqlx::query(statements(column).1)
+        update_each(&self.pool, statements(column).1, swaps, |query, swap| {
+            query
                 .bind(swap.new.as_bytes())
                 .bind(&swap.row)
                 .bind(&swap.old)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?
-                .rows_affected();
-        }
-        tx.commit().await.map_err(db_error)?;
-        Ok(replaced)
+        })
+        .await
     }
 
     async fn plain_values(
@@ -153,20 +171,9 @@ impl SealedValues for SqliteStore {
         let Some((_, seal)) = plain_statements(column) else {
             return Ok(0);
         };
-        let gate = tasks::sqlite_write_gate(&self.pool);
-        let _writing = gate.lock().await;
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let mut sealed = 0;
-        for (row, value) in seals {
-            sealed += sqlx::query(seal)
-                .bind(value.as_bytes())
-                .bind(row)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?
-                .rows_affected();
-        }
-        tx.commit().await.map_err(db_error)?;
-        Ok(sealed)
+        update_each(&self.pool, seal, seals, |query, (row, value)| {
+            query.bind(value.as_bytes()).bind(row)
+        })
+        .await
     }
 }
