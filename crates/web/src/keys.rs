@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use auth::{KeyRing, Place};
 use domain::ResumeId;
-use store::{SealedColumn, SealedSwap, SealedValue, Store, StoreError};
+use store::{PlainValue, SealedColumn, SealedSwap, SealedValue, Store, StoreError};
 
 use crate::files::Files;
 use crate::resumes::{FILE_PLACE, file_place};
@@ -108,6 +108,17 @@ impl<'a> Pages<'a> {
         self.after = page.last().map(|value| value.row.clone());
         Ok(Some(page).filter(|page| !page.is_empty()))
     }
+
+    /// The next page of the column's values still in plain text (a walk of its own: start
+    /// it from a fresh `Pages`).
+    async fn next_plain(&mut self) -> Result<Option<Vec<PlainValue>>, StoreError> {
+        let page = self
+            .store
+            .plain_values(self.column, self.after.as_deref(), self.limit)
+            .await?;
+        self.after = page.last().map(|value| value.row.clone());
+        Ok(Some(page).filter(|page| !page.is_empty()))
+    }
 }
 
 /// How many stored values and files each key id seals (`"(unreadable)"` for malformed ones).
@@ -132,13 +143,8 @@ pub async fn status(sealed: Sealed<'_>) -> Result<BTreeMap<String, u64>, KeysErr
 async fn column_status(store: &dyn Store) -> Result<BTreeMap<String, u64>, KeysError> {
     let mut counts = BTreeMap::new();
     for column in SealedColumn::ALL {
-        let mut after = None;
-        loop {
-            let page = store.plain_values(column, after.as_deref(), PAGE).await?;
-            let Some(last) = page.last() else {
-                break;
-            };
-            after = Some(last.row.clone());
+        let mut plain = Pages::new(store, column);
+        while let Some(page) = plain.next_plain().await? {
             *counts.entry(PLAIN.to_owned()).or_insert(0) += page.len() as u64;
         }
         let mut pages = Pages::new(store, column);
@@ -267,15 +273,9 @@ async fn seal_plain(
 ) -> Result<u64, KeysError> {
     let (table, column_name) = column.place();
     let mut sealed = 0;
-    let mut after: Option<String> = None;
-    loop {
-        let page = store
-            .plain_values(column, after.as_deref(), batch.max(1))
-            .await?;
-        let Some(last) = page.last() else {
-            return Ok(sealed);
-        };
-        after = Some(last.row.clone());
+    let mut pages = Pages::new(store, column);
+    pages.limit = batch.max(1);
+    while let Some(page) = pages.next_plain().await? {
         let seals: Vec<(String, domain::Sealed)> = page
             .into_iter()
             .map(|value| {
@@ -291,6 +291,7 @@ async fn seal_plain(
         sealed += store.seal_plain_batch(column, &seals).await?;
         progress(done_before + sealed);
     }
+    Ok(sealed)
 }
 
 /// Re-seals one resume file with the active key; false when it already was, or is gone.
