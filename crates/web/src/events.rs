@@ -230,9 +230,6 @@ async fn follow(hub: Weak<Inner>) {
             last = None;
         } else {
             let store = inner.store.clone();
-            // Started afresh: what the log held then is history, which a socket asks for
-            // with `after`; the late window reads it again and must not hand it out as new.
-            let fresh = last.is_none();
             let start = match last {
                 Some(seq) => Some(seq),
                 None => match store.last_user_event_seq().await {
@@ -250,7 +247,7 @@ async fn follow(hub: Weak<Inner>) {
                         let mut newest = after;
                         for event in events {
                             newest = newest.max(event.seq);
-                            if delivered.first_time(&event) && !(fresh && event.seq <= after) {
+                            if delivered.first_time(&event) {
                                 inner.dispatch(&Arc::new(event));
                             }
                         }
