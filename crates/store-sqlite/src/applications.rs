@@ -208,7 +208,7 @@ impl SqliteStore {
 }
 
 /// Held while a write transaction runs.
-pub(crate) type WriteGuard = tokio::sync::OwnedMutexGuard<()>;
+pub(crate) type WriteGuard = tasks::OwnedWriteGuard;
 
 #[async_trait]
 impl ApplicationStore for SqliteStore {

@@ -143,6 +143,16 @@ pub fn in_background() -> bool {
     BACKGROUND.try_with(|_| ()).is_ok()
 }
 
+/// The lock of [`SqliteWriteGate::lock_owned`], held until dropped. It keeps its gate alive:
+/// holding only the lock, the registry's entry could lapse during the write, and the next
+/// writer would get a fresh gate with a lock of its own, and write beside this one.
+#[derive(Debug)]
+pub struct OwnedWriteGuard {
+    // Fields drop in order: the lock goes before the gate.
+    _held: tokio::sync::OwnedMutexGuard<()>,
+    _gate: Arc<SqliteWriteGate>,
+}
+
 /// See [`write_gate`].
 #[derive(Debug, Default)]
 pub struct SqliteWriteGate {
@@ -177,14 +187,19 @@ impl SqliteWriteGate {
     }
 
     /// [`SqliteWriteGate::lock`], for a guard that outlives the borrow of the gate.
-    pub async fn lock_owned(self: Arc<Self>) -> tokio::sync::OwnedMutexGuard<()> {
-        if in_background() {
+    pub async fn lock_owned(self: Arc<Self>) -> OwnedWriteGuard {
+        let held = if in_background() {
             self.stand_aside().await;
-            return self.lock.clone().lock_owned().await;
+            self.lock.clone().lock_owned().await
+        } else {
+            self.urgent.fetch_add(1, Ordering::AcqRel);
+            let _waiting = Urgent(&self);
+            self.lock.clone().lock_owned().await
+        };
+        OwnedWriteGuard {
+            _held: held,
+            _gate: self,
         }
-        self.urgent.fetch_add(1, Ordering::AcqRel);
-        let _waiting = Urgent(&self);
-        self.lock.clone().lock_owned().await
     }
 
     /// Waits while requests' writers wait, up to [`BACKGROUND_YIELD_MAX`].
@@ -652,6 +667,23 @@ mod gate_tests {
             *order.lock().unwrap(),
             ["request 1", "request 2", "background"]
         );
+    }
+
+    #[tokio::test]
+    async fn an_owned_guard_keeps_its_gate_the_one_for_its_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = sqlx::sqlite::SqlitePoolOptions::new().connect_lazy_with(
+            sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("gate.db")),
+        );
+        // The guard is all that is left of the gate it came from.
+        let held = super::write_gate(&pool).lock_owned().await;
+        let again = super::write_gate(&pool);
+        assert!(
+            again.lock.try_lock().is_err(),
+            "a second writer got a lock of its own while the first one writes"
+        );
+        drop(held);
+        assert!(again.lock.try_lock().is_ok());
     }
 
     #[tokio::test]
