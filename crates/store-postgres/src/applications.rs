@@ -103,7 +103,7 @@ async fn fetch_application(
     )))
     .bind(id.as_uuid())
     .bind(user.as_uuid())
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *conn)
     .await
     .map_err(db_error)?
     .as_ref()
@@ -254,10 +254,9 @@ impl ApplicationStore for PostgresStore {
         user: UserId,
         id: ApplicationId,
     ) -> StoreResult<Option<Application>> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let found = fetch_application(&mut tx, user, id).await?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(found)
+        // One statement: no transaction needed (and none to begin and end on the connection).
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        fetch_application(&mut conn, user, id).await
     }
 
     async fn applications(

@@ -110,7 +110,7 @@ async fn fetch_application(
     )))
     .bind(text_id(id.as_uuid()))
     .bind(text_id(user.as_uuid()))
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *conn)
     .await
     .map_err(db_error)?
     .as_ref()
@@ -277,10 +277,9 @@ impl ApplicationStore for SqliteStore {
         user: UserId,
         id: ApplicationId,
     ) -> StoreResult<Option<Application>> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let found = fetch_application(&mut tx, user, id).await?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(found)
+        // One statement: no transaction needed (and none to begin and end on the connection).
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        fetch_application(&mut conn, user, id).await
     }
 
     async fn applications(
@@ -549,18 +548,25 @@ impl ApplicationStore for SqliteStore {
         submission: &NewSubmission,
         task: tasks::NewTask,
     ) -> StoreResult<SubmitOutcome> {
-        let (_writing, mut tx) = self.begin_write().await.map_err(db_error)?;
-        let Some(application) = fetch_application(&mut tx, user, id).await? else {
-            return Ok(SubmitOutcome::NotFound);
+        // The reads go before the write gate, which only the writes need: the submission's
+        // uniqueness and the application's existence are checked again by the inserts below.
+        let application = {
+            let mut conn = self.pool.acquire().await.map_err(db_error)?;
+            let Some(application) = fetch_application(&mut conn, user, id).await? else {
+                return Ok(SubmitOutcome::NotFound);
+            };
+            if let Some(existing) = existing_submission(&mut conn, &application).await? {
+                return Ok(SubmitOutcome::AlreadySubmitted(existing));
+            }
+            application
         };
-        if let Some(existing) = existing_submission(&mut tx, &application).await? {
-            return Ok(SubmitOutcome::AlreadySubmitted(existing));
-        }
+        let (_writing, mut tx) = self.begin_write().await.map_err(db_error)?;
         let task_id = tasks::enqueue(&mut *tx, task).await.map_err(task_error)?;
         let inserted = sqlx::query(
             "INSERT INTO application_submissions (user_id, job_id, application_id, channel, \
              state, task_id, to_address, apply_url, hh_resume_id, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?10, ?9, ?9)",
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?10, ?9, ?9 \
+             WHERE EXISTS (SELECT 1 FROM applications WHERE id = ?3 AND user_id = ?1)",
         )
         .bind(text_id(user.as_uuid()))
         .bind(text_id(application.job_id.as_uuid()))
@@ -575,12 +581,16 @@ impl ApplicationStore for SqliteStore {
         .execute(&mut *tx)
         .await;
         match inserted {
+            Ok(done) if done.rows_affected() == 0 => {
+                // Deleted since it was read: the task goes with the rolled-back transaction.
+                return Ok(SubmitOutcome::NotFound);
+            }
             Ok(_) => {}
             // Another request got there first: its submission stands, this one enqueues nothing.
             Err(e) if is_unique_violation(&e) => {
                 drop(tx);
-                let mut tx = self.pool.begin().await.map_err(db_error)?;
-                let existing = existing_submission(&mut tx, &application).await?;
+                let mut conn = self.pool.acquire().await.map_err(db_error)?;
+                let existing = existing_submission(&mut conn, &application).await?;
                 return existing
                     .map(SubmitOutcome::AlreadySubmitted)
                     .ok_or(StoreError::Conflict("application_submissions"));
@@ -612,72 +622,86 @@ impl ApplicationStore for SqliteStore {
         from: &[SubmissionState],
         update: &SubmissionUpdate,
     ) -> StoreResult<Option<Application>> {
-        let (_writing, mut tx) = self.begin_write().await.map_err(db_error)?;
-        let Some(application) = fetch_application(&mut tx, user, id).await? else {
-            return Ok(None);
-        };
-        let Some(current) = &application.submission else {
-            return Ok(None);
-        };
-        if !from.contains(&current.state) {
-            return Ok(None);
-        }
-        let sent_at = (update.state == SubmissionState::Sent).then_some(update.now);
-        let done = sqlx::query(
-            "UPDATE application_submissions SET state = ?1, \
-             external_id = COALESCE(?2, external_id), apply_url = COALESCE(?3, apply_url), \
-             error = ?4, updated_at = ?5, sent_at = COALESCE(?6, sent_at) \
-             WHERE application_id = ?7 AND state = ?8",
-        )
-        .bind(update.state.as_str())
-        .bind(&update.external_id)
-        .bind(&update.apply_url)
-        .bind(&update.error)
-        .bind(update.now)
-        .bind(sent_at)
-        .bind(text_id(id.as_uuid()))
-        .bind(current.state.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        if done.rows_affected() == 0 {
-            return Ok(None);
-        }
-        let detail = match &update.error {
-            Some(error) => format!("{}: {error}", update.state),
-            None => update.state.to_string(),
-        };
-        add_event(
-            &mut tx,
-            user,
-            id,
-            "submission",
-            None,
-            None,
-            EventDetail::Service(&detail),
-            update.now,
-        )
-        .await?;
-        let data = serde_json::json!({
-            "application_id": id,
-            "state": update.state,
-            "error": update.error,
-        });
-        crate::events::append(&mut tx, user, "application.submission", &data, update.now).await?;
-        if update.state == SubmissionState::Sent && application.status == ApplicationStatus::Saved {
-            move_in(
+        // The state is read before the write gate and compared-and-swapped under it: a
+        // submission that moved in between is read again.
+        for _ in 0..5 {
+            let application = {
+                let mut conn = self.pool.acquire().await.map_err(db_error)?;
+                fetch_application(&mut conn, user, id).await?
+            };
+            let Some(application) = application else {
+                return Ok(None);
+            };
+            let Some(current) = &application.submission else {
+                return Ok(None);
+            };
+            if !from.contains(&current.state) {
+                return Ok(None);
+            }
+            let (writing, mut tx) = self.begin_write().await.map_err(db_error)?;
+            let sent_at = (update.state == SubmissionState::Sent).then_some(update.now);
+            let done = sqlx::query(
+                "UPDATE application_submissions SET state = ?1, \
+                 external_id = COALESCE(?2, external_id), apply_url = COALESCE(?3, apply_url), \
+                 error = ?4, updated_at = ?5, sent_at = COALESCE(?6, sent_at) \
+                 WHERE application_id = ?7 AND state = ?8",
+            )
+            .bind(update.state.as_str())
+            .bind(&update.external_id)
+            .bind(&update.apply_url)
+            .bind(&update.error)
+            .bind(update.now)
+            .bind(sent_at)
+            .bind(text_id(id.as_uuid()))
+            .bind(current.state.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            if done.rows_affected() == 0 {
+                continue;
+            }
+            let detail = match &update.error {
+                Some(error) => format!("{}: {error}", update.state),
+                None => update.state.to_string(),
+            };
+            add_event(
                 &mut tx,
-                &application,
-                ApplicationStatus::Applied,
+                user,
+                id,
+                "submission",
                 None,
+                None,
+                EventDetail::Service(&detail),
                 update.now,
             )
             .await?;
+            let data = serde_json::json!({
+                "application_id": id,
+                "state": update.state,
+                "error": update.error,
+            });
+            crate::events::append(&mut tx, user, "application.submission", &data, update.now)
+                .await?;
+            if update.state == SubmissionState::Sent
+                && application.status == ApplicationStatus::Saved
+            {
+                // A status the user changed meanwhile stands (the move compares and swaps).
+                move_in(
+                    &mut tx,
+                    &application,
+                    ApplicationStatus::Applied,
+                    None,
+                    update.now,
+                )
+                .await?;
+            }
+            tx.commit().await.map_err(db_error)?;
+            drop(writing);
+            store::events::appended();
+            let mut conn = self.pool.acquire().await.map_err(db_error)?;
+            return fetch_application(&mut conn, user, id).await;
         }
-        let updated = fetch_application(&mut tx, user, id).await?;
-        tx.commit().await.map_err(db_error)?;
-        store::events::appended();
-        Ok(updated)
+        Err(StoreError::Conflict("application_submissions"))
     }
 
     async fn submissions_sent_since(
@@ -702,7 +726,7 @@ impl ApplicationStore for SqliteStore {
 
 /// The user's earlier submission to the application's job, from any application.
 async fn existing_submission(
-    tx: &mut Transaction<'_, Sqlite>,
+    conn: &mut sqlx::SqliteConnection,
     application: &Application,
 ) -> StoreResult<Option<store::applications::Submission>> {
     let row = sqlx::query(
@@ -714,7 +738,7 @@ async fn existing_submission(
     )
     .bind(text_id(application.user_id.as_uuid()))
     .bind(text_id(application.job_id.as_uuid()))
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *conn)
     .await
     .map_err(db_error)?;
     row.as_ref()
