@@ -94,7 +94,7 @@ fn document_from_row(row: &PgRow) -> StoreResult<DocumentVersion> {
 }
 
 async fn fetch_application(
-    tx: &mut Transaction<'_, Postgres>,
+    conn: &mut sqlx::PgConnection,
     user: UserId,
     id: ApplicationId,
 ) -> StoreResult<Option<Application>> {
@@ -574,6 +574,8 @@ impl ApplicationStore for PostgresStore {
             submission.now,
         )
         .await?;
+        // Last, so the chain's head is held only for the commit.
+        crate::audit::append_in(&mut tx, submission.audit.as_slice()).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(SubmitOutcome::Queued {
             task_id,

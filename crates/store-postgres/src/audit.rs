@@ -62,6 +62,49 @@ async fn take_head(conn: &mut sqlx::PgConnection, count: i64) -> StoreResult<(i6
     Ok((seq, hash))
 }
 
+/// Appends events to the chain inside the caller's transaction (which then holds the head
+/// until it ends). Nothing to do for no events.
+pub(crate) async fn append_in(
+    conn: &mut sqlx::PgConnection,
+    events: &[AuditEvent],
+) -> StoreResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let count = i64::try_from(events.len()).unwrap_or(i64::MAX);
+    let (mut seq, mut previous) = take_head(&mut *conn, count).await?;
+    for event in events {
+        seq += 1;
+        let details = audit_details_json(&event.details);
+        let hash = hash_new(&previous, seq, event, &details);
+        sqlx::query(
+            "INSERT INTO audit_events \
+               (seq, at, actor_id, action, outcome, subject_id, ip, user_agent, details, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(seq)
+        .bind(stored_time(event.at))
+        .bind(event.actor_id.map(|id| id.as_uuid()))
+        .bind(event.action)
+        .bind(event.outcome.as_str())
+        .bind(event.subject_id.map(|id| id.as_uuid()))
+        .bind(event.ip.as_deref())
+        .bind(event.user_agent.as_deref())
+        .bind(&details)
+        .bind(&hash[..])
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        previous = hash;
+    }
+    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+        .bind(&previous[..])
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
 #[async_trait]
 impl AuditStore for PostgresStore {
     async fn append_audit_batch(&self, events: &[AuditEvent]) -> StoreResult<()> {
@@ -69,37 +112,7 @@ impl AuditStore for PostgresStore {
             return Ok(());
         }
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let count = i64::try_from(events.len()).unwrap_or(i64::MAX);
-        let (mut seq, mut previous) = take_head(&mut tx, count).await?;
-        for event in events {
-            seq += 1;
-            let details = audit_details_json(&event.details);
-            let hash = hash_new(&previous, seq, event, &details);
-            sqlx::query(
-                "INSERT INTO audit_events \
-                   (seq, at, actor_id, action, outcome, subject_id, ip, user_agent, details, hash) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(seq)
-            .bind(stored_time(event.at))
-            .bind(event.actor_id.map(|id| id.as_uuid()))
-            .bind(event.action)
-            .bind(event.outcome.as_str())
-            .bind(event.subject_id.map(|id| id.as_uuid()))
-            .bind(event.ip.as_deref())
-            .bind(event.user_agent.as_deref())
-            .bind(&details)
-            .bind(&hash[..])
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-            previous = hash;
-        }
-        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
-            .bind(&previous[..])
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
+        append_in(&mut tx, events).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(())
     }

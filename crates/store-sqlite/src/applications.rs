@@ -101,7 +101,7 @@ fn document_from_row(row: &SqliteRow) -> StoreResult<DocumentVersion> {
 }
 
 async fn fetch_application(
-    tx: &mut Transaction<'_, Sqlite>,
+    conn: &mut sqlx::SqliteConnection,
     user: UserId,
     id: ApplicationId,
 ) -> StoreResult<Option<Application>> {
@@ -608,6 +608,7 @@ impl ApplicationStore for SqliteStore {
             submission.now,
         )
         .await?;
+        crate::audit::append_in(&mut tx, submission.audit.as_slice()).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(SubmitOutcome::Queued {
             task_id,

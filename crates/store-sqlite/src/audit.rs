@@ -62,26 +62,34 @@ async fn take_head(conn: &mut sqlx::SqliteConnection, count: i64) -> StoreResult
     Ok((seq, hash))
 }
 
-#[async_trait]
-impl AuditStore for SqliteStore {
-    async fn append_audit_batch(&self, events: &[AuditEvent]) -> StoreResult<()> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        let gate = tasks::sqlite_write_gate(&self.pool);
-        let _writing = gate.lock().await;
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let count = i64::try_from(events.len()).unwrap_or(i64::MAX);
-        let (mut seq, mut previous) = take_head(&mut tx, count).await?;
-        for event in events {
-            seq += 1;
-            let details = audit_details_json(&event.details);
-            let hash = hash_new(&previous, seq, event, &details);
-            sqlx::query(
-                "INSERT INTO audit_events \
-                   (seq, at, actor_id, action, outcome, subject_id, ip, user_agent, details, hash) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
+/// Appends events to the chain inside the caller's transaction (which then holds the head
+/// until it ends). Nothing to do for no events.
+pub(crate) async fn append_in(
+    conn: &mut sqlx::SqliteConnection,
+    events: &[AuditEvent],
+) -> StoreResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let count = i64::try_from(events.len()).unwrap_or(i64::MAX);
+    let (mut seq, mut previous) = take_head(&mut *conn, count).await?;
+    for (i, event) in events.iter().enumerate() {
+        seq += 1;
+        let details = audit_details_json(&event.details);
+        let hash = hash_new(&previous, seq, event, &details);
+        // The last entry moves the head's hash in the same call (one round trip fewer).
+        let last = i + 1 == events.len();
+        let sql = if last {
+            "INSERT INTO audit_events \
+               (seq, at, actor_id, action, outcome, subject_id, ip, user_agent, details, hash) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10); \
+             UPDATE audit_head SET hash = ?10 WHERE id = 1"
+        } else {
+            "INSERT INTO audit_events \
+               (seq, at, actor_id, action, outcome, subject_id, ip, user_agent, details, hash) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        };
+        sqlx::query(sql)
             .bind(seq)
             .bind(stored_time(event.at))
             .bind(event.actor_id.map(|id| text_id(id.as_uuid())))
@@ -92,16 +100,24 @@ impl AuditStore for SqliteStore {
             .bind(event.user_agent.as_deref())
             .bind(&details)
             .bind(&hash[..])
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await
             .map_err(db_error)?;
-            previous = hash;
+        previous = hash;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl AuditStore for SqliteStore {
+    async fn append_audit_batch(&self, events: &[AuditEvent]) -> StoreResult<()> {
+        if events.is_empty() {
+            return Ok(());
         }
-        sqlx::query("UPDATE audit_head SET hash = ? WHERE id = 1")
-            .bind(&previous[..])
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
+        let gate = tasks::sqlite_write_gate(&self.pool);
+        let _writing = gate.lock().await;
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        append_in(&mut tx, events).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(())
     }

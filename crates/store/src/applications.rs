@@ -225,6 +225,9 @@ pub struct NewSubmission {
     pub apply_url: Option<String>,
     pub hh_resume_id: Option<String>,
     pub now: DateTime<Utc>,
+    /// Appended to the audit log in the submission's own transaction: the submission and its
+    /// audit entry commit together or not at all, in one write instead of two.
+    pub audit: Option<domain::AuditEvent>,
 }
 
 impl NewSubmission {

@@ -766,6 +766,23 @@ async fn a_link_submission_waits_for_the_users_confirmation(db: Db) {
     assert_eq!(again["already_submitted"], true);
     assert_eq!(again["task_id"], task.as_str());
 
+    // The submission's audit entry was written with it, once (not for the repeat), and the
+    // chain it joined still verifies.
+    let entries = app.store.audit_entries(0, 1000).await.unwrap();
+    let submitted: Vec<_> = entries
+        .iter()
+        .filter(|e| e.action == "applications.submit")
+        .collect();
+    assert_eq!(submitted.len(), 1, "{submitted:?}");
+    assert_eq!(submitted[0].outcome, "success");
+    assert!(submitted[0].details.contains(&id), "{:?}", submitted[0]);
+    assert!(submitted[0].details.contains("link"), "{:?}", submitted[0]);
+    let admin = app.user("admin@example.org", domain::Role::Admin).await;
+    let verified = app
+        .get_as("/api/v1/admin/audit/verify", &admin.access)
+        .await;
+    assert_eq!(verified.status(), 200);
+
     let confirm = format!("/api/v1/applications/{id}/confirm");
     let confirmed = app.send_as(Method::POST, &confirm, token, None).await;
     assert_eq!(confirmed.status(), 200);
@@ -1058,6 +1075,7 @@ async fn a_send_interrupted_mid_way_is_never_repeated(db: Db) {
                 apply_url: None,
                 hh_resume_id: None,
                 now,
+                audit: None,
             },
             parked,
         )

@@ -438,6 +438,7 @@ async fn an_interrupted_send_is_retried_and_hh_tells_the_repeat(db: Db) {
                 apply_url: None,
                 hh_resume_id: Some("r1".into()),
                 now,
+                audit: None,
             },
             parked,
         )

@@ -11,7 +11,7 @@ use domain::{
 };
 use serde::{Deserialize, Serialize};
 use store::{
-    StoreError,
+    Backend, StoreError,
     applications::{
         Application, ApplicationFilter, DocumentVersion, MoveOutcome, NOTE_MAX_CHARS,
         NewApplication, NewDocuments, NewSubmission, StoredEvent, Submission, SubmissionUpdate,
@@ -27,7 +27,10 @@ use crate::{
     client::Client,
     error::{ApiError, ApiResult, ErrorResponse},
     extract::{ApiJson, ApiQuery, UuidPath},
-    routes::{auth::audit, resumes::invalid},
+    routes::{
+        auth::{append_audit, audit_event},
+        resumes::invalid,
+    },
     state::AppState,
 };
 
@@ -902,12 +905,28 @@ async fn submit_one(
             (None, None)
         }
     };
+    let audited = audit_event(
+        client,
+        "applications.submit",
+        AuditOutcome::Success,
+        Some(user),
+        None,
+        vec![
+            ("application_id", id.to_string()),
+            ("channel", channel.to_string()),
+        ],
+    );
+    // On SQLite every write queues at one gate: the audit entry rides in the submission's own
+    // write. On PostgreSQL the audit writer's group commit takes the chain's head once per batch,
+    // where an entry in each submission would hold the head through every submission's commit.
+    let in_write = store.backend() == Backend::Sqlite;
     let submission = NewSubmission {
         channel,
         to_address,
         apply_url,
         hh_resume_id,
         now: Utc::now(),
+        audit: in_write.then(|| audited.clone()),
     };
     let mut task = apply::submit_task(user, id);
     if let Some(at) = at {
@@ -921,19 +940,9 @@ async fn submit_one(
             task_id,
             submission: recorded,
         } => {
-            audit(
-                state,
-                client,
-                "applications.submit",
-                AuditOutcome::Success,
-                Some(user),
-                None,
-                vec![
-                    ("application_id", id.to_string()),
-                    ("channel", channel.to_string()),
-                ],
-            )
-            .await;
+            if !in_write {
+                append_audit(state, audited).await;
+            }
             Ok((
                 StatusCode::ACCEPTED,
                 SubmitView {

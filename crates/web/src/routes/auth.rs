@@ -113,6 +113,27 @@ pub(crate) fn rate_limited(limit: u32, retry_after: std::time::Duration) -> ApiE
     )
 }
 
+/// An audit entry for what a client did now, for a store to append with its own write.
+pub(crate) fn audit_event(
+    client: &Client,
+    action: &'static str,
+    outcome: AuditOutcome,
+    actor_id: Option<UserId>,
+    subject_id: Option<UserId>,
+    details: Vec<(&'static str, String)>,
+) -> AuditEvent {
+    AuditEvent {
+        at: Utc::now(),
+        actor_id,
+        action,
+        outcome,
+        subject_id,
+        ip: Some(client.ip.to_string()),
+        user_agent: client.user_agent.clone(),
+        details,
+    }
+}
+
 /// Appends to the audit log; a failure to do so is logged, not fatal to the request.
 pub(crate) async fn audit(
     state: &AppState,
@@ -123,16 +144,16 @@ pub(crate) async fn audit(
     subject_id: Option<UserId>,
     details: Vec<(&'static str, String)>,
 ) {
-    let event = AuditEvent {
-        at: Utc::now(),
-        actor_id,
-        action,
-        outcome,
-        subject_id,
-        ip: Some(client.ip.to_string()),
-        user_agent: client.user_agent.clone(),
-        details,
-    };
+    append_audit(
+        state,
+        audit_event(client, action, outcome, actor_id, subject_id, details),
+    )
+    .await;
+}
+
+/// Appends an entry through the audit writer; a failure is logged, not fatal to the request.
+pub(crate) async fn append_audit(state: &AppState, event: AuditEvent) {
+    let action = event.action;
     if let Err(error) = state.audit_log().append(event).await {
         tracing::error!(%error, action, "audit event lost");
     }
