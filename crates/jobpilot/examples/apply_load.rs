@@ -234,6 +234,7 @@ async fn setup(client: &reqwest::Client, args: &Args) -> Vec<User> {
 }
 
 async fn submit_load(client: &reqwest::Client, args: &Args, users: &[User]) -> bool {
+    eprintln!("submitting");
     let started = Instant::now();
     // Open loop: each user submits once every `gap`, starting at a random phase.
     let gap = (args.rate > 0.0).then(|| Duration::from_secs_f64(users.len() as f64 / args.rate));
