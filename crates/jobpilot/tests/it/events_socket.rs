@@ -318,7 +318,42 @@ async fn events_reach_sockets_on_another_replica(db: Db) {
     first.stop().await.unwrap();
 }
 
+async fn a_new_socket_gets_what_comes_after_it_not_the_logs_last_seconds(db: Db) {
+    let Some(app) = TestApp::builder(db)
+        .env("JOBPILOT_INTERNAL_API_KEY", INTERNAL_KEY)
+        .spawn()
+        .await
+    else {
+        return;
+    };
+    let seeker = app.user("seeker@example.org", domain::Role::Seeker).await;
+    let token = &seeker.access;
+    let id = application(&app, token).await;
+    // An event in the log from before the socket, but within the feed's re-read window.
+    move_to(&app, token, &id, "applied").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    // The first socket of the process: its feed starts by re-reading the last seconds.
+    let mut socket = open(&app, token, "").await;
+    let hello = next(&mut socket).await;
+    assert_eq!(hello["type"], "hello");
+    move_to(&app, token, &id, "interviewing").await;
+    let event = next(&mut socket).await;
+    assert_eq!(event["data"]["to"], "interviewing", "{event}");
+    assert!(event["seq"].as_i64().unwrap() > hello["last_seq"].as_i64().unwrap());
+    quiet(&mut socket).await;
+
+    // One that asks for what came after a seq it saw gets that from the log, once.
+    let first = event["seq"].as_i64().unwrap() - 1;
+    let mut again = open(&app, token, &format!("?after={first}")).await;
+    assert_eq!(next(&mut again).await["type"], "hello");
+    assert_eq!(next(&mut again).await["data"]["to"], "interviewing");
+    quiet(&mut again).await;
+    app.stop().await.unwrap();
+}
+
 crate::on_both_databases!(
+    a_new_socket_gets_what_comes_after_it_not_the_logs_last_seconds,
     events_arrive_live_and_replay_after_a_reconnect,
     sockets_need_a_session_and_a_trusted_page,
     events_reach_sockets_on_another_replica,

@@ -4,7 +4,9 @@
 //! an allowed origin, so another site cannot open one with the user's cookie) and again every
 //! [`SESSION_CHECK`]: a signed-out or revoked session closes it. A client that passes the last
 //! `seq` it saw as `after` first gets what it missed from the log (kept a few days), then live
-//! events. Messages are JSON text frames:
+//! events; one without gets the events that come after it opened (`last_seq` in its hello), and
+//! not what the log held before, except possibly events of its last second ([`OPENING_SLACK`]):
+//! clients tell events apart by `seq`. Messages are JSON text frames:
 //! `{"type":"hello","last_seq":N}` once, then `{"type":"event","seq","kind","at","data"}`.
 
 use std::{collections::HashSet, time::Duration};
@@ -39,6 +41,10 @@ const PING: Duration = Duration::from_secs(25);
 pub const REPLAY_MAX: u32 = 500;
 /// Sockets one user may hold.
 pub const MAX_PER_USER: usize = 16;
+/// How long before a socket opened an event may have been written and still reach it live,
+/// though its `seq` is in the hello's `last_seq`: it may have committed after a later one
+/// (PostgreSQL hands out `seq` before commit), and the database's clock may differ a little.
+pub const OPENING_SLACK: chrono::TimeDelta = chrono::TimeDelta::seconds(1);
 /// Largest message a client may send (it has nothing to say; this bounds a hostile one).
 const MAX_CLIENT_MESSAGE: usize = 4096;
 /// Bytes read from a socket at a time.
@@ -180,9 +186,14 @@ async fn serve(
     after: Option<i64>,
 ) -> Result<(), axum::Error> {
     // Subscribe before reading the log, so nothing falls between the replay and the feed.
+    let opened_at = chrono::Utc::now();
     let mut subscription = state.events().subscribe(user);
     let store = state.store_arc();
     let last_seq = store.last_user_event_seq().await.unwrap_or(0);
+    // The feed re-reads the last seconds of the log (for late commits): what this client had
+    // before it came, in the log or by replay, is not sent again.
+    let seen = after.unwrap_or(last_seq);
+    let before_opening = opened_at - OPENING_SLACK;
     socket
         .send(text(&SocketMessage::Hello { last_seq }))
         .await?;
@@ -214,7 +225,7 @@ async fn serve(
                     close(&mut socket, 1013, "too far behind; reconnect with after").await;
                     return Ok(());
                 };
-                if replayed.remove(&event.seq) {
+                if replayed.remove(&event.seq) || (event.seq <= seen && event.at < before_opening) {
                     continue;
                 }
                 socket.send(text(&event.as_ref().into())).await?;
