@@ -186,6 +186,15 @@ impl Builder {
             // Tests make many requests from one address; the rate-limit tests lower these.
             ("JOBPILOT_RATE_LIMIT".to_owned(), "100000".to_owned()),
             ("JOBPILOT_AUTH_RATE_LIMIT".to_owned(), "100000".to_owned()),
+            // The daily sync fires on start when its time passed minutes ago (the cron catch-up),
+            // which would add a sync to a test's own: its time is put half a day from now.
+            (
+                "JOBPILOT_SOURCES_SYNC_CRON".to_owned(),
+                format!(
+                    "0 {} * * *",
+                    (chrono::Timelike::hour(&chrono::Utc::now()) + 12) % 24
+                ),
+            ),
         ];
         env.extend(self.env);
         let config = Config::from_sources(env, None).unwrap();
