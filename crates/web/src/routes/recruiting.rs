@@ -341,8 +341,11 @@ pub async fn job_candidates(
 pub struct BatchUpload {
     /// Up to 50 resume files (PDF, DOCX, TXT or Markdown), each up to 10 MiB, 50 MiB in all,
     /// as repeated `file` parts.
-    #[schema(format = Binary, content_media_type = "application/octet-stream")]
-    pub file: Vec<String>,
+    // Typed as one binary part, as the single upload's is: a part's bytes are a file whatever
+    // they look like, and an array type had API fuzzers take a file of digits for a malformed
+    // array that should have been refused.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
