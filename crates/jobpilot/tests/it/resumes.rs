@@ -553,6 +553,20 @@ async fn resumes_match_jobs_with_explanations(db: Db) {
         .unwrap();
     assert_eq!(body["items"], json!([]));
     assert!(body["note"].as_str().unwrap().contains("no skills"));
+    // A malformed parameter is refused there too, before the empty answer.
+    assert_error(
+        app.get_as(
+            &format!(
+                "/api/v1/resumes/{}/matches?salary_min=-1",
+                blank["id"].as_str().unwrap()
+            ),
+            token,
+        )
+        .await,
+        422,
+        "validation_failed",
+    )
+    .await;
 }
 
 /// Matches are cached per resume, but never served stale: a new posting reaches them once the

@@ -481,6 +481,13 @@ pub async fn match_resume(
     if !(1..=100).contains(&limit) {
         return Err(invalid("limit", "must be from 1 to 100"));
     }
+    // Every parameter is checked before any answer, the empty one included.
+    let remote: Vec<Remote> = list("remote", query.remote.as_deref())?;
+    let salary_at_least = salary_floor(
+        query.salary_min,
+        query.currency.as_deref(),
+        query.salary_period,
+    )?;
     let resume = own_resume(&state, &caller, id).await?;
     require_parsed(&resume)?;
     if resume.skills.is_empty() {
@@ -492,12 +499,6 @@ pub async fn match_resume(
             ),
         }));
     }
-    let remote: Vec<Remote> = list("remote", query.remote.as_deref())?;
-    let salary_at_least = salary_floor(
-        query.salary_min,
-        query.currency.as_deref(),
-        query.salary_period,
-    )?;
     let key = MatchKey {
         resume: resume.id,
         resume_changed: resume.updated_at,
