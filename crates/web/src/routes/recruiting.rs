@@ -171,6 +171,7 @@ pub struct SharePath {
         (status = 401, description = "Not signed in", body = ErrorResponse),
         (status = 403, description = "An API key without the resumes scope", body = ErrorResponse),
         (status = 404, description = "No such share of the caller's resume", body = ErrorResponse),
+        (status = 422, description = "An id that is not a UUID", body = ErrorResponse),
     )
 )]
 pub async fn unshare_resume(
