@@ -26,6 +26,9 @@ pub enum Scope {
     /// Read and search job postings.
     #[serde(rename = "jobs:read")]
     JobsRead,
+    /// Publish, edit and close one's own job postings (recruiters).
+    #[serde(rename = "jobs:write")]
+    JobsWrite,
     /// Upload, read, edit and match one's own resumes.
     #[serde(rename = "resumes")]
     Resumes,
@@ -38,9 +41,10 @@ pub enum Scope {
 }
 
 impl Scope {
-    pub const ALL: [Scope; 5] = [
+    pub const ALL: [Scope; 6] = [
         Scope::AccountRead,
         Scope::JobsRead,
+        Scope::JobsWrite,
         Scope::Resumes,
         Scope::Applications,
         Scope::Admin,
@@ -50,6 +54,7 @@ impl Scope {
         match self {
             Scope::AccountRead => "account:read",
             Scope::JobsRead => "jobs:read",
+            Scope::JobsWrite => "jobs:write",
             Scope::Resumes => "resumes",
             Scope::Applications => "applications",
             Scope::Admin => "admin",
@@ -62,6 +67,7 @@ impl Scope {
         match permission {
             Permission::ReadOwnAccount => Some(Scope::AccountRead),
             Permission::ReadJobs => Some(Scope::JobsRead),
+            Permission::PostJobs => Some(Scope::JobsWrite),
             Permission::ManageOwnResumes | Permission::RankCandidates => Some(Scope::Resumes),
             Permission::ManageOwnApplications => Some(Scope::Applications),
             Permission::ManageOwnAccount => None,
@@ -77,6 +83,7 @@ impl Scope {
     pub fn allowed_for(self, role: Role) -> bool {
         match self {
             Scope::AccountRead | Scope::JobsRead | Scope::Resumes | Scope::Applications => true,
+            Scope::JobsWrite => matches!(role, Role::Recruiter | Role::Admin),
             Scope::Admin => role == Role::Admin,
         }
     }

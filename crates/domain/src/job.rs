@@ -8,6 +8,9 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// The source of postings that recruiters publish on jobpilot itself. Scrapers may not push
+/// postings under it: its postings are changed only by their owners.
+pub const DIRECT_SOURCE: &str = "jobpilot";
 /// Longest source name: short enough for a label in metrics and logs.
 pub const SOURCE_MAX_CHARS: usize = 32;
 pub const EXTERNAL_ID_MAX_CHARS: usize = 256;

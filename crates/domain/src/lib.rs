@@ -25,8 +25,8 @@ pub use application::{
 pub use email::{Email, EmailError};
 pub use external_identity::ExternalIdentity;
 pub use job::{
-    Currency, CurrencyError, DESCRIPTION_MAX_BYTES, EmploymentType, FieldError, NewJob, Remote,
-    SALARY_CEILING, SKILL_MAX_CHARS, SKILLS_MAX, Salary, SalaryPeriod, Seniority,
+    Currency, CurrencyError, DESCRIPTION_MAX_BYTES, DIRECT_SOURCE, EmploymentType, FieldError,
+    NewJob, Remote, SALARY_CEILING, SKILL_MAX_CHARS, SKILLS_MAX, Salary, SalaryPeriod, Seniority,
     description_too_big,
 };
 pub use password::{PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, Password, PasswordError};

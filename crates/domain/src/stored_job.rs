@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::NewJob;
+use crate::{NewJob, UserId};
 
 crate::id::uuid_id!(
     /// A stored job posting.
@@ -14,6 +14,9 @@ crate::id::uuid_id!(
 pub struct Job {
     pub id: JobId,
     pub posting: NewJob,
+    /// The recruiter who published it on jobpilot (source `jobpilot`); `None` for postings
+    /// from boards and scrapers, and once its owner's account is deleted.
+    pub owner_id: Option<UserId>,
     /// When this posting is a near-duplicate of another (the same job on another board), the
     /// one shown for both; `None` for a canonical posting.
     pub canonical_id: Option<JobId>,

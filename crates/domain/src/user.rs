@@ -64,6 +64,8 @@ pub enum Permission {
     /// Rank the resumes shared with one (or uploaded by one) against postings; upload
     /// resumes in batches.
     RankCandidates,
+    /// Publish job postings on jobpilot, and edit and close one's own.
+    PostJobs,
 }
 
 impl Role {
@@ -79,7 +81,9 @@ impl Role {
             | Permission::ManageTasks
             | Permission::ManageSources
             | Permission::ManageKeys => self == Role::Admin,
-            Permission::RankCandidates => matches!(self, Role::Recruiter | Role::Admin),
+            Permission::RankCandidates | Permission::PostJobs => {
+                matches!(self, Role::Recruiter | Role::Admin)
+            }
         }
     }
 }

@@ -172,6 +172,7 @@ pub async fn jobs(config: Config, command: JobsCommand) -> anyhow::Result<()> {
                 source,
                 include_closed,
                 include_duplicates,
+                owner: None,
             };
             export(store.as_ref(), out, &filter).await
         }

@@ -202,6 +202,7 @@ fn build(roles: &[Role], rng: &mut Rng) -> Set {
                 let job = Job {
                     id: JobId::new(),
                     posting,
+                    owner_id: None,
                     canonical_id: None,
                     first_seen_at: at,
                     last_seen_at: at,

@@ -104,6 +104,7 @@ pub fn prepare(mut job: NewJob) -> Result<JobWrite, Vec<FieldError>> {
         fingerprint: fingerprint(&job),
         dedupe_key: dedupe_key(&job),
         job,
+        owner: None,
     })
 }
 

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use domain::{Job, JobId};
+use domain::{Job, JobId, UserId};
 use sqlx::{Row, postgres::PgRow};
 use store::{
     JobFilter, JobStore, JobWrite, SourceRun, StoreResult, UpsertOutcome, UpsertStatus,
@@ -13,16 +13,18 @@ use uuid::Uuid;
 
 use crate::PostgresStore;
 
-const JOB_COLUMNS: &str = "id, data, canonical_id, first_seen_at, last_seen_at, updated_at, \
-                           closed_at, change_seq";
+const JOB_COLUMNS: &str = "id, data, owner_id, canonical_id, first_seen_at, last_seen_at, \
+                           updated_at, closed_at, change_seq";
 
 fn job_from_row(row: &PgRow) -> StoreResult<Job> {
     let id: Uuid = row.try_get("id").map_err(db_error)?;
     let canonical: Option<Uuid> = row.try_get("canonical_id").map_err(db_error)?;
+    let owner: Option<Uuid> = row.try_get("owner_id").map_err(db_error)?;
     let data: String = row.try_get("data").map_err(db_error)?;
     Ok(Job {
         id: JobId::from_uuid(id),
         posting: decode_posting(&data)?,
+        owner_id: owner.map(UserId::from_uuid),
         canonical_id: canonical.map(JobId::from_uuid),
         first_seen_at: row.try_get("first_seen_at").map_err(db_error)?,
         last_seen_at: row.try_get("last_seen_at").map_err(db_error)?,
@@ -51,6 +53,49 @@ fn run_from_row(row: &PgRow) -> StoreResult<SourceRun> {
         item_errors: row.try_get("item_errors").map_err(db_error)?,
         last_success_at: row.try_get("last_success_at").map_err(db_error)?,
     })
+}
+
+/// Takes the next change sequence number. The counter is written first, so the write lock is
+/// taken before anything is read.
+async fn take_change_seq(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>) -> StoreResult<i64> {
+    sqlx::query_scalar(
+        "UPDATE job_counters SET change_seq = change_seq + 1 WHERE id = 1 RETURNING change_seq",
+    )
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(db_error)
+}
+
+/// The open duplicates of the postings just closed (at change `last`) follow a new canonical
+/// posting: the oldest of them.
+async fn recluster_orphans(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    last: i64,
+) -> StoreResult<()> {
+    // Grouped by the posting they duplicated, oldest first.
+    let orphans: Vec<(Uuid, Uuid)> = sqlx::query_as(
+        "SELECT d.id, d.canonical_id FROM jobs c JOIN jobs d ON d.canonical_id = c.id \
+         WHERE c.change_seq = $1 AND c.closed_at IS NOT NULL AND d.closed_at IS NULL \
+         ORDER BY d.canonical_id, d.first_seen_at, d.id",
+    )
+    .bind(last)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    let orphans: Vec<(JobId, JobId)> = orphans
+        .into_iter()
+        .map(|(d, c)| (JobId::from_uuid(d), JobId::from_uuid(c)))
+        .collect();
+    for (id, canonical) in store::jobs::promotions(&orphans) {
+        sqlx::query("UPDATE jobs SET canonical_id = $1, change_seq = $2 WHERE id = $3")
+            .bind(canonical.map(|c| c.as_uuid()))
+            .bind(last)
+            .bind(id.as_uuid())
+            .execute(&mut **tx)
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(())
 }
 
 /// The open canonical posting `write` duplicates, if any (never `itself`).
@@ -190,8 +235,8 @@ impl JobStore for PostgresStore {
             sqlx::query(
                 "INSERT INTO jobs (id, source, external_id, title, company, published_at, data, \
                  content_hash, fingerprint, dedupe_key, canonical_id, first_seen_at, \
-                 last_seen_at, updated_at, change_seq) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                 last_seen_at, updated_at, change_seq, owner_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12, $13, $14)",
             )
             .bind(id.as_uuid())
             .bind(&job.source)
@@ -205,9 +250,8 @@ impl JobStore for PostgresStore {
             .bind(&write.dedupe_key)
             .bind(duplicate_of.map(|c| c.as_uuid()))
             .bind(now)
-            .bind(now)
-            .bind(now)
             .bind(next_seq)
+            .bind(write.owner.map(|o| o.as_uuid()))
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
@@ -280,6 +324,7 @@ impl JobStore for PostgresStore {
             "SELECT {JOB_COLUMNS} FROM jobs \
              WHERE ($1::text IS NULL OR source = $1) AND ($2 OR closed_at IS NULL) \
              AND ($3 OR canonical_id IS NULL) AND ($4::uuid IS NULL OR id > $4) \
+             AND ($6::uuid IS NULL OR owner_id = $6) \
              ORDER BY id LIMIT $5"
         )))
         .bind(&filter.source)
@@ -287,6 +332,7 @@ impl JobStore for PostgresStore {
         .bind(filter.include_duplicates)
         .bind(after.map(|id| id.as_uuid()))
         .bind(i64::from(limit))
+        .bind(filter.owner.map(|o| o.as_uuid()))
         .fetch_all(&self.pool)
         .await
         .map_err(db_error)?
@@ -302,13 +348,7 @@ impl JobStore for PostgresStore {
         now: DateTime<Utc>,
     ) -> StoreResult<u64> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        // The counter first: the write lock is taken before anything is read.
-        let last: i64 = sqlx::query_scalar(
-            "UPDATE job_counters SET change_seq = change_seq + 1 WHERE id = 1 RETURNING change_seq",
-        )
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_error)?;
+        let last = take_change_seq(&mut tx).await?;
         let closed = sqlx::query(
             "UPDATE jobs SET closed_at = $1, change_seq = $2 \
              WHERE source = $3 AND closed_at IS NULL AND last_seen_at < $4",
@@ -321,30 +361,35 @@ impl JobStore for PostgresStore {
         .await
         .map_err(db_error)?
         .rows_affected();
-        // The open duplicates of the postings just closed, grouped by them, oldest first.
-        let orphans: Vec<(uuid::Uuid, uuid::Uuid)> = sqlx::query_as(
-            "SELECT d.id, d.canonical_id FROM jobs c JOIN jobs d ON d.canonical_id = c.id \
-             WHERE c.change_seq = $1 AND c.closed_at IS NOT NULL AND d.closed_at IS NULL \
-             ORDER BY d.canonical_id, d.first_seen_at, d.id",
-        )
-        .bind(last)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        let orphans: Vec<(JobId, JobId)> = orphans
-            .into_iter()
-            .map(|(d, c)| (JobId::from_uuid(d), JobId::from_uuid(c)))
-            .collect();
-        for (id, canonical) in store::jobs::promotions(&orphans) {
-            sqlx::query("UPDATE jobs SET canonical_id = $1, change_seq = $2 WHERE id = $3")
-                .bind(canonical.map(|c| c.as_uuid()))
-                .bind(last)
-                .bind(id.as_uuid())
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-        }
+        recluster_orphans(&mut tx, last).await?;
         tx.commit().await.map_err(db_error)?;
+        Ok(closed)
+    }
+
+    async fn close_owned_jobs(
+        &self,
+        owner: UserId,
+        only: Option<JobId>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let last = take_change_seq(&mut tx).await?;
+        let closed = sqlx::query(
+            "UPDATE jobs SET closed_at = $1, change_seq = $2 \
+             WHERE owner_id = $3 AND closed_at IS NULL AND ($4::uuid IS NULL OR id = $4)",
+        )
+        .bind(now)
+        .bind(last)
+        .bind(owner.as_uuid())
+        .bind(only.map(|id| id.as_uuid()))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        if closed > 0 {
+            recluster_orphans(&mut tx, last).await?;
+            tx.commit().await.map_err(db_error)?;
+        }
         Ok(closed)
     }
 

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use domain::{Job, JobId};
+use domain::{Job, JobId, UserId};
 use sqlx::{Row, sqlite::SqliteRow};
 use store::{
     JobFilter, JobStore, JobWrite, SourceRun, StoreError, StoreResult, UpsertOutcome, UpsertStatus,
@@ -14,16 +14,20 @@ use store::{
 
 use crate::{SqliteStore, parse_id, text_id};
 
-const JOB_COLUMNS: &str = "id, data, canonical_id, first_seen_at, last_seen_at, updated_at, \
-                           closed_at, change_seq";
+const JOB_COLUMNS: &str = "id, data, owner_id, canonical_id, first_seen_at, last_seen_at, \
+                           updated_at, closed_at, change_seq";
 
 fn job_from_row(row: &SqliteRow) -> StoreResult<Job> {
     let id: String = row.try_get("id").map_err(db_error)?;
     let canonical: Option<String> = row.try_get("canonical_id").map_err(db_error)?;
+    let owner: Option<String> = row.try_get("owner_id").map_err(db_error)?;
     let data: String = row.try_get("data").map_err(db_error)?;
     Ok(Job {
         id: JobId::from_uuid(parse_id("jobs.id", &id)?),
         posting: decode_posting(&data)?,
+        owner_id: owner
+            .map(|o| parse_id("jobs.owner_id", &o).map(UserId::from_uuid))
+            .transpose()?,
         canonical_id: canonical
             .map(|c| parse_id("jobs.canonical_id", &c).map(JobId::from_uuid))
             .transpose()?,
@@ -54,6 +58,54 @@ fn run_from_row(row: &SqliteRow) -> StoreResult<SourceRun> {
         item_errors: row.try_get("item_errors").map_err(db_error)?,
         last_success_at: row.try_get("last_success_at").map_err(db_error)?,
     })
+}
+
+/// Takes the next change sequence number. The counter is written first, so SQLite's write
+/// lock is taken before anything is read.
+async fn take_change_seq(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>) -> StoreResult<i64> {
+    sqlx::query_scalar(
+        "UPDATE job_counters SET change_seq = change_seq + 1 WHERE id = 1 RETURNING change_seq",
+    )
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(db_error)
+}
+
+/// The open duplicates of the postings just closed (at change `last`) follow a new canonical
+/// posting: the oldest of them.
+async fn recluster_orphans(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    last: i64,
+) -> StoreResult<()> {
+    // Grouped by the posting they duplicated, oldest first.
+    let orphans: Vec<(String, String)> = sqlx::query_as(
+        "SELECT d.id, d.canonical_id FROM jobs c JOIN jobs d ON d.canonical_id = c.id \
+         WHERE c.change_seq = ? AND c.closed_at IS NOT NULL AND d.closed_at IS NULL \
+         ORDER BY d.canonical_id, d.first_seen_at, d.id",
+    )
+    .bind(last)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    let orphans = orphans
+        .iter()
+        .map(|(d, c)| {
+            Ok((
+                JobId::from_uuid(parse_id("jobs.id", d)?),
+                JobId::from_uuid(parse_id("jobs.canonical_id", c)?),
+            ))
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    for (id, canonical) in store::jobs::promotions(&orphans) {
+        sqlx::query("UPDATE jobs SET canonical_id = ?, change_seq = ? WHERE id = ?")
+            .bind(canonical.map(|c| text_id(c.as_uuid())))
+            .bind(last)
+            .bind(text_id(id.as_uuid()))
+            .execute(&mut **tx)
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(())
 }
 
 /// A reopened posting's cluster: `Some(canonical)` (or `Some(None)`: it leads its own) when it
@@ -180,6 +232,7 @@ impl<'a> Plan<'a> {
             "dedupe_key": write.dedupe_key,
             "canonical_id": duplicate_of.map(|c| text_id(c.as_uuid())),
             "seq": self.next_seq,
+            "owner_id": write.owner.map(|o| text_id(o.as_uuid())),
         }));
         // A posting later in the same batch sees this one, as a stored one or a candidate.
         self.existing.insert(
@@ -292,12 +345,12 @@ impl JobStore for SqliteStore {
             sqlx::query(
                 "INSERT INTO jobs (id, source, external_id, title, company, published_at, data, \
                  content_hash, fingerprint, dedupe_key, canonical_id, first_seen_at, \
-                 last_seen_at, updated_at, change_seq) \
+                 last_seen_at, updated_at, change_seq, owner_id) \
                  SELECT value ->> 'id', value ->> 'source', value ->> 'external_id', \
                         value ->> 'title', value ->> 'company', value ->> 'published_at', \
                         value ->> 'data', unhex(value ->> 'hash'), value ->> 'fingerprint', \
                         value ->> 'dedupe_key', value ->> 'canonical_id', ?2, ?2, ?2, \
-                        value ->> 'seq' \
+                        value ->> 'seq', value ->> 'owner_id' \
                  FROM json_each(?1) WHERE true",
             )
             .bind(serde_json::Value::Array(std::mem::take(&mut plan.inserts)).to_string())
@@ -408,6 +461,7 @@ impl JobStore for SqliteStore {
             "SELECT {JOB_COLUMNS} FROM jobs \
              WHERE (?1 IS NULL OR source = ?1) AND (?2 OR closed_at IS NULL) \
              AND (?3 OR canonical_id IS NULL) AND (?4 IS NULL OR id > ?4) \
+             AND (?6 IS NULL OR owner_id = ?6) \
              ORDER BY id LIMIT ?5"
         )))
         .bind(&filter.source)
@@ -415,6 +469,7 @@ impl JobStore for SqliteStore {
         .bind(filter.include_duplicates)
         .bind(after.map(|id| text_id(id.as_uuid())))
         .bind(i64::from(limit))
+        .bind(filter.owner.map(|o| text_id(o.as_uuid())))
         .fetch_all(&self.pool)
         .await
         .map_err(db_error)?
@@ -430,13 +485,7 @@ impl JobStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<u64> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        // The counter first: the write lock is taken before anything is read.
-        let last: i64 = sqlx::query_scalar(
-            "UPDATE job_counters SET change_seq = change_seq + 1 WHERE id = 1 RETURNING change_seq",
-        )
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_error)?;
+        let last = take_change_seq(&mut tx).await?;
         let closed = sqlx::query(
             "UPDATE jobs SET closed_at = ?, change_seq = ? \
              WHERE source = ? AND closed_at IS NULL AND last_seen_at < ?",
@@ -449,35 +498,35 @@ impl JobStore for SqliteStore {
         .await
         .map_err(db_error)?
         .rows_affected();
-        // The open duplicates of the postings just closed, grouped by them, oldest first.
-        let orphans: Vec<(String, String)> = sqlx::query_as(
-            "SELECT d.id, d.canonical_id FROM jobs c JOIN jobs d ON d.canonical_id = c.id \
-             WHERE c.change_seq = ? AND c.closed_at IS NOT NULL AND d.closed_at IS NULL \
-             ORDER BY d.canonical_id, d.first_seen_at, d.id",
-        )
-        .bind(last)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        let orphans = orphans
-            .iter()
-            .map(|(d, c)| {
-                Ok((
-                    JobId::from_uuid(parse_id("jobs.id", d)?),
-                    JobId::from_uuid(parse_id("jobs.canonical_id", c)?),
-                ))
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
-        for (id, canonical) in store::jobs::promotions(&orphans) {
-            sqlx::query("UPDATE jobs SET canonical_id = ?, change_seq = ? WHERE id = ?")
-                .bind(canonical.map(|c| text_id(c.as_uuid())))
-                .bind(last)
-                .bind(text_id(id.as_uuid()))
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-        }
+        recluster_orphans(&mut tx, last).await?;
         tx.commit().await.map_err(db_error)?;
+        Ok(closed)
+    }
+
+    async fn close_owned_jobs(
+        &self,
+        owner: UserId,
+        only: Option<JobId>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let last = take_change_seq(&mut tx).await?;
+        let closed = sqlx::query(
+            "UPDATE jobs SET closed_at = ?1, change_seq = ?2 \
+             WHERE owner_id = ?3 AND closed_at IS NULL AND (?4 IS NULL OR id = ?4)",
+        )
+        .bind(now)
+        .bind(last)
+        .bind(text_id(owner.as_uuid()))
+        .bind(only.map(|id| text_id(id.as_uuid())))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        if closed > 0 {
+            recluster_orphans(&mut tx, last).await?;
+            tx.commit().await.map_err(db_error)?;
+        }
         Ok(closed)
     }
 

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use domain::{Job, JobId, NewJob};
+use domain::{Job, JobId, NewJob, UserId};
 use serde::{Deserialize, Serialize};
 
 use crate::StoreResult;
@@ -17,6 +17,9 @@ pub struct JobWrite {
     pub fingerprint: u64,
     /// Postings are compared for duplication only within one key (company and title).
     pub dedupe_key: Option<String>,
+    /// The recruiter publishing it (postings of the `jobpilot` source). Set when the posting
+    /// is created; an update never changes it.
+    pub owner: Option<UserId>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +46,8 @@ pub struct JobFilter {
     pub include_closed: bool,
     /// Near-duplicates too, not only canonical postings.
     pub include_duplicates: bool,
+    /// Only the postings this user published.
+    pub owner: Option<UserId>,
 }
 
 /// The state of a source's latest sync, kept so a sync resumes after a crash and operators can
@@ -111,6 +116,17 @@ pub trait JobStore: Send + Sync {
         &self,
         source: &str,
         seen_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+
+    /// Closes open postings `owner` published: the one given, or all of them (the owner's
+    /// account is going). Returns how many closed. A posting of another owner is left alone,
+    /// and duplicates of a closed canonical posting are re-clustered as in
+    /// [`JobStore::close_unseen_jobs`].
+    async fn close_owned_jobs(
+        &self,
+        owner: UserId,
+        only: Option<JobId>,
         now: DateTime<Utc>,
     ) -> StoreResult<u64>;
 

@@ -91,8 +91,17 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::tasks::list_tasks))
         .routes(routes!(routes::tasks::task_stats))
         .routes(routes!(routes::tasks::act_on_task))
-        .routes(routes!(routes::jobs::list_jobs))
-        .routes(routes!(routes::jobs::get_job))
+        .routes(routes!(
+            routes::jobs::list_jobs,
+            routes::postings::create_posting
+        ))
+        .routes(routes!(
+            routes::jobs::get_job,
+            routes::postings::update_posting
+        ))
+        .routes(routes!(routes::postings::close_posting))
+        .routes(routes!(routes::postings::reopen_posting))
+        .routes(routes!(routes::postings::own_postings))
         .routes(routes!(routes::resumes::list_resumes))
         .routes(routes!(
             routes::resumes::get_resume,

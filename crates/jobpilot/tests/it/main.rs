@@ -21,6 +21,7 @@ mod object_storage;
 mod oidc;
 mod openapi;
 mod pdf_sandbox;
+mod postings;
 mod privacy;
 mod recruiting;
 mod register;

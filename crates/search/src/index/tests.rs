@@ -18,6 +18,7 @@ fn job(seq: i64, posting: serde_json::Value) -> Job {
     Job {
         id: JobId::new(),
         posting,
+        owner_id: None,
         canonical_id: None,
         first_seen_at: seen,
         last_seen_at: seen,

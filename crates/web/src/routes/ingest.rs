@@ -13,9 +13,9 @@ use axum::{
     http::{HeaderMap, StatusCode, header::CONTENT_TYPE},
 };
 use chrono::Utc;
-use domain::{AuditOutcome, Permission};
+use domain::{AuditOutcome, DIRECT_SOURCE, FieldError, Permission};
 use sources::{
-    ItemResult,
+    ItemError, ItemResult,
     ingest::{BatchReport, parse_posting, parse_posting_line, store_batch},
 };
 use subtle::ConstantTimeEq as _;
@@ -89,6 +89,21 @@ fn parse_batch(content_type: &str, body: &[u8]) -> ApiResult<Vec<ItemResult>> {
     }
 }
 
+/// Postings of the `jobpilot` source are their recruiters' own: a pushed one would overwrite
+/// a recruiter's posting (same source and id), so it is refused.
+fn refuse_direct_source(item: ItemResult) -> ItemResult {
+    match item {
+        Ok(job) if job.source == DIRECT_SOURCE => Err(ItemError {
+            external_id: Some(job.external_id),
+            errors: vec![FieldError::new(
+                "source",
+                format!("`{DIRECT_SOURCE}` is reserved for postings published on jobpilot"),
+            )],
+        }),
+        other => other,
+    }
+}
+
 /// Stores a batch of postings from a scraper; answers what became of each one.
 #[utoipa::path(
     post,
@@ -150,7 +165,10 @@ pub async fn push_jobs(
             "send at least one posting",
         )]));
     }
-    let items = parse_batch(&content_type, &body)?;
+    let items = parse_batch(&content_type, &body)?
+        .into_iter()
+        .map(refuse_direct_source)
+        .collect();
     let report = store_batch(state.store(), items, Utc::now()).await?;
     state.search_wake().notify_one();
     let counts = report.counts;

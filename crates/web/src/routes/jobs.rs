@@ -20,8 +20,8 @@ use crate::{
     state::AppState,
 };
 
-const DEFAULT_PAGE: u32 = 20;
-const MAX_PAGE: u32 = 100;
+pub(crate) const DEFAULT_PAGE: u32 = 20;
+pub(crate) const MAX_PAGE: u32 = 100;
 
 /// A job posting as jobpilot keeps it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -186,35 +186,46 @@ pub async fn list_jobs(
     if query.is_search() {
         return search_jobs(&state, query, limit).await.map(Json);
     }
-    let after = query
-        .cursor
-        .as_deref()
+    let filter = JobFilter {
+        source: query.source,
+        include_closed: query.include_closed.unwrap_or(false),
+        include_duplicates: query.include_duplicates.unwrap_or(false),
+        owner: None,
+    };
+    listing_page(&state, &filter, query.cursor.as_deref(), limit)
+        .await
+        .map(Json)
+}
+
+/// A page of the plain listing (id order) from its `cursor`.
+pub(crate) async fn listing_page(
+    state: &AppState,
+    filter: &JobFilter,
+    cursor: Option<&str>,
+    limit: u32,
+) -> ApiResult<JobList> {
+    let after = cursor
         .map(|c| {
             c.parse::<Uuid>()
                 .map_err(|_| invalid("cursor", "is not a cursor of this listing"))
         })
         .transpose()?;
-    let filter = JobFilter {
-        source: query.source,
-        include_closed: query.include_closed.unwrap_or(false),
-        include_duplicates: query.include_duplicates.unwrap_or(false),
-    };
     let jobs = state
         .store()
-        .list_jobs(&filter, after.map(JobId::from_uuid), limit)
+        .list_jobs(filter, after.map(JobId::from_uuid), limit)
         .await?;
     let next_cursor = (jobs.len() == limit as usize)
         .then(|| jobs.last().map(|job| job.id.as_uuid().to_string()))
         .flatten();
-    Ok(Json(JobList {
+    Ok(JobList {
         items: jobs.into_iter().map(JobView::from).collect(),
         next_cursor,
         total: None,
         facets: None,
-    }))
+    })
 }
 
-fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+pub(crate) fn invalid(field: &str, message: impl Into<String>) -> ApiError {
     ApiError::validation(vec![ErrorDetail::new(field, message)])
 }
 

@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod me;
 pub mod metrics;
 pub mod oidc;
+pub mod postings;
 pub mod privacy;
 pub mod recruiting;
 pub mod resumes;

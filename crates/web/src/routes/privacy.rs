@@ -84,6 +84,8 @@ pub struct AccountExport {
     pub match_alerts: Vec<crate::routes::alerts::AlertView>,
     /// Applications with their history and every version of their documents.
     pub applications: Vec<ApplicationExport>,
+    /// Job postings the account published (recruiters), closed ones too.
+    pub published_jobs: Vec<crate::routes::jobs::JobView>,
     /// What the audit log records the account doing, newest first.
     pub audit_events: Vec<AuditEntry>,
 }
@@ -93,6 +95,29 @@ pub struct ApplicationExport {
     pub application: crate::routes::applications::ApplicationView,
     pub events: Vec<domain::ApplicationEvent>,
     pub documents: Vec<crate::routes::applications::DocumentsView>,
+}
+
+/// Every posting the user published, page by page.
+async fn published_jobs_of(
+    state: &AppState,
+    user: domain::UserId,
+) -> ApiResult<Vec<crate::routes::jobs::JobView>> {
+    let filter = store::JobFilter {
+        source: Some(domain::DIRECT_SOURCE.to_owned()),
+        include_closed: true,
+        include_duplicates: true,
+        owner: Some(user),
+    };
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = state.store().list_jobs(&filter, after, 500).await?;
+        let Some(last) = page.last() else {
+            return Ok(out);
+        };
+        after = Some(last.id);
+        out.extend(page.into_iter().map(Into::into));
+    }
 }
 
 /// Every application of the user, page by page, with its history and documents.
@@ -206,7 +231,9 @@ pub async fn export_account(
         })
         .collect();
     let applications = applications_of(&state, user.id).await?;
+    let published_jobs = published_jobs_of(&state, user.id).await?;
     let export = AccountExport {
+        published_jobs,
         resumes,
         resume_shares,
         match_alerts,
@@ -282,8 +309,8 @@ pub struct DeleteAccountRequest {
 }
 
 /// Deletes the caller's account: sessions, API keys, second factor, linked provider accounts
-/// and the tasks started for it go with it. The audit log keeps its entries, which then name
-/// an account id that no longer exists.
+/// and the tasks started for it go with it; job postings it published are closed. The audit
+/// log keeps its entries, which then name an account id that no longer exists.
 #[utoipa::path(
     delete,
     path = "/api/v1/me",
@@ -348,6 +375,11 @@ pub async fn delete_account(
     for resume in state.store().resumes(user.id).await? {
         crate::resumes::delete(state.store(), files, user.id, resume.id).await?;
     }
+    // Postings the account published close (seekers' applications keep pointing at them).
+    let jobs_closed = state.store().close_owned_jobs(user.id, None, now).await?;
+    if jobs_closed > 0 {
+        state.search_wake().notify_one();
+    }
     state.store().delete_user(user.id).await?;
     state.session_ended(None).await;
     audit(
@@ -357,7 +389,10 @@ pub async fn delete_account(
         AuditOutcome::Success,
         Some(user.id),
         None,
-        vec![("tasks_deleted", tasks_deleted.to_string())],
+        vec![
+            ("tasks_deleted", tasks_deleted.to_string()),
+            ("jobs_closed", jobs_closed.to_string()),
+        ],
     )
     .await;
     let clear: Vec<_> = cookies::clearing_cookies(&state)
