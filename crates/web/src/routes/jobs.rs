@@ -23,12 +23,43 @@ use crate::{
 pub(crate) const DEFAULT_PAGE: u32 = 20;
 pub(crate) const MAX_PAGE: u32 = 100;
 
+/// A posting's fields in an answer. The same fields as [`NewJob`], whose schema forbids other
+/// properties (it is what scrapers send); a view adds its own beside them, so its schema is
+/// `NewJob`'s with other properties allowed.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub struct PostingFields(pub NewJob);
+
+impl utoipa::PartialSchema for PostingFields {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let mut schema = <NewJob as utoipa::PartialSchema>::schema();
+        if let utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::Object(object)) =
+            &mut schema
+        {
+            object.additional_properties = None;
+            object.description = Some("A job posting's fields.".to_owned());
+        }
+        schema
+    }
+}
+
+impl ToSchema for PostingFields {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        <NewJob as ToSchema>::schemas(schemas);
+    }
+}
+
 /// A job posting as jobpilot keeps it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct JobView {
     pub id: Uuid,
     #[serde(flatten)]
-    pub posting: NewJob,
+    pub posting: PostingFields,
     /// The posting shown instead of this one when both are the same job on two boards.
     pub duplicate_of: Option<Uuid>,
     pub first_seen_at: DateTime<Utc>,
@@ -48,7 +79,7 @@ impl From<Job> for JobView {
     fn from(job: Job) -> Self {
         Self {
             id: job.id.as_uuid(),
-            posting: job.posting,
+            posting: PostingFields(job.posting),
             duplicate_of: job.canonical_id.map(|id| id.as_uuid()),
             first_seen_at: job.first_seen_at,
             updated_at: job.updated_at,
