@@ -154,15 +154,13 @@ impl Server {
             None => None,
         };
         let index = open_search_index(config).await?;
+        let mut settings = config.web_settings();
+        if let Some(local) = config.local_semantic()? {
+            settings.semantic = Some(local);
+        }
         Ok(Self {
             listener,
-            state: AppState::new(
-                database.store,
-                database.tasks,
-                config.web_settings(),
-                shared,
-                index,
-            ),
+            state: AppState::new(database.store, database.tasks, settings, shared, index),
             worker: None,
             shutdown_delay: config.shutdown_delay,
             shutdown_timeout: config.shutdown_timeout,

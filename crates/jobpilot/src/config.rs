@@ -201,6 +201,12 @@ pub const SETTINGS: &[(&str, &str, bool, &str)] = &[
         "an embedding model on the language-model server: text similarity joins resume matches (weight `semantic`)",
     ),
     (
+        "embeddings_model_dir",
+        "JOBPILOT_EMBEDDINGS_MODEL_DIR",
+        false,
+        "a local sentence model (a folder with config.json, model.safetensors, tokenizer.json; BERT family) run in-process instead: text similarity joins resume matches",
+    ),
+    (
         "smtp_host",
         "JOBPILOT_SMTP_HOST",
         false,
@@ -564,6 +570,8 @@ pub struct Config {
     pub llm: Option<ai::LlmSettings>,
     /// The embedding model on the `llm` server, fused into resume matches.
     pub embeddings_model: Option<String>,
+    /// A local sentence model's folder (instead of `embeddings_model`).
+    pub embeddings_model_dir: Option<PathBuf>,
     /// The SMTP server applications are e-mailed through; `None`: no e-mail channel.
     pub smtp: Option<notify::SmtpSettings>,
     pub apply_caps: web::applications::DailyCaps,
@@ -739,7 +747,36 @@ impl Config {
         }
     }
 
-    /// The embedding model for resume matches, when one is named and its client can be built.
+    /// The local embedding model, loaded (once per process: it is tens of megabytes).
+    pub fn local_semantic(
+        &self,
+    ) -> anyhow::Result<Option<std::sync::Arc<web::semantic::Semantic>>> {
+        let Some(dir) = &self.embeddings_model_dir else {
+            return Ok(None);
+        };
+        #[cfg(feature = "local-embeddings")]
+        {
+            let model = embed::LocalModel::load(dir).map_err(|e| {
+                anyhow::anyhow!("JOBPILOT_EMBEDDINGS_MODEL_DIR ({}): {e}", dir.display())
+            })?;
+            tracing::info!(
+                model = model.name(),
+                dimensions = model.dimensions(),
+                "local embedding model loaded"
+            );
+            Ok(Some(std::sync::Arc::new(web::semantic::Semantic::local(
+                model,
+            ))))
+        }
+        #[cfg(not(feature = "local-embeddings"))]
+        anyhow::bail!(
+            "JOBPILOT_EMBEDDINGS_MODEL_DIR ({}): this build runs no local models",
+            dir.display()
+        )
+    }
+
+    /// The remote embedding model for resume matches, when one is named and its client can be
+    /// built.
     pub fn semantic(&self) -> Option<std::sync::Arc<web::semantic::Semantic>> {
         let model = self.embeddings_model.clone()?;
         match ai::LlmClient::new(self.llm.clone()?) {
@@ -894,6 +931,12 @@ impl Config {
                 self.embeddings_model
                     .clone()
                     .unwrap_or_else(|| "none".to_owned()),
+            ),
+            (
+                "embeddings_model_dir",
+                self.embeddings_model_dir
+                    .as_ref()
+                    .map_or("none".to_owned(), |d| d.display().to_string()),
             ),
             (
                 "llm",
@@ -1290,6 +1333,7 @@ impl Parser<'_> {
                 Self::origin("embeddings_model")
             ));
         }
+        let embeddings_model_dir = self.embeddings_model_dir(embeddings_model.is_some());
         let smtp = self.smtp();
         let apply_caps = self.apply_caps();
         let hh_apply = self.hh_apply(public_url.as_ref().and_then(Option::as_deref));
@@ -1456,12 +1500,48 @@ impl Parser<'_> {
             oidc_signup: oidc_signup?,
             llm: llm?,
             embeddings_model,
+            embeddings_model_dir,
             smtp: smtp?,
             apply_caps: apply_caps?,
             hh_apply: hh_apply?,
             unknown_variables,
             warnings: std::mem::take(&mut self.warnings),
         })
+    }
+
+    /// The local embedding model's folder: it must hold the model's three files, in a build
+    /// that can run it, and not beside a remote embedding model.
+    fn embeddings_model_dir(&mut self, remote_model: bool) -> Option<PathBuf> {
+        let dir = self
+            .get("embeddings_model_dir", None, "a folder path", |v| {
+                Some((!v.is_empty()).then(|| PathBuf::from(v)))
+            })
+            .flatten()?;
+        let origin = Self::origin("embeddings_model_dir");
+        if remote_model {
+            self.problems.push(format!(
+                "{origin}: choose one embedding model, JOBPILOT_EMBEDDINGS_MODEL (on the \
+                 language-model server) or this local one"
+            ));
+        }
+        if !cfg!(feature = "local-embeddings") {
+            self.problems.push(format!(
+                "{origin}: this build runs no local models (built without the \
+                 `local-embeddings` feature)"
+            ));
+        }
+        let missing: Vec<&str> = ["config.json", "model.safetensors", "tokenizer.json"]
+            .into_iter()
+            .filter(|file| !dir.join(file).is_file())
+            .collect();
+        if !missing.is_empty() {
+            self.problems.push(format!(
+                "{origin}: the folder {} lacks {}",
+                dir.display(),
+                missing.join(", ")
+            ));
+        }
+        Some(dir)
     }
 
     fn optional_text(&mut self, key: &str) -> Option<String> {
@@ -2098,6 +2178,38 @@ mod tests {
             let error = load(&vars).unwrap_err().to_string();
             assert!(error.contains(named), "{vars:?}: {error}");
         }
+    }
+
+    #[cfg(feature = "local-embeddings")]
+    #[test]
+    fn a_local_embedding_model_is_a_complete_folder_and_the_only_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_str().unwrap();
+        let error = load(&[("JOBPILOT_EMBEDDINGS_MODEL_DIR", path)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("JOBPILOT_EMBEDDINGS_MODEL_DIR")
+                && error.contains("config.json, model.safetensors, tokenizer.json"),
+            "{error}"
+        );
+        embed::fixture::write_tiny_model(dir.path()).unwrap();
+        let config = load(&[("JOBPILOT_EMBEDDINGS_MODEL_DIR", path)]).unwrap();
+        assert!(config.local_semantic().unwrap().is_some());
+        let both = load(&[
+            ("JOBPILOT_EMBEDDINGS_MODEL_DIR", path),
+            ("JOBPILOT_LLM_BASE_URL", "http://127.0.0.1:8081/v1"),
+            ("JOBPILOT_LLM_MODEL", "qwen2.5-7b"),
+            ("JOBPILOT_EMBEDDINGS_MODEL", "nomic-embed-text"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(both.contains("choose one embedding model"), "{both}");
+        // Files that are there but do not load stop the server at start.
+        std::fs::write(dir.path().join("model.safetensors"), b"not weights").unwrap();
+        let config = load(&[("JOBPILOT_EMBEDDINGS_MODEL_DIR", path)]).unwrap();
+        let error = config.local_semantic().unwrap_err().to_string();
+        assert!(error.contains("model.safetensors"), "{error}");
     }
 
     #[test]

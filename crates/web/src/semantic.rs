@@ -1,5 +1,6 @@
-//! Semantic similarity fused into a resume's matches, when an embedding model is configured
-//! (`JOBPILOT_EMBEDDINGS_MODEL` on the OpenAI-compatible server of `JOBPILOT_LLM_BASE_URL`).
+//! Semantic similarity fused into a resume's matches, when an embedding model is configured:
+//! `JOBPILOT_EMBEDDINGS_MODEL` on the OpenAI-compatible server of `JOBPILOT_LLM_BASE_URL`, or a
+//! local sentence model in the folder `JOBPILOT_EMBEDDINGS_MODEL_DIR` (run in this process).
 //!
 //! The index ranks candidates by skills, title, level, place, pay and recency; the resume and
 //! each candidate are then embedded and their cosine similarity joins the score with the
@@ -22,19 +23,47 @@ pub const MATCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5)
 /// Vectors kept (a 1,536-dimension vector is 6 KiB: 4,096 of them 24 MiB).
 const CACHE: usize = 4_096;
 
+type Vectors = Arc<Mutex<HashMap<String, Arc<Vec<f32>>>>>;
+
+/// Where vectors come from.
+enum Model {
+    /// An OpenAI-compatible `/v1/embeddings` endpoint.
+    Remote {
+        client: Box<ai::LlmClient>,
+        name: String,
+    },
+    /// A sentence model run in this process, on a blocking thread.
+    #[cfg(feature = "local-embeddings")]
+    Local(Arc<embed::LocalModel>),
+}
+
 /// The embedding model and the vectors it made.
 pub struct Semantic {
-    client: ai::LlmClient,
-    model: String,
-    vectors: Mutex<HashMap<String, Arc<Vec<f32>>>>,
+    model: Model,
+    vectors: Vectors,
 }
 
 impl std::fmt::Debug for Semantic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match &self.model {
+            Model::Remote { name, .. } => name.as_str(),
+            #[cfg(feature = "local-embeddings")]
+            Model::Local(model) => model.name(),
+        };
         f.debug_struct("Semantic")
-            .field("model", &self.model)
+            .field("model", &name)
             .finish_non_exhaustive()
     }
+}
+
+/// Remembers fresh vectors; the cache starts over when full.
+fn remember(cache: &Vectors, fresh: impl IntoIterator<Item = (String, Arc<Vec<f32>>)>) {
+    let fresh: Vec<_> = fresh.into_iter().collect();
+    let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
+    if cache.len() + fresh.len() > CACHE {
+        cache.clear();
+    }
+    cache.extend(fresh);
 }
 
 fn cut(text: &str) -> String {
@@ -75,10 +104,55 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
 impl Semantic {
     pub fn new(client: ai::LlmClient, model: impl Into<String>) -> Self {
         Self {
-            client,
-            model: model.into(),
-            vectors: Mutex::new(HashMap::new()),
+            model: Model::Remote {
+                client: Box::new(client),
+                name: model.into(),
+            },
+            vectors: Vectors::default(),
         }
+    }
+
+    /// With a local sentence model (see the `embed` crate).
+    #[cfg(feature = "local-embeddings")]
+    pub fn local(model: embed::LocalModel) -> Self {
+        Self {
+            model: Model::Local(Arc::new(model)),
+            vectors: Vectors::default(),
+        }
+    }
+
+    /// Vectors for `texts`, remembered under `keys` as they come.
+    async fn compute(
+        &self,
+        keys: Vec<String>,
+        texts: Vec<String>,
+    ) -> Result<Vec<Arc<Vec<f32>>>, ai::LlmError> {
+        let vectors = match &self.model {
+            Model::Remote { client, name } => client.embed(name, &texts).await?,
+            #[cfg(feature = "local-embeddings")]
+            Model::Local(model) => {
+                let (model, cache) = (Arc::clone(model), Arc::clone(&self.vectors));
+                // Remembered by the blocking thread itself: a request that stopped waiting
+                // still leaves the vectors for the next one.
+                let local_error =
+                    |e: String| ai::LlmError::BadResponse(format!("local model: {e}"));
+                return tokio::task::spawn_blocking(move || {
+                    let vectors: Vec<Arc<Vec<f32>>> = model
+                        .embed(&texts)
+                        .map_err(|e| local_error(e.to_string()))?
+                        .into_iter()
+                        .map(Arc::new)
+                        .collect();
+                    remember(&cache, keys.into_iter().zip(vectors.iter().cloned()));
+                    Ok(vectors)
+                })
+                .await
+                .map_err(|e| local_error(e.to_string()))?;
+            }
+        };
+        let vectors: Vec<Arc<Vec<f32>>> = vectors.into_iter().map(Arc::new).collect();
+        remember(&self.vectors, keys.into_iter().zip(vectors.iter().cloned()));
+        Ok(vectors)
     }
 
     /// One vector per (key, text), from memory or, for the rest, one request.
@@ -94,17 +168,21 @@ impl Semantic {
                 .collect()
         };
         let missing: Vec<usize> = (0..items.len()).filter(|&i| known[i].is_none()).collect();
-        let texts: Vec<String> = missing.iter().map(|&i| items[i].1.clone()).collect();
-        let fresh = self.client.embed(&self.model, &texts).await?;
         let mut out = known;
-        let mut cache = self.vectors.lock().unwrap_or_else(PoisonError::into_inner);
-        if cache.len() + fresh.len() > CACHE {
-            cache.clear();
-        }
-        for (&i, vector) in missing.iter().zip(fresh) {
-            let vector = Arc::new(vector);
-            cache.insert(items[i].0.clone(), Arc::clone(&vector));
-            out[i] = Some(vector);
+        if !missing.is_empty() {
+            let keys = missing.iter().map(|&i| items[i].0.clone()).collect();
+            let texts = missing.iter().map(|&i| items[i].1.clone()).collect();
+            let fresh = self.compute(keys, texts).await?;
+            if fresh.len() != missing.len() {
+                return Err(ai::LlmError::BadResponse(format!(
+                    "{} vectors for {} texts",
+                    fresh.len(),
+                    missing.len()
+                )));
+            }
+            for (&i, vector) in missing.iter().zip(fresh) {
+                out[i] = Some(vector);
+            }
         }
         Ok(out.into_iter().flatten().collect())
     }

@@ -17,6 +17,8 @@ mod http_features;
 mod identity;
 mod jobs;
 mod keys;
+#[cfg(feature = "local-embeddings")]
+mod local_embeddings;
 mod object_storage;
 mod oidc;
 mod openapi;

@@ -1,0 +1,158 @@
+//! A tiny BERT sentence model with fixed pseudo-random weights and a word-level tokenizer, for
+//! tests of everything that loads a model folder. It has no meaning beyond word overlap: texts
+//! that share words get closer vectors than texts that share none.
+
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+use candle_transformers::models::bert::{BertModel, Config};
+
+/// The words the tiny tokenizer knows; any other word is `[UNK]`.
+const WORDS: &[&str] = &[
+    "rust",
+    "engineer",
+    "developer",
+    "senior",
+    "junior",
+    "postgres",
+    "postgresql",
+    "kafka",
+    "kubernetes",
+    "python",
+    "java",
+    "go",
+    "backend",
+    "frontend",
+    "web",
+    "data",
+    "with",
+    "and",
+    "the",
+    "a",
+    "of",
+    "in",
+    "chef",
+    "cooking",
+    "kitchen",
+    "restaurant",
+    "menu",
+    "nurse",
+    "hospital",
+    "care",
+    "driver",
+    "truck",
+    "warehouse",
+    "sales",
+    "manager",
+    "marketing",
+    "designer",
+    "ux",
+    "teacher",
+    "school",
+];
+const SPECIAL: [&str; 4] = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"];
+const HIDDEN: usize = 32;
+
+/// Writes `config.json`, `model.safetensors` and `tokenizer.json` into `dir`.
+pub fn write_tiny_model(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let vocab_size = SPECIAL.len() + WORDS.len();
+    let config = serde_json::json!({
+        "vocab_size": vocab_size,
+        "hidden_size": HIDDEN,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "intermediate_size": 64,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.0,
+        "max_position_embeddings": 128,
+        "type_vocab_size": 2,
+        "initializer_range": 0.02,
+        "layer_norm_eps": 1e-12,
+        "pad_token_id": 0,
+        "classifier_dropout": null,
+        "model_type": "bert",
+    });
+    std::fs::write(dir.join("config.json"), serde_json::to_vec_pretty(&config)?)?;
+
+    let parsed: Config = serde_json::from_value(config)?;
+    let varmap = VarMap::new();
+    let device = Device::Cpu;
+    BertModel::load(
+        VarBuilder::from_varmap(&varmap, DType::F32, &device),
+        &parsed,
+    )?;
+    // Fixed values instead of the random initialisation: the same model on every run.
+    let mut names: Vec<String> = varmap
+        .data()
+        .lock()
+        .map_err(|_| "poisoned")?
+        .keys()
+        .cloned()
+        .collect();
+    names.sort();
+    {
+        let vars = varmap.data().lock().map_err(|_| "poisoned")?;
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        for name in &names {
+            let var = &vars[name];
+            let shape = var.shape().clone();
+            // Layer norms stay as they start (scale 1, shift 0).
+            if name.contains("LayerNorm") {
+                continue;
+            }
+            // Words far apart, everything else small: the layers stay close to the identity
+            // (the residual path carries each word through), so a text's vector is near the
+            // mean of its words' embeddings and shared words mean nearby vectors.
+            let scale = if name.contains("word_embeddings") {
+                1.0
+            } else {
+                0.05
+            };
+            let values: Vec<f32> = (0..shape.elem_count())
+                .map(|_| {
+                    state = state
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                    // Uniform in [-scale / 2, scale / 2), from the high bits.
+                    (((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5) * scale
+                })
+                .collect();
+            var.set(&Tensor::from_vec(values, shape, &device)?)?;
+        }
+    }
+    varmap.save(dir.join("model.safetensors"))?;
+
+    let vocab: serde_json::Map<String, serde_json::Value> = SPECIAL
+        .iter()
+        .chain(WORDS)
+        .enumerate()
+        .map(|(id, word)| ((*word).to_owned(), serde_json::json!(id)))
+        .collect();
+    let added: Vec<serde_json::Value> = SPECIAL
+        .iter()
+        .enumerate()
+        .map(|(id, token)| {
+            serde_json::json!({
+                "id": id, "content": token, "single_word": false, "lstrip": false,
+                "rstrip": false, "normalized": false, "special": true,
+            })
+        })
+        .collect();
+    let tokenizer = serde_json::json!({
+        "version": "1.0",
+        "truncation": null,
+        "padding": null,
+        "added_tokens": added,
+        "normalizer": {"type": "Lowercase"},
+        "pre_tokenizer": {"type": "Whitespace"},
+        "post_processor": {"type": "BertProcessing", "sep": ["[SEP]", 3], "cls": ["[CLS]", 2]},
+        "decoder": null,
+        "model": {"type": "WordLevel", "vocab": vocab, "unk_token": "[UNK]"},
+    });
+    std::fs::write(
+        dir.join("tokenizer.json"),
+        serde_json::to_vec_pretty(&tokenizer)?,
+    )?;
+    Ok(())
+}
