@@ -52,20 +52,61 @@ const WORDS: &[&str] = &[
     "school",
 ];
 const SPECIAL: [&str; 4] = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"];
-const HIDDEN: usize = 32;
 
-/// Writes `config.json`, `model.safetensors` and `tokenizer.json` into `dir`.
+/// A model's dimensions.
+#[derive(Debug, Clone, Copy)]
+pub struct Size {
+    pub hidden: usize,
+    pub layers: usize,
+    pub heads: usize,
+    pub intermediate: usize,
+    /// Tokens in the vocabulary (at least the known words; filler tokens make up the rest).
+    pub vocab: usize,
+}
+
+/// Small enough for unit tests.
+pub const TINY: Size = Size {
+    hidden: 32,
+    layers: 2,
+    heads: 4,
+    intermediate: 64,
+    vocab: 0,
+};
+
+/// The dimensions of all-MiniLM-L6-v2, a common sentence model: what a benchmark times.
+pub const MINILM: Size = Size {
+    hidden: 384,
+    layers: 6,
+    heads: 12,
+    intermediate: 1536,
+    vocab: 30_522,
+};
+
+/// Writes a [`TINY`] model's `config.json`, `model.safetensors` and `tokenizer.json` into
+/// `dir`.
 pub fn write_tiny_model(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
-    let vocab_size = SPECIAL.len() + WORDS.len();
+    write_model(dir, TINY)
+}
+
+/// Writes a model of the given size into `dir`.
+pub fn write_model(dir: &Path, size: Size) -> Result<(), Box<dyn std::error::Error>> {
+    let mut tokens: Vec<String> = SPECIAL
+        .iter()
+        .chain(WORDS)
+        .map(|w| (*w).to_owned())
+        .collect();
+    for filler in 0..size.vocab.saturating_sub(tokens.len()) {
+        tokens.push(format!("t{filler}"));
+    }
     let config = serde_json::json!({
-        "vocab_size": vocab_size,
-        "hidden_size": HIDDEN,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "intermediate_size": 64,
+        "vocab_size": tokens.len(),
+        "hidden_size": size.hidden,
+        "num_hidden_layers": size.layers,
+        "num_attention_heads": size.heads,
+        "intermediate_size": size.intermediate,
         "hidden_act": "gelu",
         "hidden_dropout_prob": 0.0,
-        "max_position_embeddings": 128,
+        "max_position_embeddings": 512,
         "type_vocab_size": 2,
         "initializer_range": 0.02,
         "layer_norm_eps": 1e-12,
@@ -123,11 +164,10 @@ pub fn write_tiny_model(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
     }
     varmap.save(dir.join("model.safetensors"))?;
 
-    let vocab: serde_json::Map<String, serde_json::Value> = SPECIAL
-        .iter()
-        .chain(WORDS)
+    let vocab: serde_json::Map<String, serde_json::Value> = tokens
+        .into_iter()
         .enumerate()
-        .map(|(id, word)| ((*word).to_owned(), serde_json::json!(id)))
+        .map(|(id, token)| (token, serde_json::json!(id)))
         .collect();
     let added: Vec<serde_json::Value> = SPECIAL
         .iter()

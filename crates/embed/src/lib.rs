@@ -38,6 +38,7 @@ pub struct LocalModel {
     model: BertModel,
     tokenizer: Tokenizer,
     dimensions: usize,
+    max_tokens: usize,
     name: String,
 }
 
@@ -46,6 +47,7 @@ impl std::fmt::Debug for LocalModel {
         f.debug_struct("LocalModel")
             .field("name", &self.name)
             .field("dimensions", &self.dimensions)
+            .field("max_tokens", &self.max_tokens)
             .finish_non_exhaustive()
     }
 }
@@ -82,13 +84,25 @@ impl LocalModel {
             .map_err(|e| unreadable("model.safetensors")(e.to_string()))?;
         let mut tokenizer = Tokenizer::from_file(file_in(dir, "tokenizer.json")?)
             .map_err(|e| unreadable("tokenizer.json")(e.to_string()))?;
+        // sentence-transformers folders say how many tokens the model was trained to read
+        // (all-MiniLM-L6-v2: 256); beyond that, time is spent on text the model reads poorly.
+        let trained = std::fs::read(dir.join("sentence_bert_config.json"))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+            .and_then(|v| v["max_seq_length"].as_u64())
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|&n| n > 0);
+        let max_tokens = trained
+            .unwrap_or(MAX_TOKENS)
+            .min(MAX_TOKENS)
+            .min(config.max_position_embeddings);
         let pad_id = config.pad_token_id as u32;
         let pad_token = tokenizer
             .id_to_token(pad_id)
             .unwrap_or_else(|| "[PAD]".to_owned());
         tokenizer
             .with_truncation(Some(TruncationParams {
-                max_length: MAX_TOKENS.min(config.max_position_embeddings),
+                max_length: max_tokens,
                 ..TruncationParams::default()
             }))
             .map_err(|e| unreadable("tokenizer.json")(e.to_string()))?;
@@ -106,6 +120,7 @@ impl LocalModel {
             model,
             tokenizer,
             dimensions: config.hidden_size,
+            max_tokens,
             name,
         })
     }
@@ -123,17 +138,28 @@ impl LocalModel {
     /// One unit-length vector per text, in order. Texts longer than the model reads are cut;
     /// a text's vector does not depend on the other texts of the call.
     pub fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let mut out = Vec::with_capacity(texts.len());
-        for batch in texts.chunks(BATCH) {
-            out.extend(self.embed_batch(batch)?);
+        // Batched by length, so a batch pads its texts to about their own length.
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| texts[i].len());
+        let mut out = vec![Vec::new(); texts.len()];
+        for batch in order.chunks(BATCH) {
+            let batch_texts: Vec<String> = batch.iter().map(|&i| texts[i].clone()).collect();
+            for (&i, vector) in batch.iter().zip(self.embed_batch(batch_texts)?) {
+                out[i] = vector;
+            }
         }
         Ok(out)
     }
 
-    fn embed_batch(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+    /// Tokens of a text the model reads; the rest is cut.
+    pub fn max_tokens(&self) -> usize {
+        self.max_tokens
+    }
+
+    fn embed_batch(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError> {
         let encodings = self
             .tokenizer
-            .encode_batch(texts.to_vec(), true)
+            .encode_batch(texts, true)
             .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
         let device = &self.model.device;
         let stack = |rows: Vec<&[u32]>| -> Result<Tensor, EmbedError> {
@@ -216,6 +242,45 @@ mod tests {
         let near = dot(&vectors[0], &vectors[1]);
         let far = dot(&vectors[0], &vectors[2]);
         assert!(near > far, "near {near}, far {far}");
+    }
+
+    #[test]
+    fn vectors_come_back_in_the_order_of_the_texts() {
+        let (_dir, model) = model();
+        let texts: Vec<String> = [
+            "rust engineer postgres kafka data",
+            "chef",
+            "nurse hospital",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let together = model.embed(&texts).unwrap();
+        for (text, vector) in texts.iter().zip(&together) {
+            let alone = model.embed(std::slice::from_ref(text)).unwrap();
+            assert!((dot(&alone[0], vector) - 1.0).abs() < 1e-4, "{text}");
+        }
+    }
+
+    #[test]
+    fn the_sentence_model_settings_bound_what_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        fixture::write_tiny_model(dir.path()).unwrap();
+        assert_eq!(LocalModel::load(dir.path()).unwrap().max_tokens(), 512);
+        std::fs::write(
+            dir.path().join("sentence_bert_config.json"),
+            br#"{"max_seq_length": 8, "do_lower_case": false}"#,
+        )
+        .unwrap();
+        let model = LocalModel::load(dir.path()).unwrap();
+        assert_eq!(model.max_tokens(), 8);
+        // Words past the eighth token change nothing.
+        let vectors = model
+            .embed(&[
+                "rust engineer postgres kafka data with".to_owned(),
+                "rust engineer postgres kafka data with chef cooking kitchen".to_owned(),
+            ])
+            .unwrap();
+        assert!((dot(&vectors[0], &vectors[1]) - 1.0).abs() < 1e-4);
     }
 
     #[test]

@@ -34,7 +34,12 @@ enum Model {
     },
     /// A sentence model run in this process, on a blocking thread.
     #[cfg(feature = "local-embeddings")]
-    Local(Arc<embed::LocalModel>),
+    Local {
+        model: Arc<embed::LocalModel>,
+        /// One computation at a time: it already uses every core, and requests that find it
+        /// busy rank without it rather than queue CPU work behind it.
+        running: Arc<tokio::sync::Semaphore>,
+    },
 }
 
 /// The embedding model and the vectors it made.
@@ -48,7 +53,7 @@ impl std::fmt::Debug for Semantic {
         let name = match &self.model {
             Model::Remote { name, .. } => name.as_str(),
             #[cfg(feature = "local-embeddings")]
-            Model::Local(model) => model.name(),
+            Model::Local { model, .. } => model.name(),
         };
         f.debug_struct("Semantic")
             .field("model", &name)
@@ -116,7 +121,10 @@ impl Semantic {
     #[cfg(feature = "local-embeddings")]
     pub fn local(model: embed::LocalModel) -> Self {
         Self {
-            model: Model::Local(Arc::new(model)),
+            model: Model::Local {
+                model: Arc::new(model),
+                running: Arc::new(tokio::sync::Semaphore::new(1)),
+            },
             vectors: Vectors::default(),
         }
     }
@@ -130,7 +138,10 @@ impl Semantic {
         let vectors = match &self.model {
             Model::Remote { client, name } => client.embed(name, &texts).await?,
             #[cfg(feature = "local-embeddings")]
-            Model::Local(model) => {
+            Model::Local { model, running } => {
+                let permit = Arc::clone(running).try_acquire_owned().map_err(|_| {
+                    ai::LlmError::Unavailable("the local embedding model is busy".into())
+                })?;
                 let (model, cache) = (Arc::clone(model), Arc::clone(&self.vectors));
                 // Remembered by the blocking thread itself: a request that stopped waiting
                 // still leaves the vectors for the next one.
@@ -144,6 +155,7 @@ impl Semantic {
                         .map(Arc::new)
                         .collect();
                     remember(&cache, keys.into_iter().zip(vectors.iter().cloned()));
+                    drop(permit);
                     Ok(vectors)
                 })
                 .await
@@ -242,6 +254,28 @@ impl Semantic {
 #[cfg(test)]
 mod tests {
     use super::cosine;
+
+    #[cfg(feature = "local-embeddings")]
+    #[tokio::test]
+    async fn a_busy_local_model_is_not_queued_behind_and_its_vectors_are_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        embed::fixture::write_tiny_model(dir.path()).unwrap();
+        let semantic = super::Semantic::local(embed::LocalModel::load(dir.path()).unwrap());
+        let super::Model::Local { running, .. } = &semantic.model else {
+            panic!("a local model");
+        };
+        let items = vec![("job:1".to_owned(), "rust engineer".to_owned())];
+        let busy = std::sync::Arc::clone(running).try_acquire_owned().unwrap();
+        let error = semantic.vectors(&items).await.unwrap_err();
+        assert!(error.to_string().contains("busy"), "{error}");
+        drop(busy);
+        let first = semantic.vectors(&items).await.unwrap();
+        assert_eq!(first.len(), 1);
+        // From memory now, even while the model is busy.
+        let _busy = std::sync::Arc::clone(running).try_acquire_owned().unwrap();
+        let again = semantic.vectors(&items).await.unwrap();
+        assert!(std::sync::Arc::ptr_eq(&first[0], &again[0]));
+    }
 
     #[test]
     fn cosine_is_bounded_and_safe_on_odd_vectors() {
