@@ -192,6 +192,38 @@ fn assemble(pages: &[&str], encrypted: bool) -> Vec<u8> {
         );
     }
 
+    serialize(&objects, &trailer_extra)
+}
+
+/// A scanned page: a PDF whose one page is an RGB JPEG image (`width` × `height` pixels), with
+/// no text of its own.
+pub fn image_pdf(jpeg: &[u8], width: u32, height: u32) -> Vec<u8> {
+    let content = "q 612 0 0 792 0 0 cm /Im1 Do Q";
+    let mut image = format!(
+        "<< /Type /XObject /Subtype /Image /Width {width} /Height {height} \
+         /ColorSpace /DeviceRGB /BitsPerComponent 8 /Filter /DCTDecode /Length {} >>\nstream\n",
+        jpeg.len()
+    )
+    .into_bytes();
+    image.extend_from_slice(jpeg);
+    image.extend_from_slice(b"\nendstream");
+    let objects = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] \
+           /Resources << /XObject << /Im1 5 0 R >> >> /Contents 4 0 R >>"
+            .to_vec(),
+        format!(
+            "<< /Length {} >>\nstream\n{content}\nendstream",
+            content.len()
+        )
+        .into_bytes(),
+        image,
+    ];
+    serialize(&objects, "")
+}
+
+fn serialize(objects: &[Vec<u8>], trailer_extra: &str) -> Vec<u8> {
     let mut out = b"%PDF-1.4\n%\xE2\xE3\xCF\xD3\n".to_vec();
     let mut offsets = Vec::with_capacity(objects.len());
     for (i, object) in objects.iter().enumerate() {

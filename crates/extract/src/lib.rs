@@ -21,6 +21,7 @@ mod docx;
 mod error;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
+pub mod ocr;
 mod pdf;
 pub mod sandbox;
 mod sniff;
@@ -30,6 +31,7 @@ use std::time::Duration;
 
 pub use docx::docx_text;
 pub use error::ExtractError;
+pub use ocr::Ocr;
 pub use pdf::pdf_text;
 pub use sandbox::{PdfSandbox, child_main};
 pub use sniff::{FileKind, sniff};
@@ -54,6 +56,8 @@ pub struct Limits {
     pub pdf_timeout: Duration,
     /// The child's address-space limit (`RLIMIT_AS`), which includes the mapped program.
     pub pdf_memory_bytes: u64,
+    /// Wall-clock time added for OCR of a scanned PDF, when OCR is on.
+    pub ocr_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -68,6 +72,8 @@ impl Default for Limits {
             pdf_max_pages: 50,
             pdf_timeout: Duration::from_secs(10),
             pdf_memory_bytes: 512 * 1024 * 1024,
+            // A page takes a few seconds to read.
+            ocr_timeout: Duration::from_secs(60),
         }
     }
 }

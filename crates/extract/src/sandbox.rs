@@ -41,7 +41,7 @@ use tokio::{
     process::Command,
 };
 
-use crate::{ExtractError, Limits, pdf::pdf_text, text};
+use crate::{ExtractError, Limits, ocr::Ocr, pdf::pdf_text, text};
 
 /// Exit codes of the child; see the module documentation.
 pub mod exit {
@@ -72,6 +72,7 @@ pub struct PdfSandbox {
     program: PathBuf,
     args_prefix: Vec<OsString>,
     limits: Limits,
+    ocr: Option<Ocr>,
 }
 
 impl PdfSandbox {
@@ -80,11 +81,30 @@ impl PdfSandbox {
             program: program.into(),
             args_prefix,
             limits,
+            ocr: None,
         }
+    }
+
+    /// Reads scanned PDFs (no text of their own) with OCR, in the same child.
+    pub fn with_ocr(mut self, ocr: Option<Ocr>) -> Self {
+        self.ocr = ocr;
+        self
     }
 
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    pub fn ocr(&self) -> Option<&Ocr> {
+        self.ocr.as_ref()
+    }
+
+    /// The whole run's wall-clock limit: OCR takes seconds per page.
+    fn timeout(&self) -> Duration {
+        match self.ocr {
+            Some(_) => self.limits.pdf_timeout + self.limits.ocr_timeout,
+            None => self.limits.pdf_timeout,
+        }
     }
 
     /// The text of `pdf`, normalised and capped at `max_output_chars`.
@@ -133,7 +153,7 @@ impl PdfSandbox {
             let status = child.wait().await?;
             Ok::<_, io::Error>((status, out?, err?))
         };
-        let outcome = tokio::time::timeout(limits.pdf_timeout, run).await;
+        let outcome = tokio::time::timeout(self.timeout(), run).await;
         match outcome {
             Ok(Ok((status, stdout, stderr))) => self.interpret(status, &stdout, &stderr),
             Ok(Err(error)) => Err(ExtractError::Io(error)),
@@ -142,7 +162,7 @@ impl PdfSandbox {
                 let _ = child.start_kill();
                 let _ = child.wait().await;
                 Err(ExtractError::Timeout {
-                    limit: limits.pdf_timeout,
+                    limit: self.timeout(),
                 })
             }
         }
@@ -163,9 +183,14 @@ impl PdfSandbox {
             ("--max-input-bytes", limits.max_input_bytes.to_string()),
             ("--max-output-chars", limits.max_output_chars.to_string()),
         ];
-        args.into_iter()
+        let mut args: Vec<OsString> = args
+            .into_iter()
             .flat_map(|(flag, value)| [OsString::from(flag), OsString::from(value)])
-            .collect()
+            .collect();
+        if let Some(ocr) = &self.ocr {
+            args.extend(ocr.child_args());
+        }
+        args
     }
 
     fn interpret(
@@ -255,6 +280,7 @@ struct ChildArgs {
     max_input_bytes: u64,
     max_output_chars: usize,
     test_hang: bool,
+    ocr: Option<Ocr>,
 }
 
 fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<ChildArgs, String> {
@@ -265,8 +291,10 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<ChildArgs, Str
         max_input_bytes: 0,
         max_output_chars: 0,
         test_hang: false,
+        ocr: None,
     };
     let mut seen = 0u8;
+    let (mut pdftoppm, mut tesseract, mut languages, mut ocr_pages) = (None, None, None, None);
     let mut args = args.into_iter();
     while let Some(flag) = args.next() {
         let flag = flag.to_string_lossy().into_owned();
@@ -298,6 +326,22 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<ChildArgs, Str
                 parsed.max_output_chars =
                     usize::try_from(number(&value)?).map_err(|e| e.to_string())?;
             }
+            "--ocr-pdftoppm" => {
+                pdftoppm = Some(PathBuf::from(value));
+                continue;
+            }
+            "--ocr-tesseract" => {
+                tesseract = Some(PathBuf::from(value));
+                continue;
+            }
+            "--ocr-languages" => {
+                languages = Some(value);
+                continue;
+            }
+            "--ocr-pages" => {
+                ocr_pages = Some(u32::try_from(number(&value)?).map_err(|e| e.to_string())?);
+                continue;
+            }
             _ => return Err(format!("unknown argument {flag}")),
         }
         seen += 1;
@@ -305,6 +349,16 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<ChildArgs, Str
     if seen < 5 {
         return Err("every limit must be given".into());
     }
+    parsed.ocr = match (pdftoppm, tesseract, languages, ocr_pages) {
+        (None, None, None, None) => None,
+        (Some(pdftoppm), Some(tesseract), Some(languages), Some(max_pages)) => Some(Ocr {
+            pdftoppm,
+            tesseract,
+            languages,
+            max_pages,
+        }),
+        _ => return Err("OCR needs all of its arguments".into()),
+    };
     Ok(parsed)
 }
 
@@ -351,7 +405,19 @@ pub fn child_main(args: impl IntoIterator<Item = OsString>) -> u8 {
     }
 
     let (code, out) = match pdf_text(&input, args.max_pages) {
-        Ok(raw) => (exit::OK, text::normalise(&raw, args.max_output_chars)),
+        Ok(raw) => {
+            let mut out = text::normalise(&raw, args.max_output_chars);
+            // No text of its own: a scan. What OCR reads, if it can.
+            if out.trim().is_empty()
+                && let Some(ocr) = &args.ocr
+            {
+                match crate::ocr::recognise(&input, ocr) {
+                    Ok(read) => out = text::normalise(&read, args.max_output_chars),
+                    Err(reason) => eprintln!("pdf-sandbox: OCR failed: {reason}"),
+                }
+            }
+            (exit::OK, out)
+        }
         Err(ExtractError::TooManyPages { pages, .. }) => (exit::TOO_MANY_PAGES, pages.to_string()),
         Err(ExtractError::Encrypted) => (exit::ENCRYPTED, String::new()),
         Err(ExtractError::TooLarge { .. }) => (exit::TOO_LARGE, String::new()),
@@ -410,8 +476,18 @@ mod tests {
                 max_input_bytes: limits.max_input_bytes,
                 max_output_chars: limits.max_output_chars,
                 test_hang: false,
+                ocr: None,
             }
         );
+        let ocr = Ocr {
+            pdftoppm: "/usr/bin/pdftoppm".into(),
+            tesseract: "/usr/bin/tesseract".into(),
+            languages: "eng+rus".into(),
+            max_pages: 3,
+        };
+        let with_ocr = sandbox.with_ocr(Some(ocr.clone()));
+        assert_eq!(parse_args(with_ocr.child_args()).unwrap().ocr, Some(ocr));
+        assert_eq!(with_ocr.timeout(), limits.pdf_timeout + limits.ocr_timeout);
     }
 
     #[test]
@@ -420,6 +496,21 @@ mod tests {
         assert!(parse_args(os(&["--max-pages"])).is_err());
         assert!(parse_args(os(&["--max-pages", "0"])).is_err());
         assert!(parse_args(os(&["--bogus", "1"])).is_err());
+        let mut partial = os(&[
+            "--max-pages",
+            "1",
+            "--memory-mb",
+            "1",
+            "--timeout-secs",
+            "1",
+            "--max-input-bytes",
+            "1",
+            "--max-output-chars",
+            "1",
+        ]);
+        assert!(parse_args(partial.clone()).is_ok());
+        partial.extend(os(&["--ocr-languages", "eng"]));
+        assert!(parse_args(partial).is_err(), "OCR is all or nothing");
         assert_eq!(child_main(os(&["--bogus", "1"])), exit::USAGE);
     }
 

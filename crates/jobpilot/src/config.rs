@@ -315,6 +315,12 @@ pub const SETTINGS: &[(&str, &str, bool, &str)] = &[
         "the program run (as `<program> pdf-sandbox`) to read PDFs in a sandbox; default this jobpilot binary",
     ),
     (
+        "ocr",
+        "JOBPILOT_OCR",
+        false,
+        "text of scanned PDF resumes by OCR (tesseract and pdftoppm): `auto` (default: on when both are installed, English and Russian as tesseract has them), `off`, or tesseract languages such as `eng+deu`",
+    ),
+    (
         "match_weights",
         "JOBPILOT_MATCH_WEIGHTS",
         false,
@@ -563,6 +569,8 @@ pub struct Config {
     pub match_weights: search::index::matching::Weights,
     /// The PDF sandbox program; `None`: this binary.
     pub pdf_helper: Option<PathBuf>,
+    /// OCR for scanned PDFs: `None` for auto, `Some(empty)` for off, else the languages.
+    pub ocr_languages: Option<Vec<String>>,
     /// Identity providers users may sign in with.
     pub oidc_providers: Vec<auth::oidc::ProviderConfig>,
     pub oidc_signup: bool,
@@ -1413,6 +1421,24 @@ impl Parser<'_> {
                 }
             },
         };
+        let ocr_languages = self.get(
+            "ocr",
+            None,
+            "auto, off, or tesseract languages joined by + (e.g. eng+rus)",
+            |v| match v.trim() {
+                "" | "auto" => Some(None),
+                "off" => Some(Some(Vec::new())),
+                languages => {
+                    let list: Vec<String> = languages.split('+').map(str::to_owned).collect();
+                    list.iter()
+                        .all(|l| {
+                            (1..=32).contains(&l.len())
+                                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                        })
+                        .then_some(Some(list))
+                }
+            },
+        );
         let pdf_helper = self.get("pdf_helper", None, "a program path", |v| {
             (!v.is_empty()).then(|| Some(PathBuf::from(v)))
         });
@@ -1460,6 +1486,7 @@ impl Parser<'_> {
             currency_rates: currency_rates?,
             match_weights: match_weights?,
             pdf_helper: pdf_helper?,
+            ocr_languages: ocr_languages?,
             data_dir: data_dir?,
             files: files?,
             database: database?,
@@ -2210,6 +2237,27 @@ mod tests {
         let config = load(&[("JOBPILOT_EMBEDDINGS_MODEL_DIR", path)]).unwrap();
         let error = config.local_semantic().unwrap_err().to_string();
         assert!(error.contains("model.safetensors"), "{error}");
+    }
+
+    #[test]
+    fn ocr_is_automatic_off_or_named_languages() {
+        assert_eq!(load(&[]).unwrap().ocr_languages, None);
+        assert_eq!(
+            load(&[("JOBPILOT_OCR", "auto")]).unwrap().ocr_languages,
+            None
+        );
+        assert_eq!(
+            load(&[("JOBPILOT_OCR", "off")]).unwrap().ocr_languages,
+            Some(Vec::new())
+        );
+        assert_eq!(
+            load(&[("JOBPILOT_OCR", "eng+rus")]).unwrap().ocr_languages,
+            Some(vec!["eng".to_owned(), "rus".to_owned()])
+        );
+        for bad in ["eng+", "eng;rm -rf", "../eng"] {
+            let error = load(&[("JOBPILOT_OCR", bad)]).unwrap_err().to_string();
+            assert!(error.contains("JOBPILOT_OCR"), "{bad}: {error}");
+        }
     }
 
     #[test]

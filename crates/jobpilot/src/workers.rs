@@ -54,7 +54,39 @@ pub fn pdf_sandbox(config: &Config) -> anyhow::Result<extract::PdfSandbox> {
         program,
         vec!["pdf-sandbox".into()],
         extract::Limits::default(),
-    ))
+    )
+    .with_ocr(ocr(config)?))
+}
+
+/// OCR for scanned PDFs as configured: automatic (on when the programs are installed), off,
+/// or with named languages (which must then be installed).
+fn ocr(config: &Config) -> anyhow::Result<Option<extract::Ocr>> {
+    match &config.ocr_languages {
+        None => match extract::Ocr::detect(&["eng", "rus"]) {
+            Ok(ocr) => {
+                tracing::info!(languages = %ocr.languages, "scanned PDFs are read with OCR");
+                Ok(Some(ocr))
+            }
+            Err(reason) => {
+                tracing::info!(%reason, "no OCR: scanned PDFs read as having no text");
+                Ok(None)
+            }
+        },
+        Some(languages) if languages.is_empty() => Ok(None),
+        Some(languages) => {
+            let wanted: Vec<&str> = languages.iter().map(String::as_str).collect();
+            let ocr = extract::Ocr::detect(&wanted)
+                .map_err(|reason| anyhow::anyhow!("JOBPILOT_OCR: {reason}"))?;
+            if ocr.languages.split('+').count() < wanted.len() {
+                anyhow::bail!(
+                    "JOBPILOT_OCR: tesseract has only {} of {}",
+                    ocr.languages,
+                    wanted.join("+")
+                );
+            }
+            Ok(Some(ocr))
+        }
+    }
 }
 
 /// Every kind of task this binary can run. Handlers are idempotent: delivery is at least once.

@@ -140,3 +140,97 @@ fn the_subcommand_is_hidden_and_refuses_bad_arguments() {
         Some(i32::from(extract::sandbox::exit::USAGE))
     );
 }
+
+/// OCR's programs, when installed; `JOBPILOT_TEST_OCR=required` (CI) makes their absence a
+/// failure rather than a skip.
+pub(crate) fn ocr_or_skip() -> Option<extract::Ocr> {
+    match extract::Ocr::detect(&["eng", "rus"]) {
+        Ok(ocr) => Some(ocr),
+        Err(reason) if std::env::var("JOBPILOT_TEST_OCR").as_deref() == Ok("required") => {
+            panic!("OCR is required here: {reason}")
+        }
+        Err(reason) => {
+            eprintln!("skipped: {reason}");
+            None
+        }
+    }
+}
+
+/// A scan of a text page: the page rendered to a JPEG, wrapped in a PDF with no text.
+pub(crate) fn scanned(pages: &[&str]) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("text.pdf");
+    std::fs::write(&input, fixtures::pdf(pages)).unwrap();
+    let (width, height) = (1275, 1650);
+    let status = std::process::Command::new("pdftoppm")
+        .args([
+            "-jpeg",
+            "-gray",
+            "-singlefile",
+            "-scale-to-x",
+            "1275",
+            "-scale-to-y",
+            "1650",
+        ])
+        .arg(&input)
+        .arg(dir.path().join("scan"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let jpeg = std::fs::read(dir.path().join("scan.jpg")).unwrap();
+    fixtures::image_pdf(&jpeg, width, height)
+}
+
+#[tokio::test]
+async fn a_scanned_pdf_is_read_with_ocr() {
+    let Some(ocr) = ocr_or_skip() else {
+        return;
+    };
+    assert!(ocr.languages.contains("eng"), "{ocr:?}");
+    let pdf = scanned(&["Jane Doe\nSenior Rust Engineer\nPostgreSQL and Kubernetes"]);
+    // The PDF has no text of its own.
+    let plain = sandbox(Limits::default())
+        .extract(pdf.clone())
+        .await
+        .unwrap();
+    assert_eq!(plain, "");
+    let started = Instant::now();
+    let read = sandbox(Limits::default())
+        .with_ocr(Some(ocr))
+        .extract(pdf)
+        .await
+        .unwrap();
+    for words in [
+        "Jane Doe",
+        "Senior Rust Engineer",
+        "PostgreSQL and Kubernetes",
+    ] {
+        assert!(read.contains(words), "{words:?} not in {read:?}");
+    }
+    eprintln!("OCR of one page: {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn ocr_never_runs_on_a_pdf_with_text_and_a_broken_ocr_reads_nothing() {
+    let Some(ocr) = ocr_or_skip() else {
+        return;
+    };
+    let with_text = fixtures::pdf(&["Jane Doe\nRust engineer"]);
+    let text = sandbox(Limits::default())
+        .with_ocr(Some(ocr.clone()))
+        .extract(with_text)
+        .await
+        .unwrap();
+    assert_eq!(text, "Jane Doe\nRust engineer");
+    // A tesseract that fails: the scan reads as no text, not as an error or a crash.
+    let broken = extract::Ocr {
+        tesseract: "/bin/false".into(),
+        ..ocr
+    };
+    let text = sandbox(Limits::default())
+        .with_ocr(Some(broken))
+        .extract(scanned(&["Jane Doe"]))
+        .await
+        .unwrap();
+    assert_eq!(text, "");
+}

@@ -850,7 +850,40 @@ const STUB_UP: u8 = 0;
 const STUB_DOWN: u8 = 1;
 const STUB_SLOW: u8 = 2;
 
+/// A scanned resume (a PDF of page images, no text of its own) is read with OCR when it is
+/// installed (as in CI).
+async fn scanned_resumes_are_read_with_ocr(db: Db) {
+    if crate::pdf_sandbox::ocr_or_skip().is_none() {
+        return;
+    }
+    let Some(app) = TestApp::builder(db).with_workers().spawn().await else {
+        return;
+    };
+    let seeker = app.user("seeker@example.org", domain::Role::Seeker).await;
+    let scan = crate::pdf_sandbox::scanned(&[
+        "Jane Doe\nSenior Rust Engineer\n7 years of Rust, PostgreSQL and Kubernetes",
+    ]);
+    let parsed = upload_parsed(&app, &seeker.access, "scan.pdf", scan).await;
+    assert_eq!(parsed["status"], "parsed", "{parsed}");
+    assert_eq!(parsed["kind"], "pdf");
+    let skills = names(&parsed["skills"]);
+    for expected in ["Rust", "PostgreSQL", "Kubernetes"] {
+        assert!(
+            skills.contains(&expected.to_owned()),
+            "{expected}: {parsed}"
+        );
+    }
+    assert!(
+        parsed["text"]
+            .as_str()
+            .unwrap()
+            .contains("Senior Rust Engineer"),
+        "{parsed}"
+    );
+}
+
 crate::on_both_databases!(
+    scanned_resumes_are_read_with_ocr,
     resumes_upload_parse_and_isolation,
     resumes_match_jobs_with_explanations,
     cached_matches_follow_the_index_and_the_resume,
