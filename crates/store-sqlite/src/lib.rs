@@ -70,6 +70,8 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(settings.pool_size.max(1))
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            // Tasks enqueued on any connection wake this process's workers when they commit.
+            .after_connect(|conn, _| Box::pin(tasks::install_sqlite_wake_hooks(conn)))
             .connect_with(options)
             .await
             .map_err(|e| StoreError::Unavailable(Box::new(e)))?;

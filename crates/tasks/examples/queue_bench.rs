@@ -250,6 +250,7 @@ async fn sqlite() -> (TaskDb, Guard) {
         .busy_timeout(Duration::from_secs(5));
     let pool = SqlitePoolOptions::new()
         .max_connections(10)
+        .after_connect(|conn, _| Box::pin(tasks::install_sqlite_wake_hooks(conn)))
         .connect_with(options)
         .await
         .unwrap();

@@ -45,7 +45,8 @@ pub use db::{Error, TaskDb};
 pub use enqueue::{Connection, Queue, enqueue, enqueue_many};
 pub use handler::{Handler, Handlers, Outcome, TaskContext, TaskError};
 pub use sqlite::{
-    OwnedWriteGuard, SqliteWriteGate, background, in_background, write_gate as sqlite_write_gate,
+    OwnedWriteGuard, SqliteWriteGate, background, in_background,
+    install_wake_hooks as install_sqlite_wake_hooks, write_gate as sqlite_write_gate,
 };
 pub use task::{AttemptError, FailureKind, NewTask, Task, TaskId, TaskState};
 pub use worker::{Backoff, QueueConfig, ShutdownReport, Worker, WorkerConfig, WorkerHandle};

@@ -219,14 +219,24 @@ impl SqliteWriteGate {
     }
 }
 
-/// Fires [`WAKE`] when the caller's transaction commits (or at once, outside a transaction),
-/// and not when it rolls back.
-async fn wake_on_commit(conn: &mut SqliteConnection) -> Result<()> {
-    let pending = Arc::new(AtomicBool::new(true));
-    let on_rollback = pending.clone();
+/// Installs, once per connection, the hooks that fire [`WAKE`] when a transaction that
+/// inserted tasks commits (and not when it rolls back), so an enqueue costs no round trip of its
+/// own to arrange the wake-up. Every pool whose connections enqueue tasks calls it from
+/// `after_connect` (the SQLite store's does); on a connection without it, workers find new
+/// tasks at their next poll.
+pub async fn install_wake_hooks(conn: &mut SqliteConnection) -> sqlx::Result<()> {
+    let inserted = Arc::new(AtomicBool::new(false));
+    let (on_insert, on_commit, on_rollback) = (inserted.clone(), inserted.clone(), inserted);
     let mut handle = conn.lock_handle().await?;
+    handle.set_update_hook(move |change| {
+        if matches!(change.operation, sqlx::sqlite::SqliteOperation::Insert)
+            && change.table == "tasks"
+        {
+            on_insert.store(true, Ordering::Release);
+        }
+    });
     handle.set_commit_hook(move || {
-        if pending.swap(false, Ordering::AcqRel) {
+        if on_commit.swap(false, Ordering::AcqRel) {
             WAKE.notify_waiters();
         }
         true
@@ -241,11 +251,9 @@ pub(crate) async fn insert(conn: &mut SqliteConnection, tasks: &[NewTask]) -> Re
     let traceparent = crate::trace::current_traceparent();
     let mut rows = Vec::with_capacity(tasks.len());
     let mut ids = Vec::with_capacity(tasks.len());
-    let mut any_ready = false;
     for task in tasks {
         let id = TaskId::new();
         let scheduled_at = task.scheduled_at.map_or(now_ms, ms);
-        any_ready |= scheduled_at <= now_ms;
         rows.push(serde_json::json!({
             "id": id.to_string(),
             "queue": task.queue,
@@ -259,9 +267,6 @@ pub(crate) async fn insert(conn: &mut SqliteConnection, tasks: &[NewTask]) -> Re
             "meta": task.stored_meta(traceparent.as_deref()),
         }));
         ids.push(id);
-    }
-    if any_ready {
-        wake_on_commit(conn).await?;
     }
     // One statement for the whole batch; `WHERE true` lets SQLite tell the upsert clause from a
     // join constraint.

@@ -77,6 +77,7 @@ async fn connect_sqlite(url: &str, create: bool) -> TaskDb {
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10));
     let pool = SqlitePoolOptions::new()
+        .after_connect(|conn, _| Box::pin(tasks::install_sqlite_wake_hooks(conn)))
         .max_connections(4)
         .connect_with(options)
         .await
