@@ -1,12 +1,10 @@
 //! A local sentence model (`JOBPILOT_EMBEDDINGS_MODEL_DIR`) re-ranks matches in the server,
 //! with nothing sent anywhere.
 
-use std::time::{Duration, Instant};
-
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::harness::{Db, TestApp};
-use crate::resumes::{INTERNAL_KEY, job, push_jobs, upload_parsed};
+use crate::resumes::{INTERNAL_KEY, job, matches_once_indexed, push_jobs, upload_parsed};
 
 async fn a_local_embedding_model_reranks_matches(db: Db) {
     let model = tempfile::tempdir().unwrap();
@@ -40,18 +38,7 @@ async fn a_local_embedding_model_reranks_matches(db: Db) {
     )
     .await;
     let path = format!("/api/v1/resumes/{}/matches", resume["id"].as_str().unwrap());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let found = loop {
-        let found: Value = app.get_as(&path, token).await.json().await.unwrap();
-        if found["items"]
-            .as_array()
-            .is_some_and(|items| items.len() == 2)
-        {
-            break found;
-        }
-        assert!(Instant::now() < deadline, "never matched: {found}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let found = matches_once_indexed(&app, &path, token, 2).await;
     assert!(found["note"].is_null(), "{found:#}");
     let semantic = |external_id: &str| {
         found["items"]

@@ -705,6 +705,27 @@ async fn embeddings_stub() -> (
     (base, seen, down)
 }
 
+/// A resume's matches (`path`) once the index has `count` of them (it follows within moments).
+pub(crate) async fn matches_once_indexed(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+    count: usize,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let found: Value = app.get_as(path, token).await.json().await.unwrap();
+        if found["items"]
+            .as_array()
+            .is_some_and(|items| items.len() == count)
+        {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "never matched: {found}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn an_embedding_model_reranks_matches_by_text(db: Db) {
     let (base, seen, down) = embeddings_stub().await;
     let Some(app) = TestApp::builder(db)
@@ -738,18 +759,7 @@ async fn an_embedding_model_reranks_matches_by_text(db: Db) {
     )
     .await;
     let path = format!("/api/v1/resumes/{}/matches", resume["id"].as_str().unwrap());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let found = loop {
-        let found: Value = app.get_as(&path, token).await.json().await.unwrap();
-        if found["items"]
-            .as_array()
-            .is_some_and(|items| items.len() == 2)
-        {
-            break found;
-        }
-        assert!(Instant::now() < deadline, "never matched: {found}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let found = matches_once_indexed(&app, &path, token, 2).await;
     let items = found["items"].as_array().unwrap();
     assert_eq!(items[0]["job"]["external_id"], "storage", "{found:#}");
     let semantic = |item: &Value| {
