@@ -60,7 +60,7 @@ pub fn pdf_sandbox(config: &Config) -> anyhow::Result<extract::PdfSandbox> {
 
 /// OCR for scanned PDFs as configured: automatic (on when the programs are installed), off,
 /// or with named languages (which must then be installed).
-fn ocr(config: &Config) -> anyhow::Result<Option<extract::Ocr>> {
+pub fn ocr(config: &Config) -> anyhow::Result<Option<extract::Ocr>> {
     match &config.ocr_languages {
         None => match extract::Ocr::detect(&["eng", "rus"]) {
             Ok(ocr) => {
@@ -442,6 +442,15 @@ pub fn start(
     if config.worker_concurrency == 0 {
         tracing::info!("task workers disabled (JOBPILOT_WORKER_CONCURRENCY=0)");
         return Ok(None);
+    }
+    // OCR asked for by name must work: an operator who named languages hears at start that
+    // they are missing, not from failed uploads later.
+    if config
+        .ocr_languages
+        .as_ref()
+        .is_some_and(|languages| !languages.is_empty())
+    {
+        ocr(config)?;
     }
     let worker_config = WorkerConfig {
         queues: vec![QueueConfig::new(

@@ -234,3 +234,23 @@ async fn ocr_never_runs_on_a_pdf_with_text_and_a_broken_ocr_reads_nothing() {
         .unwrap();
     assert_eq!(text, "");
 }
+
+#[test]
+fn ocr_is_off_automatic_or_exactly_the_languages_named() {
+    let config = |ocr: &str| {
+        jobpilot::config::Config::from_sources([("JOBPILOT_OCR".to_owned(), ocr.to_owned())], None)
+            .unwrap()
+    };
+    assert!(jobpilot::workers::ocr(&config("off")).unwrap().is_none());
+    // A language tesseract does not have is refused at start, by name.
+    let error = jobpilot::workers::ocr(&config("eng+zzz"))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("JOBPILOT_OCR"), "{error}");
+    if let Some(found) = ocr_or_skip() {
+        let auto = jobpilot::workers::ocr(&config("auto")).unwrap().unwrap();
+        assert_eq!(auto.languages, found.languages);
+        let named = jobpilot::workers::ocr(&config("eng")).unwrap().unwrap();
+        assert_eq!(named.languages, "eng");
+    }
+}
