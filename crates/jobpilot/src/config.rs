@@ -129,6 +129,12 @@ pub const SETTINGS: &[(&str, &str, bool, &str)] = &[
         "largest push-ingestion body in bytes",
     ),
     (
+        "max_open_postings",
+        "JOBPILOT_MAX_OPEN_POSTINGS",
+        false,
+        "open job postings one recruiter may have published at once",
+    ),
+    (
         "search_dir",
         "JOBPILOT_SEARCH_DIR",
         false,
@@ -563,6 +569,7 @@ pub struct Config {
     pub alerts_cron: String,
     pub internal_api_key: Option<SecretString>,
     pub ingest_body_limit: usize,
+    pub max_open_postings: u64,
     /// This replica's search index folder.
     pub search_dir: PathBuf,
     pub currency_rates: search::money::Rates,
@@ -742,6 +749,7 @@ impl Config {
                 .as_ref()
                 .map(|k| k.expose_secret().to_owned()),
             ingest_body_limit: self.ingest_body_limit,
+            max_open_postings: self.max_open_postings,
             sources: self.source_names(),
             files: self.files.clone(),
             match_weights: self.match_weights.clone(),
@@ -932,6 +940,7 @@ impl Config {
             ("alerts_cron", self.alerts_cron.clone()),
             ("internal_api_key", secret(&self.internal_api_key)),
             ("ingest_body_limit", self.ingest_body_limit.to_string()),
+            ("max_open_postings", self.max_open_postings.to_string()),
             ("search_dir", self.search_dir.display().to_string()),
             ("files", self.files.describe()),
             (
@@ -1407,6 +1416,16 @@ impl Parser<'_> {
                     .filter(|n| (1024 * 1024..=1024 * 1024 * 1024).contains(n))
             },
         );
+        let max_open_postings = self.get(
+            "max_open_postings",
+            1_000,
+            "a whole number from 1 to 1000000",
+            |v| {
+                v.parse::<u64>()
+                    .ok()
+                    .filter(|n| (1..=1_000_000).contains(n))
+            },
+        );
         let files = self.files(&data_dir_or_default, mode_or_default);
         let search_dir = self.get("search_dir", None, "a directory path", |v| {
             (!v.is_empty()).then(|| Some(PathBuf::from(v)))
@@ -1523,6 +1542,7 @@ impl Parser<'_> {
             alerts_cron: alerts_cron?,
             internal_api_key,
             ingest_body_limit: ingest_body_limit?,
+            max_open_postings: max_open_postings?,
             oidc_providers,
             oidc_signup: oidc_signup?,
             llm: llm?,

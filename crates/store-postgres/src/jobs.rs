@@ -393,6 +393,17 @@ impl JobStore for PostgresStore {
         Ok(closed)
     }
 
+    async fn count_open_owned_jobs(&self, owner: UserId) -> StoreResult<u64> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM jobs WHERE owner_id = $1 AND closed_at IS NULL",
+        )
+        .bind(owner.as_uuid())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
+
     async fn prune_closed_jobs(
         &self,
         closed_before: DateTime<Utc>,

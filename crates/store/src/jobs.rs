@@ -130,6 +130,9 @@ pub trait JobStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> StoreResult<u64>;
 
+    /// How many open postings `owner` has published.
+    async fn count_open_owned_jobs(&self, owner: UserId) -> StoreResult<u64>;
+
     async fn save_source_run(&self, run: &SourceRun) -> StoreResult<()>;
 
     async fn source_run(&self, source: &str) -> StoreResult<Option<SourceRun>>;

@@ -123,6 +123,8 @@ pub struct WebSettings {
     pub internal_api_key: Option<String>,
     /// Largest push-ingestion body, in bytes.
     pub ingest_body_limit: usize,
+    /// Open postings one recruiter may have published at once.
+    pub max_open_postings: u64,
     /// The sources this deployment follows.
     pub sources: Vec<String>,
     /// Where uploaded files (sealed) are kept.
@@ -163,6 +165,7 @@ impl Default for WebSettings {
             oidc_signup: true,
             internal_api_key: None,
             ingest_body_limit: 64 * 1024 * 1024,
+            max_open_postings: 1_000,
             sources: Vec::new(),
             files: crate::files::Files::local("./data/files"),
             match_weights: search::index::matching::Weights::default(),

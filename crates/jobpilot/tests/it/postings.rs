@@ -537,8 +537,70 @@ async fn keys_need_the_jobs_write_scope_and_deleted_accounts_close_their_posting
     .await;
 }
 
+async fn a_recruiter_has_at_most_the_configured_open_postings(db: Db) {
+    let Some(app) = TestApp::builder(db)
+        .with_workers()
+        .env("JOBPILOT_MAX_OPEN_POSTINGS", "2")
+        .spawn()
+        .await
+    else {
+        return;
+    };
+    let recruiter = app.user("rec@example.org", domain::Role::Recruiter).await;
+    let other = app.user("other@example.org", domain::Role::Recruiter).await;
+    let mut ids = Vec::new();
+    for title in ["Rust Engineer", "Go Engineer"] {
+        let created = publish(&app, &recruiter.access, &posting(title)).await;
+        assert_eq!(created.status(), 201);
+        ids.push(
+            created.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert_error(
+        publish(&app, &recruiter.access, &posting("Java Engineer")).await,
+        409,
+        "too_many_postings",
+    )
+    .await;
+    // Another recruiter's count is their own.
+    assert_eq!(
+        publish(&app, &other.access, &posting("Java Engineer"))
+            .await
+            .status(),
+        201
+    );
+    // Closing one makes room; reopening it past the limit is refused.
+    let close = |id: &str| format!("/api/v1/jobs/{id}/close");
+    let closed = app
+        .send_as(Method::POST, &close(&ids[0]), &recruiter.access, None)
+        .await;
+    assert_eq!(closed.status(), 200);
+    assert_eq!(
+        publish(&app, &recruiter.access, &posting("Java Engineer"))
+            .await
+            .status(),
+        201
+    );
+    assert_error(
+        app.send_as(
+            Method::POST,
+            &format!("/api/v1/jobs/{}/reopen", ids[0]),
+            &recruiter.access,
+            None,
+        )
+        .await,
+        409,
+        "too_many_postings",
+    )
+    .await;
+}
+
 crate::on_both_databases!(
     recruiters_publish_edit_close_and_reopen_their_postings,
     malformed_and_concurrent_postings,
-    keys_need_the_jobs_write_scope_and_deleted_accounts_close_their_postings
+    keys_need_the_jobs_write_scope_and_deleted_accounts_close_their_postings,
+    a_recruiter_has_at_most_the_configured_open_postings
 );

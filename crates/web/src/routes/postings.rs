@@ -114,6 +114,18 @@ async fn write_posting(
     stored(state, id).await
 }
 
+/// Refuses one more open posting of `owner` past `max_open_postings`.
+async fn within_posting_limit(state: &AppState, owner: domain::UserId) -> ApiResult<()> {
+    let limit = state.settings().max_open_postings;
+    if state.store().count_open_owned_jobs(owner).await? >= limit {
+        return Err(ApiError::conflict(
+            "too_many_postings",
+            format!("at most {limit} open postings per recruiter; close one first"),
+        ));
+    }
+    Ok(())
+}
+
 async fn stored(state: &AppState, id: JobId) -> ApiResult<Job> {
     state
         .store()
@@ -173,6 +185,7 @@ async fn audit_posting(
         (status = 400, description = "Malformed JSON", body = ErrorResponse),
         (status = 401, description = "Not signed in", body = ErrorResponse),
         (status = 403, description = "Not a recruiter, or an API key without the jobs:write scope", body = ErrorResponse),
+        (status = 409, description = "The recruiter has as many open postings as allowed", body = ErrorResponse),
         (status = 415, description = "Not a JSON body", body = ErrorResponse),
         (status = 422, description = "A field is missing or invalid; each is named", body = ErrorResponse),
     )
@@ -184,6 +197,7 @@ pub async fn create_posting(
     ApiJson(request): ApiJson<PostingRequest>,
 ) -> ApiResult<(StatusCode, Json<JobView>)> {
     caller.require(Permission::PostJobs)?;
+    within_posting_limit(&state, caller.user_id).await?;
     let now = Utc::now();
     let posting = request.into_posting(Uuid::now_v7().to_string(), now);
     let job = write_posting(&state, posting, caller.user_id, now).await?;
@@ -287,6 +301,7 @@ pub async fn close_posting(
         (status = 401, description = "Not signed in", body = ErrorResponse),
         (status = 403, description = "Not the posting's recruiter, a board's posting, or an API key without the jobs:write scope", body = ErrorResponse),
         (status = 404, description = "No such job", body = ErrorResponse),
+        (status = 409, description = "The recruiter has as many open postings as allowed", body = ErrorResponse),
         (status = 422, description = "The id is not a UUID", body = ErrorResponse),
     )
 )]
@@ -300,6 +315,7 @@ pub async fn reopen_posting(
     let (Some(owner), Some(_)) = (job.owner_id, job.closed_at) else {
         return Ok(Json(job.into()));
     };
+    within_posting_limit(&state, owner).await?;
     let reopened = write_posting(&state, job.posting, owner, Utc::now()).await?;
     audit_posting(&state, &client, &caller, "jobs.reopen", &reopened).await;
     Ok(Json(reopened.into()))
