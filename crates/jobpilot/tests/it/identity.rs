@@ -761,6 +761,18 @@ async fn api_keys_work_within_their_scopes_until_revoked(db: Db) {
         "validation_failed",
     )
     .await;
+    // Over 100 characters as sent, even when trimming would bring it under.
+    let padded = format!("\u{85}{}", "n".repeat(100));
+    assert_error(
+        create(
+            seeker.access.clone(),
+            json!({"name": padded, "scopes": ["applications"]}),
+        )
+        .await,
+        422,
+        "validation_failed",
+    )
+    .await;
 
     // Listed without the secret, with its last use.
     let listed: serde_json::Value = app

@@ -93,7 +93,9 @@ pub async fn create_api_key(
     caller.require_session(Permission::ManageOwnAccount)?;
     let name = request.name.trim().to_owned();
     let mut problems = Vec::new();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+    // The length as sent, as the schema's limit counts it: trimming first let a name of 100
+    // characters plus leading spaces through.
+    if name.is_empty() || request.name.chars().count() > 100 || name.chars().any(char::is_control) {
         problems.push(ErrorDetail::new("name", "1 to 100 printable characters"));
     }
     if request.scopes.is_empty() {
