@@ -44,7 +44,10 @@ struct SyncArgs {
 
 /// The resume parser's PDF sandbox: this binary (or the one configured), run as a child with
 /// the extraction limits.
-pub fn pdf_sandbox(config: &Config) -> anyhow::Result<extract::PdfSandbox> {
+pub fn pdf_sandbox(
+    config: &Config,
+    ocr: Option<extract::Ocr>,
+) -> anyhow::Result<extract::PdfSandbox> {
     let program = match &config.pdf_helper {
         Some(path) => path.clone(),
         None => std::env::current_exe()
@@ -55,11 +58,11 @@ pub fn pdf_sandbox(config: &Config) -> anyhow::Result<extract::PdfSandbox> {
         vec!["pdf-sandbox".into()],
         extract::Limits::default(),
     )
-    .with_ocr(ocr(config)?))
+    .with_ocr(ocr))
 }
 
 /// OCR for scanned PDFs as configured: automatic (on when the programs are installed), off,
-/// or with named languages (which must then be installed).
+/// or with named languages (which must then be installed: only then is it an error).
 pub fn ocr(config: &Config) -> anyhow::Result<Option<extract::Ocr>> {
     match &config.ocr_languages {
         None => match extract::Ocr::detect(&["eng", "rus"]) {
@@ -95,9 +98,10 @@ pub fn handlers(
     catalog: Catalog,
     config: &Config,
     index: Arc<search::index::JobIndex>,
+    ocr: Option<extract::Ocr>,
 ) -> Handlers {
     let mut handlers = Handlers::new();
-    match (pdf_sandbox(config), config.key_ring()) {
+    match (pdf_sandbox(config, ocr), config.key_ring()) {
         (Err(error), _) => tracing::error!(%error, "resumes cannot be parsed on this replica"),
         // A throwaway key could not open what the server sealed.
         (Ok(_), None) => tracing::error!(
@@ -445,13 +449,7 @@ pub fn start(
     }
     // OCR asked for by name must work: an operator who named languages hears at start that
     // they are missing, not from failed uploads later.
-    if config
-        .ocr_languages
-        .as_ref()
-        .is_some_and(|languages| !languages.is_empty())
-    {
-        ocr(config)?;
-    }
+    let ocr = ocr(config)?;
     let worker_config = WorkerConfig {
         queues: vec![QueueConfig::new(
             tasks::DEFAULT_QUEUE,
@@ -463,7 +461,12 @@ pub fn start(
         ..WorkerConfig::default()
     };
     Ok(Some(
-        Worker::new(db, handlers(store, catalog, config, index), worker_config).start(),
+        Worker::new(
+            db,
+            handlers(store, catalog, config, index, ocr),
+            worker_config,
+        )
+        .start(),
     ))
 }
 

@@ -50,6 +50,18 @@ pub struct JobFilter {
     pub owner: Option<UserId>,
 }
 
+impl JobFilter {
+    /// The postings `owner` published on jobpilot, duplicates included; closed ones on request.
+    pub fn published_by(owner: UserId, include_closed: bool) -> Self {
+        Self {
+            source: Some(domain::DIRECT_SOURCE.to_owned()),
+            include_closed,
+            include_duplicates: true,
+            owner: Some(owner),
+        }
+    }
+}
+
 /// The state of a source's latest sync, kept so a sync resumes after a crash and operators can
 /// see how each source is doing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

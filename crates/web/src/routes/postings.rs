@@ -358,12 +358,7 @@ pub async fn own_postings(
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(invalid("limit", format!("must be from 1 to {MAX_PAGE}")));
     }
-    let filter = JobFilter {
-        source: Some(DIRECT_SOURCE.to_owned()),
-        include_closed: query.include_closed.unwrap_or(false),
-        include_duplicates: true,
-        owner: Some(caller.user_id),
-    };
+    let filter = JobFilter::published_by(caller.user_id, query.include_closed.unwrap_or(false));
     listing_page(&state, &filter, query.cursor.as_deref(), limit)
         .await
         .map(Json)

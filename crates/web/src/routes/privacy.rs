@@ -102,12 +102,7 @@ async fn published_jobs_of(
     state: &AppState,
     user: domain::UserId,
 ) -> ApiResult<Vec<crate::routes::jobs::JobView>> {
-    let filter = store::JobFilter {
-        source: Some(domain::DIRECT_SOURCE.to_owned()),
-        include_closed: true,
-        include_duplicates: true,
-        owner: Some(user),
-    };
+    let filter = store::JobFilter::published_by(user, true);
     let mut out = Vec::new();
     let mut after = None;
     loop {
