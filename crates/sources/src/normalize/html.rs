@@ -19,7 +19,15 @@ static POLICY: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
 /// Sanitises untrusted HTML: no scripts, styles, frames, event handlers or `javascript:` links,
 /// and every link gets `rel="noopener noreferrer nofollow"`. Entities are decoded by the parser
 /// and re-encoded on output, so the result carries the same text as the input.
+///
+/// Plain markup (paragraphs, lists, headings, emphasis, no attributes) is checked and copied in
+/// one pass ([`super::simple_html`]); the rest goes through ammonia.
 pub fn sanitize_html(raw: &str) -> String {
+    super::simple_html::clean(raw).unwrap_or_else(|| full_sanitize(raw))
+}
+
+/// The sanitising policy run in full: html5ever's parser, ammonia, html5ever's serialiser.
+pub(crate) fn full_sanitize(raw: &str) -> String {
     POLICY.clean(raw).to_string()
 }
 
@@ -63,26 +71,48 @@ fn text_of_sanitized(html: &str) -> String {
     text.finish()
 }
 
+/// The text being written: finished lines (each ended by a line break), then the current one
+/// from `line_start`. Lines never start with a space.
 #[derive(Default)]
 struct TextBuilder {
-    lines: Vec<String>,
-    line: String,
+    out: String,
+    line_start: usize,
 }
 
 impl TextBuilder {
+    fn line(&self) -> &str {
+        &self.out[self.line_start..]
+    }
+
     fn push_encoded(&mut self, encoded: &str) {
         if encoded.is_empty() {
             return;
         }
-        let decoded = html_escape::decode_html_entities(encoded);
-        for c in decoded.chars() {
+        if encoded.contains('&') {
+            self.push_text(&html_escape::decode_html_entities(encoded));
+        } else {
+            self.push_text(encoded);
+        }
+    }
+
+    /// Appends text, each run of whitespace as one space (none at the start of a line).
+    fn push_text(&mut self, text: &str) {
+        let mut word_start = None;
+        for (at, c) in text.char_indices() {
             if c.is_whitespace() {
-                if !self.line.is_empty() && !self.line.ends_with(' ') {
-                    self.line.push(' ');
+                if let Some(start) = word_start.take() {
+                    self.out.push_str(&text[start..at]);
                 }
-            } else {
-                self.line.push(c);
+                let line = self.line();
+                if !line.is_empty() && !line.ends_with(' ') {
+                    self.out.push(' ');
+                }
+            } else if word_start.is_none() {
+                word_start = Some(at);
             }
+        }
+        if let Some(start) = word_start {
+            self.out.push_str(&text[start..]);
         }
     }
 
@@ -91,30 +121,47 @@ impl TextBuilder {
             .trim_start_matches('/')
             .split(|c: char| c.is_whitespace() || c == '/')
             .next()
-            .unwrap_or_default()
-            .to_ascii_lowercase();
+            .unwrap_or_default();
+        // The sanitiser writes names in lower case; anything else is lowered here.
+        let name: std::borrow::Cow<'_, str> = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            name.to_ascii_lowercase().into()
+        } else {
+            name.into()
+        };
         if name == "li" && !tag.starts_with('/') {
             self.break_line();
-            self.line.push_str("- ");
+            self.out.push_str("- ");
         } else if name == "br" || is_block(&name) {
             self.break_line();
-        } else if matches!(name.as_str(), "td" | "th") && !self.line.ends_with(' ') {
+        } else if matches!(&*name, "td" | "th")
+            && !self.line().is_empty()
+            && !self.line().ends_with(' ')
+        {
             // Cells on one row stay on one line, apart.
-            self.line.push(' ');
+            self.out.push(' ');
         }
     }
 
+    /// Ends the current line: kept without its trailing space, dropped when empty or a bare
+    /// list dash.
     fn break_line(&mut self) {
-        let line = self.line.trim();
-        if !line.is_empty() && line != "-" {
-            self.lines.push(line.to_owned());
+        let end = self.out.trim_end_matches(' ').len().max(self.line_start);
+        self.out.truncate(end);
+        let line = self.line();
+        if line.is_empty() || line == "-" {
+            self.out.truncate(self.line_start);
+        } else {
+            self.out.push('\n');
         }
-        self.line.clear();
+        self.line_start = self.out.len();
     }
 
     fn finish(mut self) -> String {
         self.break_line();
-        self.lines.join("\n")
+        if self.out.ends_with('\n') {
+            self.out.pop();
+        }
+        self.out
     }
 }
 

@@ -3,6 +3,7 @@
 mod content_hash;
 mod fingerprint;
 mod html;
+mod simple_html;
 
 pub use content_hash::content_hash;
 pub use fingerprint::{NEAR_DUPLICATE_MAX_DISTANCE, fingerprint, hamming};
