@@ -63,7 +63,12 @@ fn is_list_separator(c: char) -> bool {
 const CUE_WINDOW: usize = 64;
 
 pub(crate) fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() || c == '_'
+    // ASCII and Russian letters first: the general test is a table lookup, and this runs for
+    // every character of every text.
+    c.is_ascii_alphanumeric()
+        || c == '_'
+        || matches!(c, '\u{410}'..='\u{44f}')
+        || (!c.is_ascii() && c.is_alphanumeric())
 }
 
 /// Whether a word within [`CUE_WINDOW`] bytes of `start..end` is a software cue.

@@ -7,7 +7,11 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
+use aho_corasick::{
+    Anchored, MatchKind,
+    automaton::{Automaton, StateID},
+    nfa::contiguous::{self, NFA},
+};
 use serde::Serialize;
 
 use super::category::Category;
@@ -36,7 +40,9 @@ struct Pattern {
 
 #[derive(Debug)]
 pub struct SkillExtractor {
-    automaton: AhoCorasick,
+    /// Every folded spelling, walked anchored from each word start (see `candidates`).
+    automaton: NFA,
+    start: StateID,
     patterns: Vec<Pattern>,
     /// Pattern index by folded spelling, to try the shorter spellings a rejected match hides.
     by_key: HashMap<String, usize>,
@@ -63,14 +69,18 @@ impl SkillExtractor {
         &BUILTIN
     }
 
-    pub fn new(taxonomy: &Taxonomy) -> Result<SkillExtractor, aho_corasick::BuildError> {
+    pub fn new(taxonomy: &Taxonomy) -> Result<SkillExtractor, String> {
         let forms = taxonomy.forms();
-        let automaton = AhoCorasick::builder()
+        let automaton = contiguous::Builder::new()
             .match_kind(MatchKind::LeftmostLongest)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(forms.iter().map(|form| form.key.as_str()))?;
+            .build(forms.iter().map(|form| form.key.as_str()))
+            .map_err(|error| error.to_string())?;
+        let start = automaton
+            .start_state(Anchored::Yes)
+            .map_err(|error| error.to_string())?;
         Ok(SkillExtractor {
             automaton,
+            start,
             patterns: forms
                 .iter()
                 .map(|form| Pattern {
@@ -156,23 +166,29 @@ impl SkillExtractor {
     }
 
     /// Matches standing on word boundaries, left to right, not overlapping.
+    ///
+    /// A match may only start where a word starts, so the automaton is walked from each such
+    /// place, byte by byte, until it dies (after a few bytes: no spelling goes on), keeping
+    /// the longest spelling passed. An unanchored search would stop at every spelling inside a
+    /// word ("c" in "scope") only for the match to be thrown away.
     fn candidates(&self, folded: &str) -> Vec<Candidate> {
         let mut found = Vec::new();
         let mut at = 0;
-        while at < folded.len() {
-            let Some(m) = self
-                .automaton
-                .find(Input::new(folded).span(at..folded.len()))
-            else {
-                break;
+        // The two characters before the current one.
+        let (mut before, mut before_that) = (None::<char>, None::<char>);
+        for (start, c) in folded.char_indices() {
+            let word_starts = starts_word(before, before_that);
+            (before_that, before) = (before, Some(c));
+            if start < at || !word_starts {
+                continue;
+            }
+            let Some((pattern, end)) = self.longest_at(folded.as_bytes(), start) else {
+                continue;
             };
-            let start = m.start();
-            let accepted = if !starts_word(folded, start) {
-                None
-            } else if ends_word(folded, m.end()) {
-                Some((m.pattern().as_usize(), m.end()))
+            let accepted = if ends_word(folded, end) {
+                Some((pattern, end))
             } else {
-                self.shorter_match(folded, start, m.end())
+                self.shorter_match(folded, start, end)
             };
             if let Some((pattern, end)) = accepted {
                 found.push(Candidate {
@@ -181,13 +197,33 @@ impl SkillExtractor {
                     end,
                 });
                 at = end;
-            } else {
-                // A later match may start inside a rejected one: "go" in "ergo" must not hide
-                // the "go" of "ergo go".
-                at = start + folded[start..].chars().next().map_or(1, char::len_utf8);
             }
         }
         found
+    }
+
+    /// The longest spelling that starts at `start` (pattern and end), if any.
+    fn longest_at(&self, text: &[u8], start: usize) -> Option<(usize, usize)> {
+        let automaton = &self.automaton;
+        let mut state = self.start;
+        let mut longest = None;
+        for (end, &byte) in text.iter().enumerate().skip(start) {
+            state = automaton.next_state(Anchored::Yes, state, byte);
+            if automaton.is_special(state) {
+                if automaton.is_dead(state) {
+                    break;
+                }
+                if automaton.is_match(state) {
+                    let pattern = automaton.match_pattern(state, 0);
+                    let end = end + 1;
+                    // A match state may also carry a spelling that started later.
+                    if end - automaton.pattern_len(pattern) == start {
+                        longest = Some((pattern.as_usize(), end));
+                    }
+                }
+            }
+        }
+        longest
     }
 
     /// The longest spelling that starts at `start` and ends on a word boundary before `end`: a
@@ -218,13 +254,13 @@ impl SkillExtractor {
     }
 }
 
-/// Whether a match may start at `start`: not inside a word, and not after a dot that is itself
-/// inside a word ("java" in "org.java" is not the language).
-fn starts_word(folded: &str, start: usize) -> bool {
-    let mut before = folded[..start].chars().rev();
-    match before.next() {
+/// Whether a match may start after the characters `before` (and `before_that`, the one before
+/// it): not inside a word, and not after a dot that is itself inside a word ("java" in
+/// "org.java" is not the language).
+fn starts_word(before: Option<char>, before_that: Option<char>) -> bool {
+    match before {
         None => true,
-        Some('.') => !before.next().is_some_and(is_word_char),
+        Some('.') => !before_that.is_some_and(is_word_char),
         Some(c) => !is_word_char(c),
     }
 }

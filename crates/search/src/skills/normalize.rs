@@ -57,6 +57,18 @@ impl Normalized {
             let Some(c) = text[at..].chars().next() else {
                 break;
             };
+            // Russian letters, the other common case, fold without a table lookup.
+            if matches!(c, '\u{430}'..='\u{44f}') {
+                self.text.push(c);
+                at += 2;
+                continue;
+            }
+            if let 'А'..='Я' = c {
+                self.text
+                    .push(char::from_u32(u32::from(c) + 0x20).unwrap_or(c));
+                at += 2;
+                continue;
+            }
             if c.is_whitespace() {
                 let run = text[at..]
                     .char_indices()
