@@ -143,11 +143,14 @@ async fn evaluate_one(
     } else {
         context.store.jobs_by_ids(&ids).await?
     };
-    // Best first; a posting gone from the store meanwhile is left out.
+    // Best first; a posting gone from the store meanwhile is left out, and so is one first
+    // seen before `since` in the same second (the index keeps whole seconds).
     let hits: Vec<AlertHit> = good
         .iter()
         .filter_map(|(id, score)| {
-            let job = jobs.iter().find(|job| job.id == *id)?;
+            let job = jobs
+                .iter()
+                .find(|job| job.id == *id && job.first_seen_at >= since)?;
             Some(AlertHit {
                 job_id: *id,
                 score: *score,
