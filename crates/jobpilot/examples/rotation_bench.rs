@@ -64,6 +64,7 @@ async fn main() {
         url: format!("sqlite://{}", tmp.path().join("jobpilot.db").display()),
         create_if_missing: true,
         pool_size: 8,
+        bulk: false,
     })
     .await
     .expect("the database opens");

@@ -24,8 +24,19 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     Ok(open_database(config).await?.store)
 }
 
+/// [`open_store`] for a process that loads many postings at once (`jobs import`): on SQLite its
+/// connections keep a larger page cache and checkpoint less often (see
+/// [`SqliteSettings::bulk`]).
+pub async fn open_bulk_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(connect(config, true).await?.store)
+}
+
 /// Connects to the database the URL names, for the store and the task queue.
 pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
+    connect(config, false).await
+}
+
+async fn connect(config: &Config, bulk: bool) -> anyhow::Result<Database> {
     let url = config.database.url.expose_secret();
     let shown = redact_url(url);
     match config.database.kind {
@@ -37,6 +48,7 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
                 url: url.to_owned(),
                 create_if_missing: config.database.is_default,
                 pool_size: config.database.pool_size,
+                bulk,
             })
             .await
             .map_err(|e| {

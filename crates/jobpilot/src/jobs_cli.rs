@@ -15,7 +15,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sources::ingest::{self, Counts, ItemStatus};
 use store::{JobFilter, SourceRun, Store};
 
-use jobpilot::{app::open_store, config::Config};
+use jobpilot::{
+    app::{open_bulk_store, open_store},
+    config::Config,
+};
 
 #[derive(Debug, Subcommand)]
 pub enum SourcesCommand {
@@ -51,8 +54,12 @@ pub enum JobsCommand {
     },
 }
 
-async fn ready_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    let store = open_store(config).await?;
+async fn ready_store(config: &Config, bulk: bool) -> anyhow::Result<Arc<dyn Store>> {
+    let store = if bulk {
+        open_bulk_store(config).await?
+    } else {
+        open_store(config).await?
+    };
     if config.migrate_on_start {
         store.migrate().await?;
     } else if !store.readiness().await?.is_ready() {
@@ -62,7 +69,7 @@ async fn ready_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 }
 
 pub async fn sources(config: Config, command: SourcesCommand) -> anyhow::Result<()> {
-    let store = ready_store(&config).await?;
+    let store = ready_store(&config, false).await?;
     let result = match command {
         SourcesCommand::Status => status(store.as_ref()).await,
         SourcesCommand::Sync { name } => sync(&config, store.as_ref(), name).await,
@@ -159,7 +166,8 @@ async fn sync(config: &Config, store: &dyn Store, name: Option<String>) -> anyho
 }
 
 pub async fn jobs(config: Config, command: JobsCommand) -> anyhow::Result<()> {
-    let store = ready_store(&config).await?;
+    let bulk = matches!(command, JobsCommand::Import { .. });
+    let store = ready_store(&config, bulk).await?;
     let result = match command {
         JobsCommand::Import { file, batch } => import(store.clone(), &file, batch as usize).await,
         JobsCommand::Export {
@@ -184,8 +192,11 @@ pub async fn jobs(config: Config, command: JobsCommand) -> anyhow::Result<()> {
 /// Refused postings reported on standard error, at most this many.
 const ERRORS_SHOWN: usize = 20;
 
-/// One batch written, and the input line of each of its postings.
-type Written = anyhow::Result<(ingest::BatchReport, Vec<usize>)>;
+/// A batch read and prepared, and the input line of each of its postings.
+type Prepared = anyhow::Result<(ingest::PreparedBatch, Vec<usize>)>;
+
+/// Batches read and prepared ahead of the one being written, at most.
+const PREPARED_AHEAD: usize = 2;
 
 /// Reads the next batch of non-blank lines, numbered from 1.
 fn read_batch(
@@ -205,8 +216,8 @@ fn read_batch(
     Ok(out)
 }
 
-/// Reading, preparing and writing overlap: while one batch is written, the next is read and
-/// prepared on every core.
+/// Reading, preparing and writing overlap: while one batch is written, the next ones are read
+/// and prepared on every core, up to [`PREPARED_AHEAD`] batches ahead.
 async fn import(store: Arc<dyn Store>, file: &PathBuf, batch: usize) -> anyhow::Result<()> {
     let reader: Box<dyn std::io::BufRead + Send> = if file.as_os_str() == "-" {
         Box::new(std::io::BufReader::new(std::io::stdin()))
@@ -219,44 +230,51 @@ async fn import(store: Arc<dyn Store>, file: &PathBuf, batch: usize) -> anyhow::
     let bar = ProgressBar::new_spinner();
     let mut totals = Counts::default();
     let mut shown = 0;
-    let mut lines = reader.lines().enumerate();
-    let mut writing: Option<tokio::task::JoinHandle<Written>> = None;
-    loop {
-        let next = read_batch(&mut lines, batch)?;
-        let prepared = if next.is_empty() {
-            None
-        } else {
-            let numbers: Vec<usize> = next.iter().map(|(n, _)| *n).collect();
-            Some((ingest::prepare_lines(next).await?, numbers))
-        };
-        if let Some(previous) = writing.take() {
-            let (report, numbers) = previous.await.context("the writer stopped")??;
-            for item in &report.items {
-                if let ItemStatus::Error { errors } = &item.status
-                    && shown < ERRORS_SHOWN
-                {
-                    shown += 1;
-                    let detail: Vec<String> = errors.iter().map(ToString::to_string).collect();
-                    eprintln!("line {}: {}", numbers[item.index], detail.join("; "));
+    let (ahead, mut prepared) = tokio::sync::mpsc::channel::<Prepared>(PREPARED_AHEAD);
+    let preparing = tokio::spawn(async move {
+        let mut lines = reader.lines().enumerate();
+        loop {
+            let next = match read_batch(&mut lines, batch) {
+                Ok(next) if next.is_empty() => return,
+                Ok(next) => next,
+                Err(error) => {
+                    let _ = ahead.send(Err(error)).await;
+                    return;
                 }
+            };
+            let numbers: Vec<usize> = next.iter().map(|(n, _)| *n).collect();
+            let batch = ingest::prepare_lines(next)
+                .await
+                .map(|batch| (batch, numbers))
+                .map_err(anyhow::Error::from);
+            let failed = batch.is_err();
+            // The writer stopped (it failed): nothing more to prepare.
+            if ahead.send(batch).await.is_err() || failed {
+                return;
             }
-            totals.add(report.counts);
-            bar.set_message(format!(
-                "{} stored, {} refused",
-                totals.created + totals.updated + totals.unchanged,
-                totals.failed
-            ));
-            bar.tick();
         }
-        let Some((prepared, numbers)) = prepared else {
-            break;
-        };
-        let store = store.clone();
-        writing = Some(tokio::spawn(async move {
-            let report = ingest::write_batch(store.as_ref(), prepared, Utc::now()).await?;
-            Ok((report, numbers))
-        }));
+    });
+    while let Some(next) = prepared.recv().await {
+        let (batch, numbers) = next?;
+        let report = ingest::write_batch(store.as_ref(), batch, Utc::now()).await?;
+        for item in &report.items {
+            if let ItemStatus::Error { errors } = &item.status
+                && shown < ERRORS_SHOWN
+            {
+                shown += 1;
+                let detail: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                eprintln!("line {}: {}", numbers[item.index], detail.join("; "));
+            }
+        }
+        totals.add(report.counts);
+        bar.set_message(format!(
+            "{} stored, {} refused",
+            totals.created + totals.updated + totals.unchanged,
+            totals.failed
+        ));
+        bar.tick();
     }
+    preparing.await.context("the reader stopped")?;
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     let processed = totals.created + totals.updated + totals.unchanged + totals.failed;

@@ -99,7 +99,14 @@ pub fn prepare(mut job: NewJob) -> Result<JobWrite, Vec<FieldError>> {
     }
     enrich(&mut job);
     job.validate()?;
+    let data = store::jobs::encode_posting(&job).map_err(|error| {
+        vec![FieldError::new(
+            "(posting)",
+            format!("cannot be encoded: {error}"),
+        )]
+    })?;
     Ok(JobWrite {
+        data,
         content_hash: content_hash(&job),
         fingerprint: fingerprint(&job),
         dedupe_key: dedupe_key(&job),

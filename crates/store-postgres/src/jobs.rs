@@ -6,7 +6,7 @@ use domain::{Job, JobId, UserId};
 use sqlx::{Row, postgres::PgRow};
 use store::{
     JobFilter, JobStore, JobWrite, SourceRun, StoreResult, UpsertOutcome, UpsertStatus,
-    jobs::{DEDUPE_CANDIDATES, decode_posting, encode_posting, nearest_canonical},
+    jobs::{DEDUPE_CANDIDATES, decode_posting, nearest_canonical},
     sql::db_error,
 };
 use uuid::Uuid;
@@ -159,7 +159,7 @@ impl JobStore for PostgresStore {
         let mut outcomes = Vec::with_capacity(batch.len());
         for write in batch {
             let job = &write.job;
-            let data = encode_posting(job)?;
+            let data = &write.data;
             let existing = sqlx::query(
                 "SELECT id, content_hash, canonical_id, closed_at FROM jobs \
                  WHERE source = $1 AND external_id = $2",
@@ -207,7 +207,7 @@ impl JobStore for PostgresStore {
                     .bind(&job.title)
                     .bind(&job.company)
                     .bind(job.published_at)
-                    .bind(&data)
+                    .bind(data)
                     .bind(&write.content_hash[..])
                     .bind(write.fingerprint.cast_signed())
                     .bind(&write.dedupe_key)
@@ -244,7 +244,7 @@ impl JobStore for PostgresStore {
             .bind(&job.title)
             .bind(&job.company)
             .bind(job.published_at)
-            .bind(&data)
+            .bind(data)
             .bind(&write.content_hash[..])
             .bind(write.fingerprint.cast_signed())
             .bind(&write.dedupe_key)

@@ -8,7 +8,7 @@ use domain::{Job, JobId, UserId};
 use sqlx::{Row, sqlite::SqliteRow};
 use store::{
     JobFilter, JobStore, JobWrite, SourceRun, StoreError, StoreResult, UpsertOutcome, UpsertStatus,
-    jobs::{DEDUPE_CANDIDATES, decode_posting, encode_posting, nearest_canonical},
+    jobs::{DEDUPE_CANDIDATES, decode_posting, nearest_canonical},
     sql::db_error,
 };
 
@@ -119,14 +119,70 @@ struct Existing {
     closed: bool,
 }
 
+/// A new posting's row, its columns ready to bind.
+struct Insert<'a> {
+    id: String,
+    write: &'a JobWrite,
+    published_at: Option<String>,
+    canonical_id: Option<String>,
+    seq: i64,
+}
+
+/// Columns of a new posting's row, in the order [`insert_rows`] binds them.
+const INSERT_COLUMNS: &str = "id, source, external_id, title, company, published_at, data, \
+                              content_hash, fingerprint, dedupe_key, canonical_id, \
+                              first_seen_at, last_seen_at, updated_at, change_seq, owner_id";
+const INSERT_COLUMN_COUNT: usize = 16;
+/// Rows per `INSERT`: 8,000 bound values, well under SQLite's limit of 32,766.
+const INSERT_ROWS: usize = 500;
+
+/// Inserts new postings, many rows per statement, every value bound as itself (no JSON for
+/// SQLite to parse again).
+async fn insert_rows(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    rows: &[Insert<'_>],
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    for chunk in rows.chunks(INSERT_ROWS) {
+        let row = format!("({})", vec!["?"; INSERT_COLUMN_COUNT].join(", "));
+        let sql = format!(
+            "INSERT INTO jobs ({INSERT_COLUMNS}) VALUES {}",
+            vec![row; chunk.len()].join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for insert in chunk {
+            let job = &insert.write.job;
+            query = query
+                .bind(&insert.id)
+                .bind(&job.source)
+                .bind(&job.external_id)
+                .bind(&job.title)
+                .bind(&job.company)
+                .bind(&insert.published_at)
+                .bind(&insert.write.data)
+                .bind(&insert.write.content_hash[..])
+                .bind(insert.write.fingerprint.cast_signed())
+                .bind(&insert.write.dedupe_key)
+                .bind(&insert.canonical_id)
+                .bind(now)
+                .bind(now)
+                .bind(now)
+                .bind(insert.seq)
+                .bind(insert.write.owner.map(|o| text_id(o.as_uuid())));
+        }
+        query.execute(&mut **tx).await.map_err(db_error)?;
+    }
+    Ok(())
+}
+
 /// What a batch does, decided in memory from what the database already holds: which postings
-/// are inserted (as JSON rows for one statement), rewritten, or only marked as seen.
+/// are inserted, rewritten, or only marked as seen.
 struct Plan<'a> {
     next_seq: i64,
     max_distance: u32,
     existing: HashMap<(String, String), Existing>,
     candidates: HashMap<String, Vec<(JobId, i64)>>,
-    inserts: Vec<serde_json::Value>,
+    inserts: Vec<Insert<'a>>,
     /// (posting, its write, its change sequence, its cluster when it reopens).
     updates: Vec<(JobId, &'a JobWrite, i64, Reclustered)>,
     seen: Vec<JobId>,
@@ -214,26 +270,13 @@ impl<'a> Plan<'a> {
         let published_at = job
             .published_at
             .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false));
-        let hash: String = write
-            .content_hash
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        self.inserts.push(serde_json::json!({
-            "id": text_id(id.as_uuid()),
-            "source": job.source,
-            "external_id": job.external_id,
-            "title": job.title,
-            "company": job.company,
-            "published_at": published_at,
-            "data": encode_posting(job)?,
-            "hash": hash,
-            "fingerprint": write.fingerprint.cast_signed(),
-            "dedupe_key": write.dedupe_key,
-            "canonical_id": duplicate_of.map(|c| text_id(c.as_uuid())),
-            "seq": self.next_seq,
-            "owner_id": write.owner.map(|o| text_id(o.as_uuid())),
-        }));
+        self.inserts.push(Insert {
+            id: text_id(id.as_uuid()),
+            write,
+            published_at,
+            canonical_id: duplicate_of.map(|c| text_id(c.as_uuid())),
+            seq: self.next_seq,
+        });
         // A posting later in the same batch sees this one, as a stored one or a candidate.
         self.existing.insert(
             key,
@@ -341,24 +384,7 @@ impl JobStore for SqliteStore {
         for write in batch {
             plan.decide(write)?;
         }
-        if !plan.inserts.is_empty() {
-            sqlx::query(
-                "INSERT INTO jobs (id, source, external_id, title, company, published_at, data, \
-                 content_hash, fingerprint, dedupe_key, canonical_id, first_seen_at, \
-                 last_seen_at, updated_at, change_seq, owner_id) \
-                 SELECT value ->> 'id', value ->> 'source', value ->> 'external_id', \
-                        value ->> 'title', value ->> 'company', value ->> 'published_at', \
-                        value ->> 'data', unhex(value ->> 'hash'), value ->> 'fingerprint', \
-                        value ->> 'dedupe_key', value ->> 'canonical_id', ?2, ?2, ?2, \
-                        value ->> 'seq', value ->> 'owner_id' \
-                 FROM json_each(?1) WHERE true",
-            )
-            .bind(serde_json::Value::Array(std::mem::take(&mut plan.inserts)).to_string())
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        }
+        insert_rows(&mut tx, &plan.inserts, now).await?;
         if !plan.seen.is_empty() {
             let ids: Vec<String> = plan.seen.iter().map(|id| text_id(id.as_uuid())).collect();
             sqlx::query(
@@ -381,7 +407,7 @@ impl JobStore for SqliteStore {
             .bind(&job.title)
             .bind(&job.company)
             .bind(job.published_at)
-            .bind(encode_posting(job)?)
+            .bind(&write.data)
             .bind(&write.content_hash[..])
             .bind(write.fingerprint.cast_signed())
             .bind(&write.dedupe_key)

@@ -373,6 +373,7 @@ mod tests {
             url: scratch.url.clone(),
             create_if_missing: true,
             pool_size: 2,
+            bulk: false,
         })
         .await
         .unwrap();

@@ -11,6 +11,9 @@ use crate::StoreResult;
 #[derive(Debug, Clone)]
 pub struct JobWrite {
     pub job: NewJob,
+    /// `job` as stored ([`encode_posting`]), encoded when the posting is prepared (on every
+    /// core) so that the single writer only copies it.
+    pub data: String,
     /// Changes iff the posting's content changes.
     pub content_hash: [u8; 32],
     /// SimHash of the posting's text: near-duplicates are a few bits apart.

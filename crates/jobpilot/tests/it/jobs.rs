@@ -686,7 +686,8 @@ crate::on_both_databases!(
 fn import_and_export_round_trip_through_the_command() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.jsonl");
-    let mut lines: Vec<String> = (0..50)
+    // Enough postings for several statements per batch, and batches of uneven sizes.
+    let mut lines: Vec<String> = (0..1234)
         .map(|i| posting(&i.to_string()).to_string())
         .collect();
     lines.push("{broken".to_owned());
@@ -705,27 +706,28 @@ fn import_and_export_round_trip_through_the_command() {
             String::from_utf8_lossy(&output.stderr).into_owned(),
         )
     };
-    let (code, stdout, stderr) = run(&["jobs", "import", input.to_str().unwrap()]);
+    let (code, stdout, stderr) =
+        run(&["jobs", "import", "--batch", "700", input.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{stderr}");
     let summary: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     assert_eq!(
         (summary["created"].as_u64(), summary["failed"].as_u64()),
-        (Some(50), Some(1))
+        (Some(1234), Some(1))
     );
-    assert!(stderr.contains("line 51"), "{stderr}");
+    assert!(stderr.contains("line 1235"), "{stderr}");
 
     let exported = dir.path().join("out.jsonl");
     let (code, _, stderr) = run(&["jobs", "export", "--out", exported.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(
         std::fs::read_to_string(&exported).unwrap().lines().count(),
-        50
+        1234
     );
     let (code, stdout, _) = run(&["jobs", "import", exported.to_str().unwrap()]);
     assert_eq!(code, Some(0));
     let summary: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     assert_eq!(
-        summary["unchanged"], 50,
+        summary["unchanged"], 1234,
         "an exported posting imports unchanged"
     );
 
@@ -734,7 +736,7 @@ fn import_and_export_round_trip_through_the_command() {
     let (code, stdout_status, _) = run(&["search", "status"]);
     assert_eq!(code, Some(0));
     assert!(
-        stdout_status.contains("searchable jobs: 50") && stdout_status.contains("up to date"),
+        stdout_status.contains("searchable jobs: 1234") && stdout_status.contains("up to date"),
         "{stdout}{stdout_status}"
     );
 
