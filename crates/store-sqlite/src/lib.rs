@@ -914,3 +914,43 @@ impl Store for SqliteStore {
         .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use test_support::{Db, ScratchDatabase};
+
+    use super::*;
+
+    async fn pragmas(bulk: bool) -> (i64, i64) {
+        let scratch = ScratchDatabase::create(Db::Sqlite, "jobpilot_bulk")
+            .await
+            .unwrap();
+        let store = SqliteStore::connect(&SqliteSettings {
+            url: scratch.url.clone(),
+            create_if_missing: true,
+            pool_size: 2,
+            bulk,
+        })
+        .await
+        .unwrap();
+        let mut conn = store.pool().acquire().await.unwrap();
+        let cache: i64 = sqlx::query_scalar("PRAGMA cache_size")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        let checkpoint: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        (cache, checkpoint)
+    }
+
+    #[tokio::test]
+    async fn bulk_connections_keep_a_larger_cache_and_checkpoint_less_often() {
+        assert_eq!(pragmas(false).await, (-2000, 1000), "SQLite's defaults");
+        assert_eq!(
+            pragmas(true).await,
+            (-i64::from(BULK_CACHE_KIB), i64::from(BULK_CHECKPOINT_PAGES))
+        );
+    }
+}
