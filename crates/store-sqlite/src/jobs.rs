@@ -132,8 +132,7 @@ struct Insert<'a> {
 const INSERT_COLUMNS: &str = "id, source, external_id, title, company, published_at, data, \
                               content_hash, fingerprint, dedupe_key, canonical_id, \
                               first_seen_at, last_seen_at, updated_at, change_seq, owner_id";
-const INSERT_COLUMN_COUNT: usize = 16;
-/// Rows per `INSERT`: 8,000 bound values, well under SQLite's limit of 32,766.
+/// Rows per `INSERT`: 8,000 bound values (16 columns), well under SQLite's limit of 32,766.
 const INSERT_ROWS: usize = 500;
 
 /// Inserts new postings, many rows per statement, every value bound as itself (no JSON for
@@ -144,7 +143,8 @@ async fn insert_rows(
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
     for chunk in rows.chunks(INSERT_ROWS) {
-        let row = format!("({})", vec!["?"; INSERT_COLUMN_COUNT].join(", "));
+        let columns = INSERT_COLUMNS.split(',').count();
+        let row = format!("({})", vec!["?"; columns].join(", "));
         let sql = format!(
             "INSERT INTO jobs ({INSERT_COLUMNS}) VALUES {}",
             vec![row; chunk.len()].join(", ")

@@ -915,24 +915,32 @@ impl Store for SqliteStore {
     }
 }
 
+/// A store on a new scratch database (dropped with the first value), for unit tests.
+#[cfg(test)]
+pub(crate) async fn scratch_store(
+    name: &str,
+    bulk: bool,
+) -> (test_support::ScratchDatabase, SqliteStore) {
+    let scratch = test_support::ScratchDatabase::create(test_support::Db::Sqlite, name)
+        .await
+        .unwrap();
+    let store = SqliteStore::connect(&SqliteSettings {
+        url: scratch.url.clone(),
+        create_if_missing: true,
+        pool_size: 2,
+        bulk,
+    })
+    .await
+    .unwrap();
+    (scratch, store)
+}
+
 #[cfg(test)]
 mod tests {
-    use test_support::{Db, ScratchDatabase};
-
     use super::*;
 
     async fn pragmas(bulk: bool) -> (i64, i64) {
-        let scratch = ScratchDatabase::create(Db::Sqlite, "jobpilot_bulk")
-            .await
-            .unwrap();
-        let store = SqliteStore::connect(&SqliteSettings {
-            url: scratch.url.clone(),
-            create_if_missing: true,
-            pool_size: 2,
-            bulk,
-        })
-        .await
-        .unwrap();
+        let (_scratch, store) = scratch_store("jobpilot_bulk", bulk).await;
         let mut conn = store.pool().acquire().await.unwrap();
         let cache: i64 = sqlx::query_scalar("PRAGMA cache_size")
             .fetch_one(&mut *conn)

@@ -355,28 +355,15 @@ impl ResumeStore for SqliteStore {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     use domain::{Email, NewUser, ResumeKind, Role};
     use store::{Store, StoreError};
-    use test_support::{Db, ScratchDatabase};
-
-    use super::*;
-    use crate::SqliteSettings;
 
     /// The other half of "both or neither" (a refused resume leaving no task is tested on both
     /// stores by the integration suite): a refused task leaves no resume.
     #[tokio::test]
     async fn a_refused_task_leaves_no_resume() {
-        let scratch = ScratchDatabase::create(Db::Sqlite, "jobpilot_resumes")
-            .await
-            .unwrap();
-        let store = SqliteStore::connect(&SqliteSettings {
-            url: scratch.url.clone(),
-            create_if_missing: true,
-            pool_size: 2,
-            bulk: false,
-        })
-        .await
-        .unwrap();
+        let (_scratch, store) = crate::scratch_store("jobpilot_resumes", false).await;
         store.migrate().await.unwrap();
         let user = store
             .create_user(NewUser {
