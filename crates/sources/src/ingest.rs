@@ -272,6 +272,22 @@ fn prepare_item(item: ItemResult) -> Prepared {
     }
 }
 
+/// How much lower than the rest of the process the threads preparing a batch run (Linux
+/// `nice` steps).
+#[cfg(target_os = "linux")]
+const PREPARING_NICENESS: i32 = 10;
+
+/// Lowers the calling thread's scheduling priority, so that a batch being prepared on every
+/// core does not keep the single database writer (or request handling) waiting for a core:
+/// the writer is what bounds an import. On Linux the priority is per thread.
+fn yield_to_writers() {
+    #[cfg(target_os = "linux")]
+    {
+        // Failing leaves the thread at normal priority, which is only slower.
+        let _ = rustix::process::setpriority_process(None, PREPARING_NICENESS);
+    }
+}
+
 /// Batches smaller than this are prepared on the calling thread.
 const PARALLEL_FROM: usize = 64;
 
@@ -298,7 +314,10 @@ async fn prepare_all<T: Send + 'static>(
             let handles: Vec<_> = chunks
                 .into_iter()
                 .map(|chunk| {
-                    scope.spawn(move || chunk.into_iter().map(prepare_one).collect::<Vec<_>>())
+                    scope.spawn(move || {
+                        yield_to_writers();
+                        chunk.into_iter().map(prepare_one).collect::<Vec<_>>()
+                    })
                 })
                 .collect();
             handles
@@ -421,6 +440,21 @@ pub async fn write_batch(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn preparing_threads_run_at_a_lower_priority() {
+        let before = rustix::process::getpriority_process(None).unwrap();
+        let niceness = std::thread::spawn(|| {
+            yield_to_writers();
+            rustix::process::getpriority_process(None).unwrap()
+        })
+        .join()
+        .unwrap();
+        assert!(niceness >= PREPARING_NICENESS, "{niceness}");
+        // Only the preparing thread: this one keeps its priority.
+        assert_eq!(rustix::process::getpriority_process(None).unwrap(), before);
+    }
 
     fn job(company: Option<&str>, title: &str) -> NewJob {
         serde_json::from_value(serde_json::json!({
