@@ -47,6 +47,8 @@ pub struct SkillExtractor {
     /// Pattern index by folded spelling, to try the shorter spellings a rejected match hides.
     by_key: HashMap<String, usize>,
     skills: Vec<(String, Category)>,
+    /// Whether some spelling starts with the byte: the others need no walk at all.
+    starts_spelling: [bool; 256],
 }
 
 /// A match that stands on word boundaries, in folded offsets.
@@ -78,9 +80,14 @@ impl SkillExtractor {
         let start = automaton
             .start_state(Anchored::Yes)
             .map_err(|error| error.to_string())?;
+        let mut starts_spelling = [false; 256];
+        for (byte, starts) in (0..=u8::MAX).zip(&mut starts_spelling) {
+            *starts = !automaton.is_dead(automaton.next_state(Anchored::Yes, start, byte));
+        }
         Ok(SkillExtractor {
             automaton,
             start,
+            starts_spelling,
             patterns: forms
                 .iter()
                 .map(|form| Pattern {
@@ -170,34 +177,45 @@ impl SkillExtractor {
     /// A match may only start where a word starts, so the automaton is walked from each such
     /// place, byte by byte, until it dies (after a few bytes: no spelling goes on), keeping
     /// the longest spelling passed. An unanchored search would stop at every spelling inside a
-    /// word ("c" in "scope") only for the match to be thrown away.
+    /// word ("c" in "scope") only for the match to be thrown away. The text is scanned by
+    /// bytes: ASCII is classified by table, and a walk is not even begun from a byte that no
+    /// spelling starts with.
     fn candidates(&self, folded: &str) -> Vec<Candidate> {
+        let bytes = folded.as_bytes();
         let mut found = Vec::new();
         let mut at = 0;
-        // The two characters before the current one.
-        let (mut before, mut before_that) = (None::<char>, None::<char>);
-        for (start, c) in folded.char_indices() {
-            let word_starts = starts_word(before, before_that);
-            (before_that, before) = (before, Some(c));
-            if start < at || !word_starts {
-                continue;
-            }
-            let Some((pattern, end)) = self.longest_at(folded.as_bytes(), start) else {
-                continue;
-            };
-            let accepted = if ends_word(folded, end) {
-                Some((pattern, end))
+        // The kinds of the two characters before the current one.
+        let (mut before, mut before_that) = (None::<CharKind>, None::<CharKind>);
+        let mut start = 0;
+        while let Some(&byte) = bytes.get(start) {
+            let (kind, width) = if byte.is_ascii() {
+                (CharKind::of_ascii(byte), 1)
             } else {
-                self.shorter_match(folded, start, end)
+                let c = folded[start..].chars().next().unwrap_or_default();
+                (CharKind::of(c), c.len_utf8())
             };
-            if let Some((pattern, end)) = accepted {
-                found.push(Candidate {
-                    pattern,
-                    start,
-                    end,
-                });
-                at = end;
+            let word_starts = starts_word(before, before_that);
+            (before_that, before) = (before, Some(kind));
+            if start >= at
+                && word_starts
+                && self.starts_spelling[usize::from(byte)]
+                && let Some((pattern, end)) = self.longest_at(bytes, start)
+            {
+                let accepted = if ends_word(folded, end) {
+                    Some((pattern, end))
+                } else {
+                    self.shorter_match(folded, start, end)
+                };
+                if let Some((pattern, end)) = accepted {
+                    found.push(Candidate {
+                        pattern,
+                        start,
+                        end,
+                    });
+                    at = end;
+                }
             }
+            start += width;
         }
         found
     }
@@ -254,14 +272,53 @@ impl SkillExtractor {
     }
 }
 
-/// Whether a match may start after the characters `before` (and `before_that`, the one before
-/// it): not inside a word, and not after a dot that is itself inside a word ("java" in
+/// What [`starts_word`] needs to know of a character.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CharKind {
+    Word,
+    Dot,
+    Other,
+}
+
+impl CharKind {
+    fn of(c: char) -> CharKind {
+        if c == '.' {
+            CharKind::Dot
+        } else if is_word_char(c) {
+            CharKind::Word
+        } else {
+            CharKind::Other
+        }
+    }
+
+    fn of_ascii(byte: u8) -> CharKind {
+        ASCII_KINDS[usize::from(byte & 0x7f)]
+    }
+}
+
+const ASCII_KINDS: [CharKind; 128] = {
+    let mut kinds = [CharKind::Other; 128];
+    let mut byte = 0;
+    while byte < 128 {
+        let b = byte as u8;
+        if b == b'.' {
+            kinds[byte] = CharKind::Dot;
+        } else if b.is_ascii_alphanumeric() || b == b'_' {
+            kinds[byte] = CharKind::Word;
+        }
+        byte += 1;
+    }
+    kinds
+};
+
+/// Whether a match may start after characters of kind `before` (and `before_that`, the one
+/// before it): not inside a word, and not after a dot that is itself inside a word ("java" in
 /// "org.java" is not the language).
-fn starts_word(before: Option<char>, before_that: Option<char>) -> bool {
+fn starts_word(before: Option<CharKind>, before_that: Option<CharKind>) -> bool {
     match before {
         None => true,
-        Some('.') => !before_that.is_some_and(is_word_char),
-        Some(c) => !is_word_char(c),
+        Some(CharKind::Dot) => before_that != Some(CharKind::Word),
+        Some(kind) => kind != CharKind::Word,
     }
 }
 

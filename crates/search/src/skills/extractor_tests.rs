@@ -140,3 +140,77 @@ fn a_custom_taxonomy_builds_its_own_extractor() {
         ["Widgets"]
     );
 }
+
+/// The candidate scan as first written, one decoded character at a time, with every word
+/// start walked: the byte scan must find exactly the same.
+fn candidates_by_chars(extractor: &SkillExtractor, folded: &str) -> Vec<(usize, usize, usize)> {
+    let starts_word = |before: Option<char>, before_that: Option<char>| match before {
+        None => true,
+        Some('.') => !before_that.is_some_and(is_word_char),
+        Some(c) => !is_word_char(c),
+    };
+    let mut found = Vec::new();
+    let mut at = 0;
+    let (mut before, mut before_that) = (None::<char>, None::<char>);
+    for (start, c) in folded.char_indices() {
+        let word_starts = starts_word(before, before_that);
+        (before_that, before) = (before, Some(c));
+        if start < at || !word_starts {
+            continue;
+        }
+        let Some((pattern, end)) = extractor.longest_at(folded.as_bytes(), start) else {
+            continue;
+        };
+        let accepted = if ends_word(folded, end) {
+            Some((pattern, end))
+        } else {
+            extractor.shorter_match(folded, start, end)
+        };
+        if let Some((pattern, end)) = accepted {
+            found.push((pattern, start, end));
+            at = end;
+        }
+    }
+    found
+}
+
+#[test]
+fn the_byte_scan_finds_what_the_character_scan_finds() {
+    let extractor = SkillExtractor::builtin();
+    let forms = Taxonomy::builtin().forms();
+    let glue = [
+        " ", ", ", ".", "..", " .", "-", "_", "+", "#", "/", "\n", "(", "é", "ж", "ё", "—",
+        "\u{a0}", "x", "7", "org.", ":",
+    ];
+    let mut state = 0x2545_f491_u64;
+    let mut next = |n: usize| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) as usize % n
+    };
+    let mut compared = 0;
+    for _ in 0..10_000 {
+        let mut text = String::new();
+        for _ in 0..next(24) {
+            if next(2) == 0 {
+                text.push_str(&forms[next(forms.len())].key);
+            } else {
+                text.push_str(glue[next(glue.len())]);
+            }
+        }
+        let folded = Normalized::new(&text).text;
+        let by_bytes: Vec<_> = extractor
+            .candidates(&folded)
+            .iter()
+            .map(|c| (c.pattern, c.start, c.end))
+            .collect();
+        assert_eq!(
+            by_bytes,
+            candidates_by_chars(extractor, &folded),
+            "{folded:?}"
+        );
+        compared += by_bytes.len();
+    }
+    assert!(compared > 5_000, "only {compared} candidates compared");
+}
