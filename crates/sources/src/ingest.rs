@@ -291,6 +291,9 @@ fn yield_to_writers() {
 /// Batches smaller than this are prepared on the calling thread.
 const PARALLEL_FROM: usize = 64;
 
+/// Postings a preparing thread takes at a time.
+const PIECE: usize = 16;
+
 /// Sanitising and fingerprinting are CPU work: done off the async runtime, on every core.
 async fn prepare_all<T: Send + 'static>(
     items: Vec<T>,
@@ -301,30 +304,40 @@ async fn prepare_all<T: Send + 'static>(
     }
     let work = tokio::task::spawn_blocking(move || {
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
-        let chunk = items.len().div_ceil(threads);
-        let mut chunks: Vec<Vec<T>> = Vec::with_capacity(threads);
+        // Small pieces, taken in turn: a thread that falls behind (its core taken by the
+        // writer) leaves the rest of the batch to the others instead of holding it up.
+        let mut pieces = Vec::with_capacity(items.len().div_ceil(PIECE));
         let mut rest = items;
-        while rest.len() > chunk {
-            let tail = rest.split_off(chunk);
-            chunks.push(rest);
+        while !rest.is_empty() {
+            let tail = rest.split_off(PIECE.min(rest.len()));
+            pieces.push(rest);
             rest = tail;
         }
-        chunks.push(rest);
+        let queue = std::sync::Mutex::new(pieces.into_iter().enumerate());
+        let next_piece = || queue.lock().ok().and_then(|mut queue| queue.next());
         std::thread::scope(|scope| {
-            let handles: Vec<_> = chunks
-                .into_iter()
-                .map(|chunk| {
-                    scope.spawn(move || {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
                         yield_to_writers();
-                        chunk.into_iter().map(prepare_one).collect::<Vec<_>>()
+                        let mut done = Vec::new();
+                        while let Some((index, piece)) = next_piece() {
+                            done.push((index, piece.into_iter().map(prepare_one).collect()));
+                        }
+                        done
                     })
                 })
                 .collect();
-            handles
-                .into_iter()
-                .map(|handle| handle.join())
-                .collect::<Result<Vec<_>, _>>()
-                .map(|chunks| chunks.into_iter().flatten().collect::<Vec<_>>())
+            let mut done: Vec<(usize, Vec<Prepared>)> = Vec::new();
+            for handle in handles {
+                done.extend(handle.join()?);
+            }
+            done.sort_unstable_by_key(|(index, _)| *index);
+            Ok::<_, Box<dyn std::any::Any + Send>>(
+                done.into_iter()
+                    .flat_map(|(_, piece)| piece)
+                    .collect::<Vec<_>>(),
+            )
         })
     });
     match work.await {
