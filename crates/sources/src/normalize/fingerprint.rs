@@ -57,31 +57,30 @@ fn fnv(hash: u64, byte: u8) -> u64 {
     (hash ^ u64::from(byte)).wrapping_mul(FNV_PRIME)
 }
 
-/// Appends the FNV-1a hash of each lowercased word of `text`.
+/// Appends the FNV-1a hash of each lowercased word of `text`. ASCII, most of any text, is
+/// taken a byte at a time without decoding.
 fn word_hashes(text: &str, out: &mut Vec<u64>) {
+    let bytes = text.as_bytes();
     let mut hash = FNV_OFFSET;
     let mut in_word = false;
-    for c in text.chars() {
-        if c.is_ascii_alphanumeric() {
-            hash = fnv(hash, c.to_ascii_lowercase() as u8);
-            in_word = true;
-        } else if let Some(lower) = russian_lowercase(c) {
-            let mut buffer = [0u8; 4];
-            for &byte in lower.encode_utf8(&mut buffer).as_bytes() {
-                hash = fnv(hash, byte);
+    let mut at = 0;
+    while let Some(&byte) = bytes.get(at) {
+        if byte.is_ascii() {
+            at += 1;
+            if byte.is_ascii_alphanumeric() {
+                hash = fnv(hash, byte.to_ascii_lowercase());
+                in_word = true;
+                continue;
             }
-            in_word = true;
-        } else if !c.is_ascii() && c.is_alphanumeric() {
-            for lower in c.to_lowercase() {
-                // "ё" is written as "е" as often as not; treat them as one letter.
-                let lower = if lower == 'ё' { 'е' } else { lower };
-                let mut buffer = [0u8; 4];
-                for &byte in lower.encode_utf8(&mut buffer).as_bytes() {
-                    hash = fnv(hash, byte);
-                }
+        } else {
+            let c = text[at..].chars().next().unwrap_or_default();
+            at += c.len_utf8();
+            if fold_letter(c, &mut hash) {
+                in_word = true;
+                continue;
             }
-            in_word = true;
-        } else if in_word {
+        }
+        if in_word {
             out.push(hash);
             hash = FNV_OFFSET;
             in_word = false;
@@ -90,6 +89,28 @@ fn word_hashes(text: &str, out: &mut Vec<u64>) {
     if in_word {
         out.push(hash);
     }
+}
+
+/// Hashes the lowercase of a non-ASCII letter or digit into `hash`; false for anything else.
+fn fold_letter(c: char, hash: &mut u64) -> bool {
+    let mut buffer = [0u8; 4];
+    if let Some(lower) = russian_lowercase(c) {
+        for &byte in lower.encode_utf8(&mut buffer).as_bytes() {
+            *hash = fnv(*hash, byte);
+        }
+        return true;
+    }
+    if !c.is_alphanumeric() {
+        return false;
+    }
+    for lower in c.to_lowercase() {
+        // "ё" is written as "е" as often as not; treat them as one letter.
+        let lower = if lower == 'ё' { 'е' } else { lower };
+        for &byte in lower.encode_utf8(&mut buffer).as_bytes() {
+            *hash = fnv(*hash, byte);
+        }
+    }
+    true
 }
 
 /// The lowercase of a Russian letter (with "ё" as "е"), without the general tables' lookups:
@@ -196,6 +217,75 @@ mod tests {
             hashes("rust разработчик backend елка you ll")
         );
         assert_eq!(hashes("…").len(), 0);
+    }
+
+    /// Word hashing as first written, one decoded character at a time.
+    fn word_hashes_by_chars(text: &str) -> Vec<u64> {
+        let mut out = Vec::new();
+        let mut hash = FNV_OFFSET;
+        let mut in_word = false;
+        for c in text.chars() {
+            if c.is_ascii_alphanumeric() {
+                hash = fnv(hash, c.to_ascii_lowercase() as u8);
+                in_word = true;
+            } else if !c.is_ascii() && c.is_alphanumeric() {
+                for lower in c.to_lowercase() {
+                    let lower = if lower == 'ё' { 'е' } else { lower };
+                    let mut buffer = [0u8; 4];
+                    for &byte in lower.encode_utf8(&mut buffer).as_bytes() {
+                        hash = fnv(hash, byte);
+                    }
+                }
+                in_word = true;
+            } else if in_word {
+                out.push(hash);
+                hash = FNV_OFFSET;
+                in_word = false;
+            }
+        }
+        if in_word {
+            out.push(hash);
+        }
+        out
+    }
+
+    #[test]
+    fn the_byte_scan_hashes_words_as_the_character_scan_did() {
+        let pieces = [
+            "Rust",
+            "DEV",
+            "7",
+            " ",
+            "-",
+            "’",
+            "«",
+            "Ёлка",
+            "ёж",
+            "ПРОГРАММИСТ",
+            "İstanbul",
+            "ß",
+            "Ωmega",
+            "日本",
+            "é",
+            "\u{a0}",
+            "\n",
+            "_",
+            "x",
+            "🦀",
+            "Ǆ",
+            "ﬁ",
+        ];
+        let mut state = 0x1234_5678_9abc_def1_u64;
+        for round in 0..20_000 {
+            let mut text = String::new();
+            for _ in 0..round % 11 {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                text.push_str(pieces[(state >> 33) as usize % pieces.len()]);
+            }
+            assert_eq!(words(&text), word_hashes_by_chars(&text), "{text:?}");
+        }
     }
 
     #[test]
