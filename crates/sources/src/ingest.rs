@@ -106,7 +106,7 @@ pub fn prepare(mut job: NewJob) -> Result<JobWrite, Vec<FieldError>> {
         )]
     })?;
     Ok(JobWrite {
-        data,
+        data: data.into(),
         content_hash: content_hash(&job),
         fingerprint: fingerprint(&job),
         dedupe_key: dedupe_key(&job),

@@ -159,7 +159,7 @@ impl JobStore for PostgresStore {
         let mut outcomes = Vec::with_capacity(batch.len());
         for write in batch {
             let job = &write.job;
-            let data = &write.data;
+            let data: &str = &write.data;
             let existing = sqlx::query(
                 "SELECT id, content_hash, canonical_id, closed_at FROM jobs \
                  WHERE source = $1 AND external_id = $2",

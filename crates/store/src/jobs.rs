@@ -12,8 +12,8 @@ use crate::StoreResult;
 pub struct JobWrite {
     pub job: NewJob,
     /// `job` as stored ([`encode_posting`]), encoded when the posting is prepared (on every
-    /// core) so that the single writer only copies it.
-    pub data: String,
+    /// core). Shared, so that a statement binds it without copying it again.
+    pub data: std::sync::Arc<str>,
     /// Changes iff the posting's content changes.
     pub content_hash: [u8; 32],
     /// SimHash of the posting's text: near-duplicates are a few bits apart.
