@@ -198,15 +198,20 @@ type Prepared = anyhow::Result<(ingest::PreparedBatch, Vec<usize>)>;
 /// Batches read and prepared ahead of the one being written, at most.
 const PREPARED_AHEAD: usize = 2;
 
-/// Reads the next batch of non-blank lines, numbered from 1.
+/// Reads the next batch of non-blank lines, numbered from 1, as bytes (each is checked as
+/// UTF-8 when it is parsed, so one bad line does not stop the import), without their line
+/// ends.
 fn read_batch(
-    lines: &mut impl Iterator<Item = (usize, std::io::Result<String>)>,
+    lines: &mut impl Iterator<Item = (usize, std::io::Result<Vec<u8>>)>,
     batch: usize,
-) -> anyhow::Result<Vec<(usize, String)>> {
+) -> anyhow::Result<Vec<(usize, Vec<u8>)>> {
     let mut out = Vec::with_capacity(batch);
     for (index, line) in lines.by_ref() {
-        let line = line.context("reading the input")?;
-        if !line.trim().is_empty() {
+        let mut line = line.context("reading the input")?;
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        if !line.iter().all(u8::is_ascii_whitespace) {
             out.push((index + 1, line));
             if out.len() == batch {
                 break;
@@ -232,7 +237,7 @@ async fn import(store: Arc<dyn Store>, file: &PathBuf, batch: usize) -> anyhow::
     let mut shown = 0;
     let (ahead, mut prepared) = tokio::sync::mpsc::channel::<Prepared>(PREPARED_AHEAD);
     let preparing = tokio::spawn(async move {
-        let mut lines = reader.lines().enumerate();
+        let mut lines = reader.split(b'\n').enumerate();
         loop {
             let next = match read_batch(&mut lines, batch) {
                 Ok(next) if next.is_empty() => return,

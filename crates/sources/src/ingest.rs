@@ -174,13 +174,14 @@ pub fn parse_posting(value: serde_json::Value) -> ItemResult {
 }
 
 /// Reads one line of JSON Lines (`number` from 1, for the report).
-pub fn parse_posting_line(number: usize, line: &str) -> ItemResult {
+pub fn parse_posting_line(number: usize, line: &[u8]) -> ItemResult {
     // The common case, a valid posting, is read straight into the type; only a line that
-    // fails is read again to say why.
-    if let Ok(job) = serde_json::from_str::<NewJob>(line) {
+    // fails is read again to say why. Bytes, not text: the parser checks the UTF-8 of what it
+    // reads, so a line that is not UTF-8 is refused alone, with its number.
+    if let Ok(job) = serde_json::from_slice::<NewJob>(line) {
         return Ok(job);
     }
-    match serde_json::from_str(line) {
+    match serde_json::from_slice(line) {
         Ok(value) => parse_posting(value),
         Err(error) => Err(ItemError {
             external_id: None,
@@ -387,8 +388,8 @@ pub async fn prepare_batch(items: Vec<ItemResult>) -> StoreResult<PreparedBatch>
 }
 
 /// Like [`prepare_batch`] for JSON Lines: the lines (numbered from 1) are parsed in parallel too.
-pub async fn prepare_lines(lines: Vec<(usize, String)>) -> StoreResult<PreparedBatch> {
-    fn prepare_line((number, line): (usize, String)) -> Prepared {
+pub async fn prepare_lines(lines: Vec<(usize, Vec<u8>)>) -> StoreResult<PreparedBatch> {
+    fn prepare_line((number, line): (usize, Vec<u8>)) -> Prepared {
         prepare_item(parse_posting_line(number, &line))
     }
     Ok(PreparedBatch::from_prepared(

@@ -691,7 +691,16 @@ fn import_and_export_round_trip_through_the_command() {
         .map(|i| posting(&i.to_string()).to_string())
         .collect();
     lines.push("{broken".to_owned());
-    std::fs::write(&input, lines.join("\n")).unwrap();
+    let mut bytes = lines.join("\r\n").into_bytes();
+    // A line that is not UTF-8 is refused alone; the rest of its batch is stored.
+    let mut not_utf8 = posting("not-utf8").to_string().into_bytes();
+    let title = not_utf8.windows(5).position(|w| w == b"Rust ").unwrap();
+    not_utf8[title] = 0xff;
+    bytes.extend(b"\n\n");
+    bytes.extend(not_utf8);
+    bytes.extend(b"\n");
+    bytes.extend(posting("after").to_string().into_bytes());
+    std::fs::write(&input, bytes).unwrap();
     let run = |args: &[&str]| {
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_jobpilot"))
             .env_clear()
@@ -712,22 +721,26 @@ fn import_and_export_round_trip_through_the_command() {
     let summary: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     assert_eq!(
         (summary["created"].as_u64(), summary["failed"].as_u64()),
-        (Some(1234), Some(1))
+        (Some(1235), Some(2))
     );
     assert!(stderr.contains("line 1235"), "{stderr}");
+    assert!(
+        stderr.contains("line 1237") && stderr.contains("unicode"),
+        "{stderr}"
+    );
 
     let exported = dir.path().join("out.jsonl");
     let (code, _, stderr) = run(&["jobs", "export", "--out", exported.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(
         std::fs::read_to_string(&exported).unwrap().lines().count(),
-        1234
+        1235
     );
     let (code, stdout, _) = run(&["jobs", "import", exported.to_str().unwrap()]);
     assert_eq!(code, Some(0));
     let summary: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     assert_eq!(
-        summary["unchanged"], 1234,
+        summary["unchanged"], 1235,
         "an exported posting imports unchanged"
     );
 
@@ -736,7 +749,7 @@ fn import_and_export_round_trip_through_the_command() {
     let (code, stdout_status, _) = run(&["search", "status"]);
     assert_eq!(code, Some(0));
     assert!(
-        stdout_status.contains("searchable jobs: 1234") && stdout_status.contains("up to date"),
+        stdout_status.contains("searchable jobs: 1235") && stdout_status.contains("up to date"),
         "{stdout}{stdout_status}"
     );
 

@@ -66,7 +66,7 @@ fn parse_batch(content_type: &str, body: &[u8]) -> ApiResult<Vec<ItemResult>> {
         }
         Ok(lines
             .into_iter()
-            .map(|(number, line)| parse_posting_line(number + 1, line))
+            .map(|(number, line)| parse_posting_line(number + 1, line.as_bytes()))
             .collect())
     } else if content_type.starts_with("application/json") {
         let values: Vec<serde_json::Value> = serde_json::from_slice(body).map_err(|e| {
