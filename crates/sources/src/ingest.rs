@@ -308,14 +308,23 @@ async fn prepare_all<T: Send + 'static>(
         // Small pieces, taken in turn: a thread that falls behind (its core taken by the
         // writer) leaves the rest of the batch to the others instead of holding it up.
         let mut pieces = Vec::with_capacity(items.len().div_ceil(PIECE));
-        let mut rest = items;
-        while !rest.is_empty() {
-            let tail = rest.split_off(PIECE.min(rest.len()));
-            pieces.push(rest);
-            rest = tail;
+        let mut items = items.into_iter();
+        loop {
+            let piece: Vec<T> = items.by_ref().take(PIECE).collect();
+            if piece.is_empty() {
+                break;
+            }
+            pieces.push(piece);
         }
         let queue = std::sync::Mutex::new(pieces.into_iter().enumerate());
-        let next_piece = || queue.lock().ok().and_then(|mut queue| queue.next());
+        // Taking the next piece cannot panic, so the lock is never poisoned; were it, the
+        // pieces are still all there to take.
+        let next_piece = || {
+            queue
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .next()
+        };
         std::thread::scope(|scope| {
             let handles: Vec<_> = (0..threads)
                 .map(|_| {
