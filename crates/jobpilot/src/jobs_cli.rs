@@ -267,8 +267,19 @@ async fn import(store: Arc<dyn Store>, file: &PathBuf, batch: usize) -> anyhow::
                 && shown < ERRORS_SHOWN
             {
                 shown += 1;
-                let detail: Vec<String> = errors.iter().map(ToString::to_string).collect();
-                eprintln!("line {}: {}", numbers[item.index], detail.join("; "));
+                let line = format!("line {}", numbers[item.index]);
+                // A line that is not JSON at all is already reported as that line.
+                let detail: Vec<String> = errors
+                    .iter()
+                    .map(|error| {
+                        if error.field == line {
+                            error.message.clone()
+                        } else {
+                            error.to_string()
+                        }
+                    })
+                    .collect();
+                eprintln!("{line}: {}", detail.join("; "));
             }
         }
         totals.add(report.counts);

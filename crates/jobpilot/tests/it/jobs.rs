@@ -723,9 +723,9 @@ fn import_and_export_round_trip_through_the_command() {
         (summary["created"].as_u64(), summary["failed"].as_u64()),
         (Some(1235), Some(2))
     );
-    assert!(stderr.contains("line 1235"), "{stderr}");
+    assert!(stderr.contains("line 1235: not JSON"), "{stderr}");
     assert!(
-        stderr.contains("line 1237") && stderr.contains("unicode"),
+        stderr.contains("line 1237: not JSON: invalid unicode"),
         "{stderr}"
     );
 
