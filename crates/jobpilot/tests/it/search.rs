@@ -250,6 +250,21 @@ async fn searching_jobs(db: Db) {
         "validation_failed",
     )
     .await;
+    // The documented maximum lengths hold on the plain listing too (multi-byte characters
+    // count once).
+    for query in [
+        format!("source={}", "%C3%A9".repeat(201)),
+        format!("cursor={}", "x".repeat(201)),
+        format!("q=rust&source={}", "s".repeat(201)),
+    ] {
+        assert_error(search(&app, token, &query).await, 422, "validation_failed").await;
+    }
+    assert_eq!(
+        search(&app, token, &format!("source={}", "%C3%A9".repeat(200)))
+            .await
+            .status(),
+        200
+    );
     let long = "a%20".repeat(1_001);
     assert_error(
         search(&app, token, &format!("q={long}")).await,

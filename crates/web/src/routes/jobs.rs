@@ -214,6 +214,18 @@ pub async fn list_jobs(
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(invalid("limit", format!("must be from 1 to {MAX_PAGE}")));
     }
+    // The lengths the OpenAPI document states (`max_length` above), in characters.
+    for (field, value) in [("source", &query.source), ("cursor", &query.cursor)] {
+        if value
+            .as_deref()
+            .is_some_and(|v| v.chars().count() > LIST_PARAM_MAX_CHARS)
+        {
+            return Err(invalid(
+                field,
+                format!("is longer than {LIST_PARAM_MAX_CHARS} characters"),
+            ));
+        }
+    }
     if query.is_search() {
         return search_jobs(&state, query, limit).await.map(Json);
     }
@@ -255,6 +267,9 @@ pub(crate) async fn listing_page(
         facets: None,
     })
 }
+
+/// The longest `source` list or `cursor` a listing takes, as its OpenAPI parameters say.
+const LIST_PARAM_MAX_CHARS: usize = 200;
 
 pub(crate) fn invalid(field: &str, message: impl Into<String>) -> ApiError {
     ApiError::validation(vec![ErrorDetail::new(field, message)])
