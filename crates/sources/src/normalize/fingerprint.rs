@@ -93,11 +93,8 @@ fn word_hashes(text: &str, out: &mut Vec<u64>) {
 
 /// Hashes the lowercase of a non-ASCII letter or digit into `hash`; false for anything else.
 fn fold_letter(c: char, hash: &mut u64) -> bool {
-    let mut buffer = [0u8; 4];
     if let Some(lower) = russian_lowercase(c) {
-        for &byte in lower.encode_utf8(&mut buffer).as_bytes() {
-            *hash = fnv(*hash, byte);
-        }
+        *hash = fnv_char(*hash, lower);
         return true;
     }
     if !c.is_alphanumeric() {
@@ -105,12 +102,15 @@ fn fold_letter(c: char, hash: &mut u64) -> bool {
     }
     for lower in c.to_lowercase() {
         // "ё" is written as "е" as often as not; treat them as one letter.
-        let lower = if lower == 'ё' { 'е' } else { lower };
-        for &byte in lower.encode_utf8(&mut buffer).as_bytes() {
-            *hash = fnv(*hash, byte);
-        }
+        *hash = fnv_char(*hash, if lower == 'ё' { 'е' } else { lower });
     }
     true
+}
+
+/// `hash` continued over the UTF-8 bytes of `c`.
+fn fnv_char(hash: u64, c: char) -> u64 {
+    let mut buffer = [0u8; 4];
+    c.encode_utf8(&mut buffer).bytes().fold(hash, fnv)
 }
 
 /// The lowercase of a Russian letter (with "ё" as "е"), without the general tables' lookups:
