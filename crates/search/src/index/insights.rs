@@ -4,12 +4,13 @@
 
 use domain::SalaryPeriod;
 use serde::Serialize;
-use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery};
-use tantivy::schema::{Facet, Value};
+use tantivy::schema::Value;
 use tantivy::{TantivyDocument, Term};
 
 use super::JobIndex;
+use super::facets::{Matches, top_values};
 use super::query::SearchError;
 use super::schema::skill_key;
 use crate::money;
@@ -93,26 +94,21 @@ impl JobIndex {
     pub fn skill_gap(&self, role: &str, have: &[String]) -> Result<SkillGap, InsightError> {
         let query = self.role_query(role, None)?;
         let searcher = self.reader.searcher();
-        let mut collector = FacetCollector::for_field("facets");
-        collector.add_facet(Facet::from_path(["skill"]));
-        let (postings, counts) = searcher.search(&query, &(Count, collector))?;
+        let (postings, matched) = searcher.search(&query, &(Count, Matches))?;
         if postings < MIN_POSTINGS {
             return Err(InsightError::TooFew { found: postings });
         }
         let have: std::collections::HashSet<String> = have.iter().map(|s| skill_key(s)).collect();
-        let skills: Vec<SkillDemand> = counts
-            .top_k(Facet::from_path(["skill"]), GAP_SKILLS)
-            .into_iter()
-            .filter_map(|(facet, count)| {
-                let skill = facet.to_path().last().map(|v| (*v).to_owned())?;
-                Some(SkillDemand {
+        let skills: Vec<SkillDemand> =
+            top_values(&searcher, &matched, self.fields.skill, GAP_SKILLS)?
+                .into_iter()
+                .map(|(skill, count)| SkillDemand {
                     have: have.contains(&skill),
                     skill: super::skill_display(&skill),
                     share: count as f32 / postings as f32,
                     postings: count,
                 })
-            })
-            .collect();
+                .collect();
         let missing = skills.iter().filter(|s| !s.have).cloned().collect();
         Ok(SkillGap {
             role: role.to_owned(),

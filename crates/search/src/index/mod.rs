@@ -3,6 +3,7 @@
 //! position followed is committed with the documents).
 
 mod analyzer;
+mod facets;
 pub mod follow;
 pub mod insights;
 pub mod matching;
@@ -18,7 +19,7 @@ use tantivy::schema::Schema;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
 pub use analyzer::{TEXT_ANALYZER, text_analyzer};
-pub use query::{Facets, Highlights, SearchHit, SearchRequest, SearchResults, Sort};
+pub use query::{Facets, Highlighter, Highlights, SearchHit, SearchRequest, SearchResults, Sort};
 pub use schema::{
     SCHEMA_VERSION, enum_name, is_searchable, skill_display, skill_key, top_pay_usd_year,
 };

@@ -7,12 +7,13 @@ use std::ops::Bound;
 
 use chrono::{DateTime, Utc};
 use domain::{EmploymentType, JobId, Remote, SalaryPeriod, Seniority};
-use tantivy::collector::{Count, FacetCollector, FacetCounts, TopDocs};
+use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
-use tantivy::schema::{Facet, IndexRecordOption, Value};
+use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Order, Searcher, TantivyDocument, Term};
 
+use super::facets::{MatchSet, Matches, top_values};
 use super::schema::{enum_name, index_date, skill_key};
 use super::{IndexError, JobIndex};
 
@@ -23,6 +24,8 @@ pub const MAX_LIMIT: usize = 100;
 pub const MAX_QUERY_CHARS: usize = 1_000;
 const FACET_VALUES: usize = 20;
 const SNIPPET_CHARS: usize = 200;
+/// How much of a description a highlight looks in (its words are found in all of it).
+pub const HIGHLIGHT_TEXT_CHARS: usize = 2_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Sort {
@@ -73,7 +76,6 @@ pub struct SearchHit {
     pub id: JobId,
     /// Relevance (BM25); absent when sorted by date.
     pub score: Option<f32>,
-    pub highlights: Option<Highlights>,
 }
 
 /// Fragments with the matched words wrapped in `<b>…</b>`; everything else HTML-escaped.
@@ -135,12 +137,49 @@ fn count_key(request: &SearchRequest) -> String {
     )
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub struct SearchResults {
     /// Postings matching, all pages together.
     pub total: usize,
     pub hits: Vec<SearchHit>,
     pub facets: Facets,
+    /// Marks the query's words in the hits' texts, when highlights were asked for and the
+    /// query has text.
+    pub highlighter: Option<Highlighter>,
+}
+
+/// Marks a search's matched words in a posting's title and text. The index does not keep
+/// the postings' texts: the caller, which loads the postings it shows anyway, passes them in.
+pub struct Highlighter {
+    title: SnippetGenerator,
+    text: SnippetGenerator,
+}
+
+impl std::fmt::Debug for Highlighter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Highlighter").finish_non_exhaustive()
+    }
+}
+
+impl Highlighter {
+    /// The best fragment of the title and of the text (its first [`HIGHLIGHT_TEXT_CHARS`]
+    /// characters) with the matched words in `<b>…</b>`; a part with no matched word is left
+    /// out.
+    pub fn highlight(&self, title: &str, text: Option<&str>) -> Highlights {
+        let marked = |generator: &SnippetGenerator, value: &str| {
+            let snippet = generator.snippet(value);
+            (!snippet.highlighted().is_empty()).then(|| snippet.to_html())
+        };
+        let text = text.unwrap_or_default();
+        let end = text
+            .char_indices()
+            .nth(HIGHLIGHT_TEXT_CHARS)
+            .map_or(text.len(), |(at, _)| at);
+        Highlights {
+            title: marked(&self.title, title),
+            text: marked(&self.text, &text[..end]),
+        }
+    }
 }
 
 /// Why a search was refused: the caller's input, never the index's state.
@@ -197,8 +236,8 @@ impl JobIndex {
     }
 }
 
-struct BuiltQuery {
-    all: Box<dyn Query>,
+pub(super) struct BuiltQuery {
+    pub(super) all: Box<dyn Query>,
     text: Option<Box<dyn Query>>,
 }
 
@@ -217,7 +256,7 @@ impl JobIndex {
     }
 
     /// The query for a request, and its text part alone (for highlighting).
-    fn build_query(&self, request: &SearchRequest) -> Result<BuiltQuery, SearchError> {
+    pub(super) fn build_query(&self, request: &SearchRequest) -> Result<BuiltQuery, SearchError> {
         let f = &self.fields;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let text = request
@@ -388,42 +427,46 @@ impl JobIndex {
                 };
                 (scored, total, facets)
             } else {
-                // One pass over the matches: the page, the total and the facet counts together.
-                let facet_collector = self.facet_collector(&request.facets);
-                let (scored, total, counts): (Vec<_>, usize, _) = match sort {
+                // One pass over the matches: the page, the total and, when facets are asked
+                // for, the matches themselves (to count the facets' values in).
+                let matches = (!request.facets.is_empty()).then_some(Matches);
+                let (scored, total, matched): (Vec<_>, usize, _) = match sort {
                     Sort::Relevance => {
-                        let (docs, total, counts) = searcher
-                            .search(&query, &(top.order_by_score(), Count, facet_collector))?;
+                        let (docs, total, matched) =
+                            searcher.search(&query, &(top.order_by_score(), Count, matches))?;
                         (
                             docs.into_iter().map(|(s, d)| (Some(s), d)).collect(),
                             total,
-                            counts,
+                            matched,
                         )
                     }
                     Sort::Newest => {
                         let by_date =
                             top.order_by_fast_field::<tantivy::DateTime>("published", Order::Desc);
-                        let (docs, total, counts) =
-                            searcher.search(&query, &(by_date, Count, facet_collector))?;
+                        let (docs, total, matched) =
+                            searcher.search(&query, &(by_date, Count, matches))?;
                         (
                             docs.into_iter().map(|(_, d)| (None, d)).collect(),
                             total,
-                            counts,
+                            matched,
                         )
                     }
                 };
-                let facets = self.facets_of(counts, &request.facets);
+                let facets = match matched {
+                    Some(matched) => self.facets_of(&searcher, &matched, &request.facets)?,
+                    None => Facets::new(),
+                };
                 self.counts
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .put(generation, key, (total, facets.clone()));
                 (scored, total, facets)
             };
-        let snippets = match (&text_query, request.highlight) {
-            (Some(text_query), true) => Some((
-                snippet_generator(&searcher, text_query.as_ref(), self.fields.title)?,
-                snippet_generator(&searcher, text_query.as_ref(), self.fields.text)?,
-            )),
+        let highlighter = match (&text_query, request.highlight) {
+            (Some(text_query), true) => Some(Highlighter {
+                title: snippet_generator(&searcher, text_query.as_ref(), self.fields.title)?,
+                text: snippet_generator(&searcher, text_query.as_ref(), self.fields.text)?,
+            }),
             _ => None,
         };
         let mut hits = Vec::with_capacity(scored.len());
@@ -436,69 +479,58 @@ impl JobIndex {
             else {
                 continue;
             };
-            let highlights = snippets.as_ref().map(|(title, text)| {
-                let stored = |field| {
-                    doc.get_first(field)
-                        .and_then(|v| v.as_str())
-                        .unwrap_or_default()
-                        .to_owned()
-                };
-                let marked = |generator: &SnippetGenerator, value: String| {
-                    let snippet = generator.snippet(&value);
-                    (!snippet.highlighted().is_empty()).then(|| snippet.to_html())
-                };
-                Highlights {
-                    title: marked(title, stored(self.fields.title)),
-                    text: marked(text, stored(self.fields.summary)),
-                }
-            });
             hits.push(SearchHit {
                 id: JobId::from_uuid(id),
                 score,
-                highlights,
             });
         }
         Ok(SearchResults {
             total,
             hits,
             facets,
+            highlighter,
         })
     }
 
-    /// Counts the requested facets' values, or nothing when none is asked for.
-    fn facet_collector(&self, names: &[String]) -> Option<FacetCollector> {
-        if names.is_empty() {
-            return None;
-        }
-        let mut collector = FacetCollector::for_field("facets");
-        for name in names {
-            collector.add_facet(Facet::from_path([name.as_str()]));
-        }
-        Some(collector)
+    /// The keyword field a facet counts the values of.
+    fn facet_field(&self, name: &str) -> Option<tantivy::schema::Field> {
+        let f = &self.fields;
+        Some(match name {
+            "source" => f.source,
+            "remote" => f.remote,
+            "seniority" => f.seniority,
+            "employment_type" => f.employment,
+            "skill" => f.skill,
+            _ => return None,
+        })
     }
 
-    fn facets_of(&self, counts: Option<FacetCounts>, names: &[String]) -> Facets {
+    /// The most frequent values of each requested facet among the matches.
+    fn facets_of(
+        &self,
+        searcher: &Searcher,
+        matched: &MatchSet,
+        names: &[String],
+    ) -> Result<Facets, SearchError> {
         let mut facets = Facets::new();
-        let Some(counts) = counts else {
-            return facets;
-        };
         for name in names {
-            let values = counts
-                .top_k(Facet::from_path([name.as_str()]), FACET_VALUES)
+            let Some(field) = self.facet_field(name) else {
+                continue;
+            };
+            let values = top_values(searcher, matched, field, FACET_VALUES)?
                 .into_iter()
-                .filter_map(|(facet, count)| {
-                    let value = facet.to_path().last().map(|v| (*v).to_owned())?;
+                .map(|(value, count)| {
                     let value = if name == "skill" {
                         super::skill_display(&value)
                     } else {
                         value
                     };
-                    Some((value, count))
+                    (value, count)
                 })
                 .collect();
             facets.insert(name.clone(), values);
         }
-        facets
+        Ok(facets)
     }
 }
 

@@ -2,8 +2,7 @@
 
 use domain::Job;
 use tantivy::schema::{
-    FAST, Facet, FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema,
-    TextFieldIndexing, TextOptions,
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 use tantivy::{DateTime, TantivyDocument};
 
@@ -12,10 +11,7 @@ use crate::money::Rates;
 
 /// Bumped whenever the fields or the analysis change: an index built with another version is
 /// rebuilt from the database on open.
-pub const SCHEMA_VERSION: u32 = 2;
-
-/// How much of a description is kept in the index for highlighting.
-pub const SUMMARY_CHARS: usize = 2_000;
+pub const SCHEMA_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Fields {
@@ -23,7 +19,6 @@ pub struct Fields {
     pub title: Field,
     pub company: Field,
     pub text: Field,
-    pub summary: Field,
     pub skills: Field,
     pub skill: Field,
     pub locations: Field,
@@ -37,7 +32,6 @@ pub struct Fields {
     pub published: Field,
     /// When jobpilot first saw the posting: what "new" means to a match alert.
     pub first_seen: Field,
-    pub facets: Field,
 }
 
 pub fn build_schema() -> (Schema, Fields) {
@@ -59,19 +53,17 @@ pub fn build_schema() -> (Schema, Fields) {
         title: builder.add_text_field("title", analysed(true)),
         company: builder.add_text_field("company", analysed(false)),
         text: builder.add_text_field("text", analysed(false)),
-        summary: builder.add_text_field("summary", STORED),
         skills: builder.add_text_field("skills", analysed(false)),
-        skill: builder.add_text_field("skill", STRING | STORED),
+        skill: builder.add_text_field("skill", STRING | STORED | FAST),
         locations: builder.add_text_field("location", analysed(true)),
-        source: builder.add_text_field("source", STRING),
-        remote: builder.add_text_field("remote", STRING | STORED),
-        seniority: builder.add_text_field("seniority", STRING | STORED),
-        employment: builder.add_text_field("employment_type", STRING),
+        source: builder.add_text_field("source", STRING | FAST),
+        remote: builder.add_text_field("remote", STRING | STORED | FAST),
+        seniority: builder.add_text_field("seniority", STRING | STORED | FAST),
+        employment: builder.add_text_field("employment_type", STRING | FAST),
         salary_usd_year: builder.add_f64_field("salary_usd_year", INDEXED | FAST | STORED),
         salary_mid_usd_year: builder.add_f64_field("salary_mid_usd_year", INDEXED | FAST | STORED),
         published: builder.add_date_field("published", INDEXED | FAST | STORED),
         first_seen: builder.add_date_field("first_seen", INDEXED | FAST),
-        facets: builder.add_facet_field("facets", FacetOptions::default()),
     };
     (builder.build(), fields)
 }
@@ -130,45 +122,26 @@ pub fn document(job: &Job, fields: &Fields, rates: &Rates) -> TantivyDocument {
     }
     if let Some(text) = &posting.description_text {
         doc.add_text(fields.text, text);
-        let end = text
-            .char_indices()
-            .nth(SUMMARY_CHARS)
-            .map_or(text.len(), |(at, _)| at);
-        doc.add_text(fields.summary, &text[..end]);
     }
     for skill in &posting.skills {
         doc.add_text(fields.skills, skill);
         let key = skill_key(skill);
-        doc.add_facet(fields.facets, Facet::from_path(["skill", key.as_str()]));
         doc.add_text(fields.skill, key);
     }
     for location in &posting.locations {
         doc.add_text(fields.locations, location);
     }
     doc.add_text(fields.source, &posting.source);
-    doc.add_facet(
-        fields.facets,
-        Facet::from_path(["source", posting.source.as_str()]),
-    );
     if let Some(remote) = posting.remote {
         let name = enum_name(&remote);
-        doc.add_facet(fields.facets, Facet::from_path(["remote", name.as_str()]));
         doc.add_text(fields.remote, name);
     }
     if let Some(seniority) = posting.seniority {
         let name = enum_name(&seniority);
-        doc.add_facet(
-            fields.facets,
-            Facet::from_path(["seniority", name.as_str()]),
-        );
         doc.add_text(fields.seniority, name);
     }
     if let Some(employment) = posting.employment_type {
         let name = enum_name(&employment);
-        doc.add_facet(
-            fields.facets,
-            Facet::from_path(["employment_type", name.as_str()]),
-        );
         doc.add_text(fields.employment, name);
     }
     if let Some(pay) = top_pay_usd_year(job, rates) {

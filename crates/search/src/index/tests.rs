@@ -260,7 +260,11 @@ fn highlights_mark_the_matched_words_and_escape_the_rest() {
     let mut r = request("rust");
     r.highlight = true;
     let found = index.search(&r).unwrap();
-    let highlights = found.hits[0].highlights.clone().unwrap();
+    let highlighter = found.highlighter.as_ref().unwrap();
+    let highlights = highlighter.highlight(
+        "Rust <script>alert(1)</script> engineer",
+        Some("Write Rust & <img src=x onerror=alert(1)> code."),
+    );
     let title = highlights.title.unwrap();
     assert!(title.contains("<b>Rust</b>"), "{title}");
     assert!(
@@ -640,5 +644,157 @@ mod matching_and_insights {
                 .salary_estimate("data engineer", None, "XAF", domain::SalaryPeriod::Year)
                 .is_err()
         );
+    }
+}
+
+/// A small deterministic generator for the tests that compare with a count done by hand.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n
+    }
+}
+
+/// The top `k` values by hand: most first, ties by value, none with a zero count.
+fn top_by_hand<'a>(values: impl Iterator<Item = &'a str>, k: usize) -> Vec<(String, u64)> {
+    let mut counts = std::collections::BTreeMap::<String, u64>::new();
+    for value in values {
+        *counts.entry(value.to_owned()).or_default() += 1;
+    }
+    let mut top: Vec<(String, u64)> = counts.into_iter().collect();
+    top.sort_by(|(a, x), (b, y)| y.cmp(x).then_with(|| a.cmp(b)));
+    top.truncate(k);
+    top
+}
+
+#[test]
+fn facet_counts_match_a_count_by_hand_across_segments_updates_and_closures() {
+    let index = JobIndex::in_memory(crate::money::Rates::default()).unwrap();
+    let sources = ["hh", "lever", "greenhouse", "adzuna", "remoteok"];
+    let skills = [
+        "rust", "python", "go", "java", "kafka", "sql", "react", "docker", "aws", "linux", "scala",
+        "kotlin",
+    ];
+    let remotes = ["yes", "no", "hybrid"];
+    let mut rng = Lcg(7);
+    let mut pick = |n: usize| rng.below(n as u64) as usize;
+    // Skewed draws, so some values are frequent and others rare (what the pruning relies on).
+    let make = |seq: i64, pick: &mut dyn FnMut(usize) -> usize| {
+        let source = sources[pick(sources.len()).min(pick(sources.len()))];
+        let remote = remotes[pick(3)];
+        // Remote postings favour the skills that are rare elsewhere: among them the most
+        // frequent values are not the index's most frequent, so counting cannot stop early.
+        let mut own: Vec<&str> = (0..1 + pick(4))
+            .map(|_| pick(skills.len()).min(pick(skills.len())))
+            .map(|at| {
+                skills[if remote == "yes" {
+                    skills.len() - 1 - at
+                } else {
+                    at
+                }]
+            })
+            .collect();
+        own.sort_unstable();
+        own.dedup();
+        job(
+            seq,
+            json!({"source": source, "skills": own, "remote": remote}),
+        )
+    };
+    let mut current: Vec<Job> = Vec::new();
+    let mut seq = 0;
+    // Several commits (segments); later ones rewrite and close earlier jobs, leaving deletes.
+    for round in 0..6 {
+        let mut batch = Vec::new();
+        for _ in 0..60 {
+            seq += 1;
+            batch.push(make(seq, &mut pick));
+        }
+        if round > 0 {
+            for _ in 0..15 {
+                let at = pick(current.len());
+                seq += 1;
+                let mut changed = make(seq, &mut pick);
+                changed.id = current[at].id;
+                if pick(3) == 0 {
+                    changed.closed_at = Some(changed.first_seen_at);
+                }
+                current[at] = changed.clone();
+                batch.push(changed);
+            }
+        }
+        index.apply(&batch).unwrap();
+        let new: Vec<Job> = batch
+            .into_iter()
+            .filter(|j| !current.iter().any(|c| c.id == j.id))
+            .collect();
+        current.extend(new);
+    }
+    assert!(index.reader.searcher().segment_readers().len() > 1);
+    let open: Vec<&Job> = current.iter().filter(|j| is_searchable(j)).collect();
+    let searcher = index.reader.searcher();
+    let source_of = |j: &Job| j.posting.source.clone();
+    for (filter, keep) in [
+        (None, Box::new(|_: &Job| true) as Box<dyn Fn(&Job) -> bool>),
+        (
+            Some(Remote::Yes),
+            Box::new(|j: &Job| j.posting.remote == Some(Remote::Yes)),
+        ),
+    ] {
+        let mut r = SearchRequest {
+            limit: 1,
+            facets: vec!["source".into(), "remote".into(), "skill".into()],
+            ..SearchRequest::default()
+        };
+        r.remote = filter.into_iter().collect();
+        let found = index.search(&r).unwrap();
+        let matched: Vec<&&Job> = open.iter().filter(|j| keep(j)).collect();
+        assert_eq!(found.total, matched.len());
+        let sources: Vec<String> = matched.iter().map(|j| source_of(j)).collect();
+        assert_eq!(
+            found.facets["source"],
+            top_by_hand(sources.iter().map(String::as_str), 20)
+        );
+        let remotes: Vec<String> = matched
+            .iter()
+            .filter_map(|j| j.posting.remote.as_ref().map(enum_name))
+            .collect();
+        assert_eq!(
+            found.facets["remote"],
+            top_by_hand(remotes.iter().map(String::as_str), 20)
+        );
+        // Every top-k cut, the ones that stop early included, against the count by hand.
+        let (_, matches) = searcher
+            .search(
+                &index.build_query(&r).unwrap().all,
+                &(tantivy::collector::Count, super::facets::Matches),
+            )
+            .unwrap();
+        let keys: Vec<String> = matched
+            .iter()
+            .flat_map(|j| j.posting.skills.iter().map(|s| skill_key(s)))
+            .collect();
+        // Read from the postings lists only, from the columns only, and mixed by segment.
+        for share in [0.0, 0.3, 0.6, 1.1] {
+            for k in [1, 2, 3, 5, skills.len(), skills.len() + 5] {
+                assert_eq!(
+                    super::facets::top_values_reading_columns_below(
+                        &searcher,
+                        &matches,
+                        index.fields.skill,
+                        k,
+                        share
+                    )
+                    .unwrap(),
+                    top_by_hand(keys.iter().map(String::as_str), k),
+                    "k = {k}, filter {filter:?}, column below {share}"
+                );
+            }
+        }
     }
 }

@@ -404,15 +404,28 @@ async fn search_jobs(state: &AppState, query: JobListQuery, limit: u32) -> ApiRe
             SearchError::Invalid { field, message } => invalid(field, message),
             SearchError::Index(e) => ApiError::internal(&e),
         })?;
-    let items: Vec<JobView> = in_rank_order(state, results.hits, |hit| hit.id)
-        .await?
-        .into_iter()
-        .map(|(hit, job)| JobView {
-            score: hit.score,
-            highlights: hit.highlights,
-            ..JobView::from(job)
+    let ranked = in_rank_order(state, results.hits, |hit| hit.id).await?;
+    let view = |(hit, job): (search::index::SearchHit, Job), highlights| JobView {
+        score: hit.score,
+        highlights,
+        ..JobView::from(job)
+    };
+    let items: Vec<JobView> = match results.highlighter {
+        // Marking the words analyses each posting's text (about a millisecond a page).
+        Some(highlighter) => tokio::task::spawn_blocking(move || {
+            ranked
+                .into_iter()
+                .map(|(hit, job)| {
+                    let marked = highlighter
+                        .highlight(&job.posting.title, job.posting.description_text.as_deref());
+                    view((hit, job), Some(marked))
+                })
+                .collect()
         })
-        .collect();
+        .await
+        .map_err(|e| ApiError::internal(&e))?,
+        None => ranked.into_iter().map(|item| view(item, None)).collect(),
+    };
     let next = offset + limit as usize;
     let next_cursor = (next < results.total && next <= MAX_OFFSET).then(|| encode_offset(next));
     Ok(JobList {
