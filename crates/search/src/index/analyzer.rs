@@ -4,10 +4,7 @@
 use std::{cell::RefCell, collections::HashMap, mem};
 
 use frostem::{Algorithm, Stemmer};
-use tantivy::tokenizer::{
-    LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer, Token, TokenFilter, TokenStream,
-    Tokenizer,
-};
+use tantivy::tokenizer::{TextAnalyzer, Token, TokenFilter, TokenStream, Tokenizer};
 
 /// The name the analyzer is registered under in the index.
 pub const TEXT_ANALYZER: &str = "jobpilot_text";
@@ -26,11 +23,113 @@ thread_local! {
 }
 
 pub fn text_analyzer() -> TextAnalyzer {
-    TextAnalyzer::builder(SimpleTokenizer::default())
-        .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
-        .filter(LowerCaser)
+    TextAnalyzer::builder(WordTokenizer::default())
         .filter(ScriptStemmer)
         .build()
+}
+
+/// Splits text into words (runs of letters and digits), leaves out words of
+/// [`MAX_TOKEN_BYTES`] or more, and lowercases the rest: tantivy's `SimpleTokenizer`,
+/// `RemoveLongFilter` and `LowerCaser` in one pass over the text. It makes the same tokens;
+/// ASCII and Russian letters are told and lowercased without Unicode's tables, which were a
+/// tenth of the time spent indexing.
+#[derive(Debug, Clone, Default)]
+pub struct WordTokenizer {
+    token: Token,
+}
+
+#[allow(missing_debug_implementations)]
+pub struct WordStream<'a> {
+    text: &'a str,
+    at: usize,
+    token: &'a mut Token,
+}
+
+impl Tokenizer for WordTokenizer {
+    type TokenStream<'a> = WordStream<'a>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> WordStream<'a> {
+        self.token.reset();
+        WordStream {
+            text,
+            at: 0,
+            token: &mut self.token,
+        }
+    }
+}
+
+/// Whether a character belongs to a word, and the character itself (`None` at the end).
+fn char_at(text: &str, at: usize) -> Option<(char, bool)> {
+    let byte = *text.as_bytes().get(at)?;
+    if byte.is_ascii() {
+        return Some((char::from(byte), byte.is_ascii_alphanumeric()));
+    }
+    let c = text[at..].chars().next()?;
+    let word = matches!(c, '\u{0410}'..='\u{044F}' | 'ё' | 'Ё') || c.is_alphanumeric();
+    Some((c, word))
+}
+
+impl WordStream<'_> {
+    /// The next word's byte range from `self.at`, moving past it.
+    fn next_word(&mut self) -> Option<(usize, usize)> {
+        let start = loop {
+            let (c, word) = char_at(self.text, self.at)?;
+            if word {
+                break self.at;
+            }
+            self.at += c.len_utf8();
+        };
+        while let Some((c, true)) = char_at(self.text, self.at) {
+            self.at += c.len_utf8();
+        }
+        Some((start, self.at))
+    }
+}
+
+impl TokenStream for WordStream<'_> {
+    fn advance(&mut self) -> bool {
+        self.token.text.clear();
+        loop {
+            let Some((from, to)) = self.next_word() else {
+                return false;
+            };
+            // Every word takes a position, a left-out one too (as the filter did).
+            self.token.position = self.token.position.wrapping_add(1);
+            if to - from >= MAX_TOKEN_BYTES {
+                continue;
+            }
+            self.token.offset_from = from;
+            self.token.offset_to = to;
+            let word = &self.text[from..to];
+            if word.is_ascii() {
+                self.token.text.push_str(word);
+                self.token.text.make_ascii_lowercase();
+            } else {
+                for c in word.chars() {
+                    match c {
+                        'А'..='Я' => self
+                            .token
+                            .text
+                            .push(char::from_u32(u32::from(c) + 0x20).unwrap_or(c)),
+                        'Ё' => self.token.text.push('ё'),
+                        c if c.is_ascii() || ('а'..='я').contains(&c) || c == 'ё' => {
+                            self.token.text.push(c.to_ascii_lowercase());
+                        }
+                        c => self.token.text.extend(c.to_lowercase()),
+                    }
+                }
+            }
+            return true;
+        }
+    }
+
+    fn token(&self) -> &Token {
+        self.token
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        self.token
+    }
 }
 
 /// Stems Cyrillic words with the Russian stemmer and Latin ones with the English stemmer; words
@@ -181,6 +280,92 @@ mod tests {
         let _ = terms(&many.join(" "));
         assert!(STEMS.with_borrow(HashMap::len) <= STEM_CACHE_MAX);
         assert_eq!(terms(text), fresh);
+    }
+
+    /// tantivy's chain the word tokenizer stands for.
+    fn tantivy_words(text: &str) -> Vec<Token> {
+        use tantivy::tokenizer::{LowerCaser, RemoveLongFilter, SimpleTokenizer};
+        let mut analyzer = TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
+            .filter(LowerCaser)
+            .build();
+        let mut stream = analyzer.token_stream(text);
+        let mut out = Vec::new();
+        stream.process(&mut |token| out.push(token.clone()));
+        out
+    }
+
+    fn our_words(text: &str) -> Vec<Token> {
+        let mut tokenizer = WordTokenizer::default();
+        let mut stream = tokenizer.token_stream(text);
+        let mut out = Vec::new();
+        stream.process(&mut |token| out.push(token.clone()));
+        out
+    }
+
+    #[test]
+    fn the_word_tokenizer_makes_the_tokens_of_the_chain_it_replaces() {
+        // Letters and digits of many scripts, marks, symbols, characters whose lowercase is
+        // longer or shorter, and long words around the limit.
+        let pieces = [
+            "Rust",
+            "RUST",
+            "go",
+            "C++",
+            "node.js",
+            "k8s",
+            "1С",
+            "Разработчик",
+            "ПРОГРАММИСТ",
+            "Ёлка",
+            "ёж",
+            "ЁЖ",
+            "Straße",
+            "İstanbul",
+            "ΣΟΦΙΑ",
+            "Ǆemal",
+            "東京",
+            "١٢٣",
+            "e\u{301}",
+            "ǅ",
+            "Ⅻ",
+            "ﬁ",
+            "🙂",
+            "\u{0482}",
+            "\u{0483}",
+            "Ѣ",
+            "ԱԲ",
+            "\u{00A0}",
+            "-",
+            " ",
+            ",",
+            "\n",
+            "\t",
+            "__",
+            "x",
+            &"a".repeat(47),
+            &"b".repeat(48),
+            &"я".repeat(23),
+            &"ж".repeat(24),
+        ];
+        let mut state = 1u64;
+        let mut texts: Vec<String> = pieces.iter().map(|p| (*p).to_owned()).collect();
+        for _ in 0..3_000 {
+            let mut text = String::new();
+            for _ in 0..12 {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                text.push_str(pieces[(state >> 33) as usize % pieces.len()]);
+                if (state >> 20).is_multiple_of(3) {
+                    text.push(' ');
+                }
+            }
+            texts.push(text);
+        }
+        for text in &texts {
+            assert_eq!(our_words(text), tantivy_words(text), "{text:?}");
+        }
     }
 
     #[test]

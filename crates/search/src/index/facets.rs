@@ -98,6 +98,9 @@ impl MatchSet {
 /// benchmark set.
 const COLUMN_BELOW_SHARE: f64 = 0.25;
 
+/// Matched documents whose values are fetched from a column at a time.
+const COLUMN_RUN: usize = 512;
+
 /// One value of the field: its count so far and where its uncounted postings are.
 #[derive(Default)]
 struct Value {
@@ -199,15 +202,35 @@ fn count_by_column(
 ) -> tantivy::Result<()> {
     let ords = column.ords();
     let mut counts = vec![0u64; column.num_terms()];
+    // The matches in runs of [`COLUMN_RUN`], each run's values fetched in one call.
+    let mut run: Vec<DocId> = Vec::with_capacity(COLUMN_RUN);
+    let (mut run_docs, mut rows, mut values_of_run) = (Vec::new(), Vec::new(), Vec::new());
+    let mut count_run = |run: &mut Vec<DocId>| {
+        // The column appends to these.
+        run_docs.clear();
+        rows.clear();
+        ords.row_ids_for_docs(run, &mut run_docs, &mut rows);
+        values_of_run.clear();
+        values_of_run.resize(rows.len(), 0u64);
+        ords.values.get_vals(&rows, &mut values_of_run);
+        for &ord in &values_of_run {
+            if let Some(count) = counts.get_mut(ord as usize) {
+                *count += 1;
+            }
+        }
+        run.clear();
+    };
     for bucket in 0..docs.max_value().div_ceil(64) {
         let mut bits = docs.tinyset(bucket);
         while let Some(bit) = bits.pop_lowest() {
-            for ord in ords.values_for_doc(bucket * 64 + bit) {
-                if let Some(count) = counts.get_mut(ord as usize) {
-                    *count += 1;
-                }
-            }
+            run.push(bucket * 64 + bit);
         }
+        if run.len() >= COLUMN_RUN - 64 {
+            count_run(&mut run);
+        }
+    }
+    if !run.is_empty() {
+        count_run(&mut run);
     }
     // The counted values' names, read in one pass over the column's dictionary (looking each
     // up on its own reads its dictionary block from the start every time).
