@@ -1,7 +1,7 @@
 //! The text analyzer of the job index: postings mix Russian and English (often in one sentence),
 //! so each word is stemmed by the language of its script rather than one language per field.
 
-use std::{cell::RefCell, collections::HashMap, mem};
+use std::{cell::RefCell, mem};
 
 use frostem::{Algorithm, Stemmer};
 use tantivy::tokenizer::{TextAnalyzer, Token, TokenFilter, TokenStream, Tokenizer};
@@ -19,7 +19,8 @@ thread_local! {
     /// Words already stemmed on this thread, with their stems. Job text repeats a small
     /// vocabulary, and the stemmers were a fifth of the time spent indexing; a word's stem
     /// depends on the word alone (its script picks the stemmer), so the memory is never wrong.
-    static STEMS: RefCell<HashMap<String, String>> = RefCell::new(HashMap::new());
+    static STEMS: RefCell<foldhash::HashMap<String, String>> =
+        RefCell::new(foldhash::HashMap::default());
 }
 
 pub fn text_analyzer() -> TextAnalyzer {
@@ -259,7 +260,7 @@ mod tests {
     #[test]
     fn remembered_stems_are_the_stemmers_own() {
         let text = "Engineers building payment platforms разработчиков платёжных систем";
-        STEMS.with_borrow_mut(HashMap::clear);
+        STEMS.with_borrow_mut(foldhash::HashMap::clear);
         let fresh = terms(text);
         // The second pass comes from this thread's memory of stems.
         assert_eq!(terms(text), fresh);
@@ -278,7 +279,7 @@ mod tests {
         };
         let many: Vec<String> = (0..STEM_CACHE_MAX + 10).map(latin).collect();
         let _ = terms(&many.join(" "));
-        assert!(STEMS.with_borrow(HashMap::len) <= STEM_CACHE_MAX);
+        assert!(STEMS.with_borrow(foldhash::HashMap::len) <= STEM_CACHE_MAX);
         assert_eq!(terms(text), fresh);
     }
 
