@@ -145,9 +145,10 @@ pub(crate) fn top_values_reading_columns_below(
         if let Some(docs) = matches.in_segment(segment) {
             let matched = docs.len() as u64;
             let share = matched as f64 / f64::from(reader.num_docs().max(1));
-            let column = match share < column_share {
-                true => reader.fast_fields().str(name)?,
-                false => None,
+            let column = if share < column_share {
+                reader.fast_fields().str(name)?
+            } else {
+                None
             };
             if let Some(column) = column {
                 count_by_column(&column, docs, &mut values)?;
@@ -155,9 +156,10 @@ pub(crate) fn top_values_reading_columns_below(
                 let mut terms = index.terms().stream()?;
                 while terms.advance() {
                     let info = terms.value().clone();
-                    let value = values.entry(terms.key().to_vec()).or_default();
-                    value.bound += u64::from(info.doc_freq).min(matched);
-                    value.postings.push((segment, info));
+                    update_value(&mut values, terms.key(), |value| {
+                        value.bound += u64::from(info.doc_freq).min(matched);
+                        value.postings.push((segment, info));
+                    });
                 }
             }
         }
@@ -244,11 +246,25 @@ fn count_by_column(
     let mut counts = counted.into_iter().map(|(_, count)| count);
     column.dictionary().sorted_ords_to_term_cb(&ords, |bytes| {
         if let Some(count) = counts.next() {
-            values.entry(bytes.to_vec()).or_default().counted += count;
+            update_value(values, bytes, |value| value.counted += count);
         }
     })?;
     Ok(())
 }
+
+/// Updates the entry of one value, made on first sight (the key is copied only then: most
+/// values appear in every segment).
+fn update_value(values: &mut HashMap<Vec<u8>, Value>, key: &[u8], update: impl FnOnce(&mut Value)) {
+    match values.get_mut(key) {
+        Some(value) => update(value),
+        None => {
+            let mut value = Value::default();
+            update(&mut value);
+            values.insert(key.to_vec(), value);
+        }
+    }
+}
+
 /// How many of a segment's matched documents are in one value's postings.
 fn count_in(
     reader: &SegmentReader,
