@@ -113,9 +113,8 @@ impl TokenStream for WordStream<'_> {
                             .text
                             .push(char::from_u32(u32::from(c) + 0x20).unwrap_or(c)),
                         'Ё' => self.token.text.push('ё'),
-                        c if c.is_ascii() || ('а'..='я').contains(&c) || c == 'ё' => {
-                            self.token.text.push(c.to_ascii_lowercase());
-                        }
+                        'а'..='я' | 'ё' => self.token.text.push(c),
+                        c if c.is_ascii() => self.token.text.push(c.to_ascii_lowercase()),
                         c => self.token.text.extend(c.to_lowercase()),
                     }
                 }

@@ -93,9 +93,9 @@ impl MatchSet {
 }
 
 /// Below this share of a segment's documents matched, its values are read from the matches'
-/// column (a few nanoseconds per value of each match); above, from the values' postings lists
-/// (about one nanosecond per posting, with pruning). The two were timed on the 1,000,000-posting
-/// benchmark set.
+/// column (the cost grows with the matches); above, from the values' postings lists (the cost
+/// grows with the postings, less what pruning skips). Timed both ways on the 1,000,000-posting
+/// benchmark set, the two cost about the same near a quarter (bench/README.md).
 const COLUMN_BELOW_SHARE: f64 = 0.25;
 
 /// Matched documents whose values are fetched from a column at a time.

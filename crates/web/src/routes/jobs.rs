@@ -411,7 +411,7 @@ async fn search_jobs(state: &AppState, query: JobListQuery, limit: u32) -> ApiRe
         ..JobView::from(job)
     };
     let items: Vec<JobView> = match results.highlighter {
-        // Marking the words analyses each posting's text (about a millisecond a page).
+        // Marking the words analyses each posting's text: CPU work, off the async threads.
         Some(highlighter) => tokio::task::spawn_blocking(move || {
             ranked
                 .into_iter()
