@@ -20,10 +20,10 @@ fn job_from_row(row: &PgRow) -> StoreResult<Job> {
     let id: Uuid = row.try_get("id").map_err(db_error)?;
     let canonical: Option<Uuid> = row.try_get("canonical_id").map_err(db_error)?;
     let owner: Option<Uuid> = row.try_get("owner_id").map_err(db_error)?;
-    let data: String = row.try_get("data").map_err(db_error)?;
+    let data: &str = row.try_get("data").map_err(db_error)?;
     Ok(Job {
         id: JobId::from_uuid(id),
-        posting: decode_posting(&data)?,
+        posting: decode_posting(data)?,
         owner_id: owner.map(UserId::from_uuid),
         canonical_id: canonical.map(JobId::from_uuid),
         first_seen_at: row.try_get("first_seen_at").map_err(db_error)?,

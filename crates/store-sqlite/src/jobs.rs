@@ -18,18 +18,18 @@ const JOB_COLUMNS: &str = "id, data, owner_id, canonical_id, first_seen_at, last
                            updated_at, closed_at, change_seq";
 
 fn job_from_row(row: &SqliteRow) -> StoreResult<Job> {
-    let id: String = row.try_get("id").map_err(db_error)?;
-    let canonical: Option<String> = row.try_get("canonical_id").map_err(db_error)?;
-    let owner: Option<String> = row.try_get("owner_id").map_err(db_error)?;
-    let data: String = row.try_get("data").map_err(db_error)?;
+    let id: &str = row.try_get("id").map_err(db_error)?;
+    let canonical: Option<&str> = row.try_get("canonical_id").map_err(db_error)?;
+    let owner: Option<&str> = row.try_get("owner_id").map_err(db_error)?;
+    let data: &str = row.try_get("data").map_err(db_error)?;
     Ok(Job {
-        id: JobId::from_uuid(parse_id("jobs.id", &id)?),
-        posting: decode_posting(&data)?,
+        id: JobId::from_uuid(parse_id("jobs.id", id)?),
+        posting: decode_posting(data)?,
         owner_id: owner
-            .map(|o| parse_id("jobs.owner_id", &o).map(UserId::from_uuid))
+            .map(|o| parse_id("jobs.owner_id", o).map(UserId::from_uuid))
             .transpose()?,
         canonical_id: canonical
-            .map(|c| parse_id("jobs.canonical_id", &c).map(JobId::from_uuid))
+            .map(|c| parse_id("jobs.canonical_id", c).map(JobId::from_uuid))
             .transpose()?,
         first_seen_at: row.try_get("first_seen_at").map_err(db_error)?,
         last_seen_at: row.try_get("last_seen_at").map_err(db_error)?,
