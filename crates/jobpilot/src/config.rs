@@ -496,6 +496,12 @@ pub const SETTINGS: &[(&str, &str, bool, &str)] = &[
         "seconds in-flight requests get to finish",
     ),
     (
+        "ready_waits_for_search_index",
+        "JOBPILOT_READY_WAITS_FOR_SEARCH_INDEX",
+        false,
+        "readiness is 503 while this replica's search index is rebuilt (set with several replicas)",
+    ),
+    (
         "cors_origins",
         "JOBPILOT_CORS_ORIGINS",
         false,
@@ -545,6 +551,7 @@ pub struct Config {
     pub request_timeout: Duration,
     pub shutdown_delay: Duration,
     pub shutdown_timeout: Duration,
+    pub ready_waits_for_search_index: bool,
     pub cors_origins: Vec<String>,
     pub hsts: bool,
     pub public_url: Option<String>,
@@ -710,6 +717,7 @@ impl Config {
             request_timeout: self.request_timeout,
             cors_origins: self.cors_origins.clone(),
             hsts: self.hsts,
+            ready_waits_for_search_index: self.ready_waits_for_search_index,
             metrics_token: self
                 .metrics_token
                 .as_ref()
@@ -885,6 +893,10 @@ impl Config {
             (
                 "shutdown_timeout",
                 self.shutdown_timeout.as_secs().to_string(),
+            ),
+            (
+                "ready_waits_for_search_index",
+                self.ready_waits_for_search_index.to_string(),
             ),
             ("cors_origins", self.cors_origins.join(",")),
             ("hsts", self.hsts.to_string()),
@@ -1152,6 +1164,12 @@ impl Parser<'_> {
         );
         let migrate_on_start = self.get("migrate_on_start", true, "true or false", parse_bool);
         let hsts = self.get("hsts", false, "true or false", parse_bool);
+        let ready_waits_for_search_index = self.get(
+            "ready_waits_for_search_index",
+            false,
+            "true or false",
+            parse_bool,
+        );
         let log_format_default = match mode {
             Some(Mode::Production) => LogFormat::Json,
             _ => LogFormat::Pretty,
@@ -1521,6 +1539,7 @@ impl Parser<'_> {
             request_timeout: request_timeout?,
             shutdown_delay: shutdown_delay?,
             shutdown_timeout: shutdown_timeout?,
+            ready_waits_for_search_index: ready_waits_for_search_index?,
             cors_origins: cors_origins?,
             hsts: hsts?,
             public_url: public_url?,
@@ -2391,6 +2410,8 @@ mod tests {
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(config.database.kind, DatabaseKind::Sqlite);
         assert!(config.database.is_default);
+        // A lone replica keeps serving while its search index is rebuilt.
+        assert!(!config.ready_waits_for_search_index);
         assert_eq!(
             config.database.url.expose_secret(),
             "sqlite://./data/jobpilot.db"

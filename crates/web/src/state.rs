@@ -88,6 +88,9 @@ pub struct WebSettings {
     pub cors_origins: Vec<String>,
     /// Send HSTS (only when users reach the service over HTTPS).
     pub hsts: bool,
+    /// Readiness is 503 while the search index is rebuilt (replicas behind a load balancer
+    /// then take traffic only once their index is complete).
+    pub ready_waits_for_search_index: bool,
     /// When set, `/metrics` wants `Authorization: Bearer <token>`.
     pub metrics_token: Option<String>,
     /// How many password hashes may run at once.
@@ -144,6 +147,7 @@ impl Default for WebSettings {
             request_timeout: Duration::from_secs(30),
             cors_origins: Vec::new(),
             hsts: false,
+            ready_waits_for_search_index: false,
             metrics_token: None,
             password_hash_concurrency: 2,
             jwt_secrets: Vec::new(),

@@ -305,3 +305,96 @@ async fn searching_jobs(db: Db) {
 }
 
 crate::on_both_databases!(searching_jobs);
+
+/// While the index is rebuilt from the database, searches say their answer is partial, the
+/// metrics and the readiness body say so, and (when asked to) readiness waits for the rebuild.
+#[tokio::test]
+async fn a_rebuilding_index_is_reported_and_can_hold_readiness() {
+    let app = TestApp::builder(Db::Sqlite)
+        .env("JOBPILOT_INTERNAL_API_KEY", INTERNAL_KEY)
+        .env("JOBPILOT_READY_WAITS_FOR_SEARCH_INDEX", "true")
+        .spawn()
+        .await
+        .unwrap();
+    let pushed = app
+        .client
+        .post(app.url("/internal/v1/jobs"))
+        .header("x-internal-api-key", INTERNAL_KEY)
+        .json(&postings())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pushed.status(), 200);
+    let seeker = app.user("rebuild@example.org", domain::Role::Seeker).await;
+    let token = seeker.access.as_str();
+    wait_until_indexed(&app, token, 25).await;
+    let ready = app.get("/health/ready").await;
+    assert_eq!(ready.status(), 200);
+    assert_eq!(
+        ready.json::<Value>().await.unwrap()["search_index"],
+        "current"
+    );
+    let body: Value = search(&app, token, "q=python").await.json().await.unwrap();
+    assert!(body.get("partial").is_none(), "{body}");
+
+    // Emptied, as a version change does: the follower rebuilds it at its next poll (about a
+    // second), so the checks right after the emptying see the rebuild. A round that the
+    // follower overtook is tried again.
+    let index = std::sync::Arc::clone(app.state.search());
+    let mut seen = false;
+    for _ in 0..5 {
+        let clearing = std::sync::Arc::clone(&index);
+        tokio::task::spawn_blocking(move || clearing.clear())
+            .await
+            .unwrap()
+            .unwrap();
+        let ready = app.get("/health/ready").await;
+        let body: Value = search(&app, token, "q=python").await.json().await.unwrap();
+        let metrics = app.get("/metrics").await.text().await.unwrap();
+        if !index.is_rebuilding() {
+            continue;
+        }
+        let problem = assert_error(ready, 503, "not_ready").await;
+        assert_eq!(problem["error"]["details"][0]["target"], "search_index");
+        assert_eq!(body["partial"], true, "{body}");
+        assert!(
+            metrics
+                .lines()
+                .any(|line| line == "search_index_rebuilding 1"),
+            "{metrics}"
+        );
+        seen = true;
+        break;
+    }
+    assert!(
+        seen,
+        "the follower finished every rebuild before it could be seen"
+    );
+
+    // Once caught up, everything is whole again.
+    wait_until_indexed(&app, token, 25).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while index.is_rebuilding() {
+        assert!(Instant::now() < deadline, "the rebuild never ended");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ready = app.get("/health/ready").await;
+    assert_eq!(ready.status(), 200);
+    assert_eq!(
+        ready.json::<Value>().await.unwrap()["search_index"],
+        "current"
+    );
+    let body: Value = search(&app, token, "q=python").await.json().await.unwrap();
+    assert!(body.get("partial").is_none(), "{body}");
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|line| line == "search_index_rebuilding 0")
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|line| line == "search_index_documents 25")
+    );
+}

@@ -27,7 +27,8 @@ pub enum FollowError {
     Join(#[from] tokio::task::JoinError),
 }
 
-/// Applies every change the index has not seen yet; returns how many jobs were applied.
+/// Applies every change the index has not seen yet; returns how many jobs were applied. A
+/// rebuild is over when this returns (see [`JobIndex::is_rebuilding`]).
 /// `progress` hears the running total after each batch. The next page is read from the
 /// database while the current one is indexed; a backlog is committed every [`COMMIT_EVERY`]
 /// jobs and at its end (a crash before a commit redoes those jobs, nothing is skipped).
@@ -72,6 +73,7 @@ pub async fn catch_up(
     if uncommitted > 0 {
         commit(index, staged_to).await?;
     }
+    index.caught_up();
     Ok(applied)
 }
 

@@ -11,6 +11,7 @@ pub mod query;
 mod schema;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use domain::{Job, JobId};
@@ -72,6 +73,10 @@ pub struct JobIndex {
     rates: Rates,
     /// Totals and facet counts of recent searches (see [`query::CountCache`]).
     counts: Mutex<query::CountCache>,
+    /// Set while the index is being built again from the database (it was created, wiped for
+    /// another schema version, or cleared) and has not yet caught up: searches then see only
+    /// the postings indexed so far.
+    rebuilding: AtomicBool,
 }
 
 impl std::fmt::Debug for JobIndex {
@@ -92,8 +97,8 @@ impl JobIndex {
         };
         std::fs::create_dir_all(dir).map_err(io)?;
         let (schema, fields) = schema::build_schema();
-        let index = match Self::open_existing(dir, &schema) {
-            Some(index) => index,
+        let (index, fresh) = match Self::open_existing(dir, &schema) {
+            Some(index) => (index, false),
             None => {
                 for entry in std::fs::read_dir(dir).map_err(io)? {
                     let path = entry.map_err(io)?.path();
@@ -103,15 +108,17 @@ impl JobIndex {
                         std::fs::remove_file(&path).map_err(io)?;
                     }
                 }
-                Index::create_in_dir(dir, schema)?
+                (Index::create_in_dir(dir, schema)?, true)
             }
         };
-        Self::from_index(index, fields, rates).map_err(|e| match e {
+        let opened = Self::from_index(index, fields, rates).map_err(|e| match e {
             IndexError::Tantivy(tantivy::TantivyError::LockFailure(..)) => IndexError::Busy {
                 path: dir.to_owned(),
             },
             other => other,
-        })
+        })?;
+        opened.rebuilding.store(fresh, Ordering::Relaxed);
+        Ok(opened)
     }
 
     fn open_existing(dir: &Path, schema: &Schema) -> Option<Index> {
@@ -152,12 +159,19 @@ impl JobIndex {
             fields,
             rates,
             counts: Mutex::new(query::CountCache::default()),
+            rebuilding: AtomicBool::new(false),
         })
     }
 
     /// How far the index has followed the jobs' changes.
     pub fn position(&self) -> Position {
         *self.position.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether the index is being built again from the database and has not caught up yet:
+    /// until then searches see only part of the postings.
+    pub fn is_rebuilding(&self) -> bool {
+        self.rebuilding.load(Ordering::Relaxed)
     }
 
     /// Changes whenever searches may see different postings (each reload of the reader): a
@@ -214,7 +228,16 @@ impl JobIndex {
     pub fn clear(&self) -> Result<(), IndexError> {
         let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         writer.delete_all_documents()?;
-        self.commit(&mut writer, Position::default())
+        self.commit(&mut writer, Position::default())?;
+        self.rebuilding.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Records that the index has applied every change the database had (a rebuild is over).
+    pub(crate) fn caught_up(&self) {
+        if self.rebuilding.swap(false, Ordering::Relaxed) {
+            tracing::info!(postings = self.num_docs(), "search index rebuilt");
+        }
     }
 
     fn commit(&self, writer: &mut IndexWriter, position: Position) -> Result<(), IndexError> {

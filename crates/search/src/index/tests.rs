@@ -358,12 +358,18 @@ fn the_position_survives_a_reopen_and_another_schema_version_rebuilds() {
     {
         let index = JobIndex::open(dir.path(), rates()).unwrap();
         assert_eq!(index.position(), Position::default());
+        // A new index is built from the database: searches are partial until it catches up.
+        assert!(index.is_rebuilding());
         index.apply(&jobs).unwrap();
+        assert!(index.is_rebuilding(), "applying a page is not catching up");
+        index.caught_up();
+        assert!(!index.is_rebuilding());
         // One writer per folder: a second opener is told plainly.
         let busy = JobIndex::open(dir.path(), rates()).unwrap_err();
         assert!(matches!(busy, IndexError::Busy { .. }), "{busy:?}");
     }
     let index = JobIndex::open(dir.path(), rates()).unwrap();
+    assert!(!index.is_rebuilding(), "a current index is only followed");
     assert_eq!(index.position().change_seq, 7);
     assert_eq!(index.position().job_id, Some(jobs[0].id));
     assert_eq!(index.search(&request("rust")).unwrap().total, 1);
@@ -378,6 +384,11 @@ fn the_position_survives_a_reopen_and_another_schema_version_rebuilds() {
     let index = JobIndex::open(dir.path(), rates()).unwrap();
     assert_eq!(index.position(), Position::default());
     assert_eq!(index.num_docs(), 0);
+    assert!(index.is_rebuilding());
+    index.caught_up();
+    // Clearing (`search reindex`) starts a rebuild too.
+    index.clear().unwrap();
+    assert!(index.is_rebuilding());
 }
 
 mod matching_and_insights {

@@ -32,6 +32,14 @@ pub struct Ready {
     pub status: &'static str,
     /// `sqlite` or `postgres`.
     pub database: &'static str,
+    /// `current`, or `rebuilding` while the search index is being built again from the
+    /// database (a new data directory, or the first start of a version whose index differs):
+    /// searches and matches then cover only the postings indexed so far and say so
+    /// (`partial`). The replica stays ready meanwhile, so a lone replica keeps serving
+    /// everything else, unless `JOBPILOT_READY_WAITS_FOR_SEARCH_INDEX` is set (readiness is
+    /// then 503 until the index is complete).
+    #[schema(example = "current")]
+    pub search_index: &'static str,
 }
 
 /// The process is up.
@@ -45,8 +53,9 @@ pub async fn live() -> Json<Live> {
     Json(Live { status: "ok" })
 }
 
-/// The service can take traffic: the database answers and has every migration applied, and the
-/// process is not shutting down.
+/// The service can take traffic: the database answers and has every migration applied, the
+/// process is not shutting down, and (with `JOBPILOT_READY_WAITS_FOR_SEARCH_INDEX`) its search
+/// index is not being rebuilt.
 #[utoipa::path(
     get,
     path = "/health/ready",
@@ -63,11 +72,22 @@ pub async fn ready(State(state): State<AppState>) -> ApiResult<Json<Ready>> {
             "the server is shutting down",
         )]));
     }
-    let checked = state.readiness_cache().get(&state).await;
+    let mut checked = state.readiness_cache().get(&state).await;
+    let rebuilding = state.search().is_rebuilding();
+    if rebuilding && state.settings().ready_waits_for_search_index {
+        checked.problems.push(ErrorDetail::new(
+            "search_index",
+            format!(
+                "the search index is being rebuilt ({} postings indexed so far)",
+                state.search().num_docs()
+            ),
+        ));
+    }
     if checked.problems.is_empty() {
         Ok(Json(Ready {
             status: "ready",
             database: state.store().backend().as_str(),
+            search_index: if rebuilding { "rebuilding" } else { "current" },
         }))
     } else {
         Err(not_ready(checked.problems))

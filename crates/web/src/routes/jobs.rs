@@ -185,6 +185,11 @@ pub struct JobList {
     /// Counts per value of each facet asked for, most frequent first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub facets: Option<BTreeMap<String, Vec<FacetCount>>>,
+    /// `true` while the search index is being rebuilt from the database (a new data directory,
+    /// or the first start of a version whose index differs): the answer covers only the
+    /// postings indexed so far. Absent otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 /// Lists or searches open job postings, one per job (near-duplicates from other boards left
@@ -265,6 +270,7 @@ pub(crate) async fn listing_page(
         next_cursor,
         total: None,
         facets: None,
+        partial: false,
     })
 }
 
@@ -389,6 +395,8 @@ async fn search_jobs(state: &AppState, query: JobListQuery, limit: u32) -> ApiRe
         highlight: has_text,
     };
     let index = Arc::clone(state.search());
+    // Read before searching: a rebuild that ends during the search still gave a partial answer.
+    let partial = index.is_rebuilding();
     let results = tokio::task::spawn_blocking(move || index.search(&request))
         .await
         .map_err(|e| ApiError::internal(&e))?
@@ -445,6 +453,7 @@ async fn search_jobs(state: &AppState, query: JobListQuery, limit: u32) -> ApiRe
                 })
                 .collect()
         }),
+        partial,
     })
 }
 

@@ -69,6 +69,9 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
     metrics::gauge!("db_pool_connections", "database" => backend).set(f64::from(pool.size));
     metrics::gauge!("db_pool_idle_connections", "database" => backend).set(f64::from(pool.idle));
     metrics::gauge!("db_pool_max_connections", "database" => backend).set(f64::from(pool.max_size));
+    let index = state.search();
+    metrics::gauge!("search_index_rebuilding").set(if index.is_rebuilding() { 1.0 } else { 0.0 });
+    metrics::gauge!("search_index_documents").set(index.num_docs() as f64);
     // Queue lengths by queue and state, read at scrape time.
     if let Err(error) = tasks::admin::record_gauges(state.tasks()).await {
         tracing::warn!(error = %crate::error::ErrorChain(&error), "task gauges unavailable");

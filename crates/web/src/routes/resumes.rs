@@ -453,6 +453,11 @@ pub struct MatchList {
     /// Set when there is nothing to match on (no skills).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// `true` while the search index is being rebuilt from the database (a new data directory,
+    /// or the first start of a version whose index differs): the answer covers only the
+    /// postings indexed so far. Absent otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 /// Jobs ranked for a resume, each with why it ranks where it does.
@@ -497,8 +502,12 @@ pub async fn match_resume(
                 "no skills were recognised in this resume; add them with PATCH /api/v1/resumes/{id}"
                     .to_owned(),
             ),
+            partial: false,
         }));
     }
+    // Read before the generation: a rebuild that ends meanwhile still gave a partial answer
+    // (and a cached one belongs to a generation of the rebuild).
+    let partial = state.search().is_rebuilding();
     let key = MatchKey {
         resume: resume.id,
         resume_changed: resume.updated_at,
@@ -578,7 +587,11 @@ pub async fn match_resume(
             reason: m.reason,
         })
         .collect();
-    Ok(Json(MatchList { items, note }))
+    Ok(Json(MatchList {
+        items,
+        note,
+        partial,
+    }))
 }
 
 fn insight_error(error: InsightError) -> ApiError {
