@@ -55,12 +55,14 @@ impl PostgresStore {
             .map_err(|e| StoreError::Unavailable(Box::new(e)))?
             .application_name("jobpilot")
             .options([("statement_timeout", STATEMENT_TIMEOUT)]);
-        let pool = PgPoolOptions::new()
-            .max_connections(settings.pool_size.max(1))
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
-            .await
-            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+        let pool = tasks::ping_when_idle(
+            PgPoolOptions::new()
+                .max_connections(settings.pool_size.max(1))
+                .acquire_timeout(ACQUIRE_TIMEOUT),
+        )
+        .connect_with(options)
+        .await
+        .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
         Ok(Self {
             pool,
             user_events: std::sync::Arc::default(),

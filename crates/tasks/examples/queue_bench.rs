@@ -272,8 +272,8 @@ async fn postgres(admin_url: &str) -> (TaskDb, Guard) {
         .rsplit_once('/')
         .map(|(base, _)| base)
         .unwrap_or(admin_url);
-    let pool = PgPoolOptions::new()
-        .max_connections(10)
+    // Pinged before lending only when idle, as the store's pool is.
+    let pool = tasks::ping_when_idle(PgPoolOptions::new().max_connections(10))
         .connect(&format!("{base}/{name}"))
         .await
         .unwrap();

@@ -44,6 +44,7 @@ pub use changes::{Changes, TaskWatch};
 pub use db::{Error, TaskDb};
 pub use enqueue::{Connection, Queue, enqueue, enqueue_many};
 pub use handler::{Handler, Handlers, Outcome, TaskContext, TaskError};
+pub use postgres::{PING_IF_IDLE_FOR, ping_when_idle};
 pub use sqlite::{
     OwnedWriteGuard, SqliteWriteGate, background, in_background,
     install_wake_hooks as install_sqlite_wake_hooks, write_gate as sqlite_write_gate,

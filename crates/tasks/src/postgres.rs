@@ -493,6 +493,28 @@ pub(crate) async fn stats(pool: &PgPool) -> Result<Vec<StateCount>> {
         .collect()
 }
 
+/// A pooled connection idle longer than this is pinged before it is lent, as it may have
+/// outlived a database restart; one in steady use is lent at once.
+pub const PING_IF_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Pings a pooled connection before lending it only when it sat idle over
+/// [`PING_IF_IDLE_FOR`]. sqlx's default pings every time: a second round trip for each
+/// single-statement write such as an enqueue, and under load each round trip waits for a core.
+/// A connection that died while in steady use fails its statement instead; the pool then
+/// drops it, and the caller (a worker's loop, a client's retry) goes on with another.
+pub fn ping_when_idle(options: sqlx::postgres::PgPoolOptions) -> sqlx::postgres::PgPoolOptions {
+    options
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > PING_IF_IDLE_FOR {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -86,8 +86,9 @@ async fn connect_sqlite(url: &str, create: bool) -> TaskDb {
 }
 
 async fn connect_postgres(url: &str) -> TaskDb {
-    let pool = PgPoolOptions::new()
-        .max_connections(8)
+    // Pinged before lending only when idle, as jobpilot's pool is (the reconnect test cuts
+    // connections in steady use).
+    let pool = tasks::ping_when_idle(PgPoolOptions::new().max_connections(8))
         .connect(url)
         .await
         .unwrap();
