@@ -483,6 +483,10 @@ async fn resumes_match_jobs_with_explanations(db: Db) {
         .await
         .unwrap();
     assert_eq!(gap["postings"], 6, "{gap}");
+    // The index is complete: no answer says it is partial.
+    for answer in [&matches, &gap] {
+        assert!(answer.get("partial").is_none(), "{answer}");
+    }
     let missing: Vec<(String, f64)> = gap["missing"]
         .as_array()
         .unwrap()
@@ -516,6 +520,7 @@ async fn resumes_match_jobs_with_explanations(db: Db) {
         .await
         .unwrap();
     assert_eq!(estimate["postings"], 6, "{estimate}");
+    assert!(estimate.get("partial").is_none(), "{estimate}");
     // Midpoints 60k…110k EUR a year: the median is 85k a year, about 7,083 a month.
     let p50 = estimate["p50"].as_f64().unwrap();
     assert!((p50 - 85_000.0 / 12.0).abs() < 1.0, "{estimate}");

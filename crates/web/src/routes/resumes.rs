@@ -624,6 +624,11 @@ pub struct SkillGapView {
     pub skills: Vec<SkillDemand>,
     /// Those the resume lacks, most asked first.
     pub missing: Vec<SkillDemand>,
+    /// `true` while the search index is being rebuilt from the database (a new data directory,
+    /// or the first start of a version whose index differs): the answer covers only the
+    /// postings indexed so far. Absent otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 impl From<SkillGap> for SkillGapView {
@@ -633,6 +638,7 @@ impl From<SkillGap> for SkillGapView {
             postings: gap.postings,
             skills: gap.skills,
             missing: gap.missing,
+            partial: false,
         }
     }
 }
@@ -667,11 +673,15 @@ pub async fn skill_gap(
         return Err(invalid("role", "at most 200 characters"));
     }
     let index = Arc::clone(state.search());
+    let partial = index.is_rebuilding();
     let gap = tokio::task::spawn_blocking(move || index.skill_gap(&query.role, &resume.skills))
         .await
         .map_err(|e| ApiError::internal(&e))?
         .map_err(insight_error)?;
-    Ok(Json(gap.into()))
+    Ok(Json(SkillGapView {
+        partial,
+        ..gap.into()
+    }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -700,6 +710,11 @@ pub struct SalaryEstimateView {
     pub p75: f64,
     /// Postings with a stated salary the estimate rests on.
     pub postings: usize,
+    /// `true` while the search index is being rebuilt from the database (a new data directory,
+    /// or the first start of a version whose index differs): the answer covers only the
+    /// postings indexed so far. Absent otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 impl From<SalaryEstimate> for SalaryEstimateView {
@@ -712,6 +727,7 @@ impl From<SalaryEstimate> for SalaryEstimateView {
             p50: e.p50,
             p75: e.p75,
             postings: e.postings,
+            partial: false,
         }
     }
 }
@@ -750,6 +766,7 @@ pub async fn salary_estimate(
         .map_err(|e| invalid("currency", e.to_string()))?;
     let period = query.period.unwrap_or(SalaryPeriod::Year);
     let index = Arc::clone(state.search());
+    let partial = index.is_rebuilding();
     let estimate = tokio::task::spawn_blocking(move || {
         index.salary_estimate(
             &query.role,
@@ -761,7 +778,10 @@ pub async fn salary_estimate(
     .await
     .map_err(|e| ApiError::internal(&e))?
     .map_err(insight_error)?;
-    Ok(Json(estimate.into()))
+    Ok(Json(SalaryEstimateView {
+        partial,
+        ..estimate.into()
+    }))
 }
 
 /// Downloads a resume's original file, always as an attachment: for its owner, and for a
