@@ -5,8 +5,11 @@ use chrono::{DateTime, Utc};
 use domain::{Job, JobId, UserId};
 use sqlx::{Row, postgres::PgRow};
 use store::{
-    JobFilter, JobStore, JobWrite, SourceRun, StoreResult, UpsertOutcome, UpsertStatus,
-    jobs::{DEDUPE_CANDIDATES, decode_posting, nearest_canonical},
+    JobFilter, JobStore, JobWrite, SourceRun, StoreResult, UpsertOutcome,
+    jobs::{
+        decode_posting,
+        plan::{Existing, Insert, Plan, Update},
+    },
     sql::db_error,
 };
 use uuid::Uuid;
@@ -98,39 +101,59 @@ async fn recluster_orphans(
     Ok(())
 }
 
-/// The open canonical posting `write` duplicates, if any (never `itself`).
-async fn nearest_open(
+/// Inserts new postings in one statement, each column bound as one array.
+async fn insert_rows(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    write: &JobWrite,
-    itself: Option<JobId>,
-    max_distance: u32,
-) -> StoreResult<Option<JobId>> {
-    let Some(key) = &write.dedupe_key else {
-        return Ok(None);
-    };
-    let candidates = sqlx::query(
-        "SELECT id, fingerprint FROM jobs WHERE dedupe_key = $1 \
-         AND canonical_id IS NULL AND closed_at IS NULL \
-         AND ($3::uuid IS NULL OR id <> $3) LIMIT $2",
+    rows: &[Insert<'_>],
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let column = |f: fn(&Insert<'_>) -> Option<Uuid>| rows.iter().map(f).collect::<Vec<_>>();
+    let jobs = || rows.iter().map(|r| &r.write.job);
+    sqlx::query(
+        "INSERT INTO jobs (id, source, external_id, title, company, published_at, data, \
+         content_hash, fingerprint, dedupe_key, canonical_id, first_seen_at, last_seen_at, \
+         updated_at, change_seq, owner_id) \
+         SELECT id, source, external_id, title, company, published_at, data, content_hash, \
+                fingerprint, dedupe_key, canonical_id, $12, $12, $12, change_seq, owner_id \
+         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], \
+                     $6::timestamptz[], $7::text[], $8::bytea[], $9::int8[], $10::text[], \
+                     $11::uuid[], $13::int8[], $14::uuid[]) \
+           AS t(id, source, external_id, title, company, published_at, data, content_hash, \
+                fingerprint, dedupe_key, canonical_id, change_seq, owner_id)",
     )
-    .bind(key)
-    .bind(DEDUPE_CANDIDATES)
-    .bind(itself.map(|id| id.as_uuid()))
-    .fetch_all(&mut **tx)
+    .bind(column(|r| Some(r.id.as_uuid())))
+    .bind(jobs().map(|j| j.source.as_str()).collect::<Vec<_>>())
+    .bind(jobs().map(|j| j.external_id.as_str()).collect::<Vec<_>>())
+    .bind(jobs().map(|j| j.title.as_str()).collect::<Vec<_>>())
+    .bind(jobs().map(|j| j.company.as_deref()).collect::<Vec<_>>())
+    .bind(jobs().map(|j| j.published_at).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| &*r.write.data).collect::<Vec<&str>>())
+    .bind(
+        rows.iter()
+            .map(|r| &r.write.content_hash[..])
+            .collect::<Vec<&[u8]>>(),
+    )
+    .bind(
+        rows.iter()
+            .map(|r| r.write.fingerprint.cast_signed())
+            .collect::<Vec<i64>>(),
+    )
+    .bind(
+        rows.iter()
+            .map(|r| r.write.dedupe_key.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .bind(column(|r| r.canonical_id.map(|c| c.as_uuid())))
+    .bind(now)
+    .bind(rows.iter().map(|r| r.seq).collect::<Vec<i64>>())
+    .bind(column(|r| r.write.owner.map(|o| o.as_uuid())))
+    .execute(&mut **tx)
     .await
-    .map_err(db_error)?
-    .iter()
-    .map(|row| {
-        let id: Uuid = row.try_get("id").map_err(db_error)?;
-        let fingerprint: i64 = row.try_get("fingerprint").map_err(db_error)?;
-        Ok((JobId::from_uuid(id), fingerprint))
-    })
-    .collect::<StoreResult<Vec<_>>>()?;
-    Ok(nearest_canonical(
-        candidates,
-        write.fingerprint,
-        max_distance,
-    ))
+    .map_err(db_error)?;
+    Ok(())
 }
 
 #[async_trait]
@@ -155,114 +178,108 @@ impl JobStore for PostgresStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(db_error)?;
-        let mut next_seq = last - reserved;
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for write in batch {
-            let job = &write.job;
-            let data: &str = &write.data;
-            let existing = sqlx::query(
-                "SELECT id, content_hash, canonical_id, closed_at FROM jobs \
-                 WHERE source = $1 AND external_id = $2",
+        let mut plan = Plan::new(last - reserved, max_distance);
+        // The batch's existing postings and duplicate candidates, each in one query, and its
+        // new postings in one statement: a batch costs a handful of round trips, not three
+        // per posting. Every job writer takes the counter row first, so nothing read here
+        // changes before the commit.
+        let (sources, external_ids): (Vec<&str>, Vec<&str>) = batch
+            .iter()
+            .map(|w| (w.job.source.as_str(), w.job.external_id.as_str()))
+            .unzip();
+        let rows = sqlx::query(
+            "SELECT j.id, j.source, j.external_id, j.content_hash, j.canonical_id, \
+                    j.closed_at IS NOT NULL AS closed \
+             FROM UNNEST($1::text[], $2::text[]) AS k(source, external_id) \
+             JOIN jobs j ON j.source = k.source AND j.external_id = k.external_id",
+        )
+        .bind(&sources)
+        .bind(&external_ids)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        for row in &rows {
+            let canonical: Option<Uuid> = row.try_get("canonical_id").map_err(db_error)?;
+            plan.existing.insert(
+                (
+                    row.try_get("source").map_err(db_error)?,
+                    row.try_get("external_id").map_err(db_error)?,
+                ),
+                Existing {
+                    id: JobId::from_uuid(row.try_get("id").map_err(db_error)?),
+                    hash: row.try_get("content_hash").map_err(db_error)?,
+                    canonical_id: canonical.map(JobId::from_uuid),
+                    closed: row.try_get("closed").map_err(db_error)?,
+                },
+            );
+        }
+        let dedupe_keys: Vec<&str> = batch
+            .iter()
+            .filter_map(|w| w.dedupe_key.as_deref())
+            .collect();
+        if !dedupe_keys.is_empty() {
+            let rows = sqlx::query(
+                "SELECT id, fingerprint, dedupe_key FROM jobs \
+                 WHERE dedupe_key = ANY($1) AND canonical_id IS NULL AND closed_at IS NULL",
             )
-            .bind(&job.source)
-            .bind(&job.external_id)
-            .fetch_optional(&mut *tx)
+            .bind(&dedupe_keys)
+            .fetch_all(&mut *tx)
             .await
             .map_err(db_error)?;
-            if let Some(row) = existing {
-                let id: Uuid = row.try_get("id").map_err(db_error)?;
-                let hash: Vec<u8> = row.try_get("content_hash").map_err(db_error)?;
-                let canonical: Option<Uuid> = row.try_get("canonical_id").map_err(db_error)?;
-                let closed: Option<DateTime<Utc>> = row.try_get("closed_at").map_err(db_error)?;
-                let mut duplicate_of = canonical.map(JobId::from_uuid);
-                let job_id = JobId::from_uuid(id);
-                let status = if hash == write.content_hash && closed.is_none() {
-                    sqlx::query("UPDATE jobs SET last_seen_at = $1 WHERE id = $2")
-                        .bind(now)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_error)?;
-                    UpsertStatus::Unchanged
-                } else {
-                    next_seq += 1;
-                    // Seen again after it closed: while it was closed its duplicates were
-                    // promoted (or its canonical closed too), so it joins whatever cluster is
-                    // open now, or leads one.
-                    let reclustered = match closed {
-                        Some(_) => {
-                            Some(nearest_open(&mut tx, write, Some(job_id), max_distance).await?)
-                        }
-                        None => None,
-                    };
-                    if let Some(canonical) = reclustered {
-                        duplicate_of = canonical;
-                    }
-                    sqlx::query(
-                        "UPDATE jobs SET title = $1, company = $2, published_at = $3, data = $4, \
-                         content_hash = $5, fingerprint = $6, dedupe_key = $7, last_seen_at = $8, \
-                         updated_at = $9, closed_at = NULL, change_seq = $10, \
-                         canonical_id = CASE WHEN $12 THEN $13 ELSE canonical_id END WHERE id = $11",
-                    )
-                    .bind(&job.title)
-                    .bind(&job.company)
-                    .bind(job.published_at)
-                    .bind(data)
-                    .bind(&write.content_hash[..])
-                    .bind(write.fingerprint.cast_signed())
-                    .bind(&write.dedupe_key)
-                    .bind(now)
-                    .bind(now)
-                    .bind(next_seq)
-                    .bind(id)
-                    .bind(reclustered.is_some())
-                    .bind(reclustered.flatten().map(|c| c.as_uuid()))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
-                    UpsertStatus::Updated
-                };
-                outcomes.push(UpsertOutcome {
-                    id: job_id,
-                    status,
-                    duplicate_of,
-                });
-                continue;
+            for row in &rows {
+                plan.add_candidate(
+                    row.try_get("dedupe_key").map_err(db_error)?,
+                    JobId::from_uuid(row.try_get("id").map_err(db_error)?),
+                    row.try_get("fingerprint").map_err(db_error)?,
+                );
             }
-            let duplicate_of = nearest_open(&mut tx, write, None, max_distance).await?;
-            let id = JobId::new();
-            next_seq += 1;
+        }
+        for write in batch {
+            plan.decide(write)?;
+        }
+        insert_rows(&mut tx, &plan.inserts, now).await?;
+        if !plan.seen.is_empty() {
+            let ids: Vec<Uuid> = plan.seen.iter().map(JobId::as_uuid).collect();
+            sqlx::query("UPDATE jobs SET last_seen_at = $1 WHERE id = ANY($2)")
+                .bind(now)
+                .bind(&ids)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
+        for Update {
+            id,
+            write,
+            seq,
+            reclustered,
+        } in &plan.updates
+        {
+            let job = &write.job;
             sqlx::query(
-                "INSERT INTO jobs (id, source, external_id, title, company, published_at, data, \
-                 content_hash, fingerprint, dedupe_key, canonical_id, first_seen_at, \
-                 last_seen_at, updated_at, change_seq, owner_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12, $13, $14)",
+                "UPDATE jobs SET title = $1, company = $2, published_at = $3, data = $4, \
+                 content_hash = $5, fingerprint = $6, dedupe_key = $7, last_seen_at = $8, \
+                 updated_at = $9, closed_at = NULL, change_seq = $10, \
+                 canonical_id = CASE WHEN $12 THEN $13 ELSE canonical_id END WHERE id = $11",
             )
-            .bind(id.as_uuid())
-            .bind(&job.source)
-            .bind(&job.external_id)
             .bind(&job.title)
             .bind(&job.company)
             .bind(job.published_at)
-            .bind(data)
+            .bind(&*write.data)
             .bind(&write.content_hash[..])
             .bind(write.fingerprint.cast_signed())
             .bind(&write.dedupe_key)
-            .bind(duplicate_of.map(|c| c.as_uuid()))
             .bind(now)
-            .bind(next_seq)
-            .bind(write.owner.map(|o| o.as_uuid()))
+            .bind(now)
+            .bind(seq)
+            .bind(id.as_uuid())
+            .bind(reclustered.is_some())
+            .bind(reclustered.flatten().map(|c| c.as_uuid()))
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
-            outcomes.push(UpsertOutcome {
-                id,
-                status: UpsertStatus::Created,
-                duplicate_of,
-            });
         }
         tx.commit().await.map_err(db_error)?;
-        Ok(outcomes)
+        Ok(plan.outcomes)
     }
 
     async fn job(&self, id: JobId) -> StoreResult<Option<Job>> {

@@ -1,14 +1,15 @@
 //! Job postings and source runs on SQLite.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{Job, JobId, UserId};
 use sqlx::{Row, sqlite::SqliteRow};
 use store::{
-    JobFilter, JobStore, JobWrite, SourceRun, StoreError, StoreResult, UpsertOutcome, UpsertStatus,
-    jobs::{DEDUPE_CANDIDATES, decode_posting, nearest_canonical},
+    JobFilter, JobStore, JobWrite, SourceRun, StoreError, StoreResult, UpsertOutcome,
+    jobs::{
+        decode_posting,
+        plan::{Existing, Insert, Plan, Update},
+    },
     sql::db_error,
 };
 
@@ -108,26 +109,6 @@ async fn recluster_orphans(
     Ok(())
 }
 
-/// A reopened posting's cluster: `Some(canonical)` (or `Some(None)`: it leads its own) when it
-/// is decided again, `None` when an update leaves it as it was.
-type Reclustered = Option<Option<JobId>>;
-
-struct Existing {
-    id: JobId,
-    hash: Vec<u8>,
-    canonical_id: Option<JobId>,
-    closed: bool,
-}
-
-/// A new posting's row, its columns ready to bind.
-struct Insert<'a> {
-    id: String,
-    write: &'a JobWrite,
-    published_at: Option<String>,
-    canonical_id: Option<String>,
-    seq: i64,
-}
-
 /// Columns of a new posting's row, in the order [`insert_rows`] binds them.
 const INSERT_COLUMNS: &str = "id, source, external_id, title, company, published_at, data, \
                               content_hash, fingerprint, dedupe_key, canonical_id, \
@@ -143,6 +124,21 @@ async fn insert_rows(
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
     for chunk in rows.chunks(INSERT_ROWS) {
+        // Ids as text, times as SQLite keeps them.
+        let text: Vec<(String, Option<String>, Option<String>)> = chunk
+            .iter()
+            .map(|insert| {
+                (
+                    text_id(insert.id.as_uuid()),
+                    insert
+                        .write
+                        .job
+                        .published_at
+                        .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)),
+                    insert.canonical_id.map(|c| text_id(c.as_uuid())),
+                )
+            })
+            .collect();
         let columns = INSERT_COLUMNS.split(',').count();
         let row = format!("({})", vec!["?"; columns].join(", "));
         let sql = format!(
@@ -150,20 +146,20 @@ async fn insert_rows(
             vec![row; chunk.len()].join(", ")
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for insert in chunk {
+        for (insert, (id, published_at, canonical_id)) in chunk.iter().zip(&text) {
             let job = &insert.write.job;
             query = query
-                .bind(&insert.id)
+                .bind(id)
                 .bind(&job.source)
                 .bind(&job.external_id)
                 .bind(&job.title)
                 .bind(&job.company)
-                .bind(&insert.published_at)
+                .bind(published_at)
                 .bind(std::sync::Arc::clone(&insert.write.data))
                 .bind(&insert.write.content_hash[..])
                 .bind(insert.write.fingerprint.cast_signed())
                 .bind(&insert.write.dedupe_key)
-                .bind(&insert.canonical_id)
+                .bind(canonical_id)
                 .bind(now)
                 .bind(now)
                 .bind(now)
@@ -173,132 +169,6 @@ async fn insert_rows(
         query.execute(&mut **tx).await.map_err(db_error)?;
     }
     Ok(())
-}
-
-/// What a batch does, decided in memory from what the database already holds: which postings
-/// are inserted, rewritten, or only marked as seen.
-struct Plan<'a> {
-    next_seq: i64,
-    max_distance: u32,
-    existing: HashMap<(String, String), Existing>,
-    candidates: HashMap<String, Vec<(JobId, i64)>>,
-    inserts: Vec<Insert<'a>>,
-    /// (posting, its write, its change sequence, its cluster when it reopens).
-    updates: Vec<(JobId, &'a JobWrite, i64, Reclustered)>,
-    seen: Vec<JobId>,
-    outcomes: Vec<UpsertOutcome>,
-}
-
-impl<'a> Plan<'a> {
-    fn new(next_seq: i64, max_distance: u32) -> Self {
-        Self {
-            next_seq,
-            max_distance,
-            existing: HashMap::new(),
-            candidates: HashMap::new(),
-            inserts: Vec::new(),
-            updates: Vec::new(),
-            seen: Vec::new(),
-            outcomes: Vec::new(),
-        }
-    }
-
-    fn add_candidate(&mut self, key: String, id: JobId, fingerprint: i64) {
-        let list = self.candidates.entry(key).or_default();
-        if list.len() < DEDUPE_CANDIDATES as usize {
-            list.push((id, fingerprint));
-        }
-    }
-
-    /// The open canonical posting this one duplicates, if any (never `itself`).
-    fn nearest(&self, write: &JobWrite, itself: Option<JobId>) -> Option<JobId> {
-        let candidates = self.candidates.get(write.dedupe_key.as_ref()?)?;
-        nearest_canonical(
-            candidates
-                .iter()
-                .copied()
-                .filter(|(id, _)| Some(*id) != itself),
-            write.fingerprint,
-            self.max_distance,
-        )
-    }
-
-    fn decide(&mut self, write: &'a JobWrite) -> StoreResult<()> {
-        let job = &write.job;
-        let key = (job.source.clone(), job.external_id.clone());
-        if let Some(existing) = self.existing.get(&key) {
-            let (id, reopened) = (existing.id, existing.closed);
-            if existing.hash == write.content_hash && !reopened {
-                self.seen.push(id);
-                self.outcomes.push(UpsertOutcome {
-                    id,
-                    status: UpsertStatus::Unchanged,
-                    duplicate_of: existing.canonical_id,
-                });
-                return Ok(());
-            }
-            // Seen again after it closed: while it was closed its duplicates were promoted (or
-            // its canonical closed too), so it joins whatever cluster is open now, or leads one.
-            let reclustered = reopened.then(|| self.nearest(write, Some(id)));
-            self.next_seq += 1;
-            let existing = self
-                .existing
-                .get_mut(&key)
-                .ok_or_else(|| StoreError::Corrupt("jobs: a planned posting vanished".into()))?;
-            existing.hash = write.content_hash.to_vec();
-            existing.closed = false;
-            if let Some(canonical) = reclustered {
-                existing.canonical_id = canonical;
-            }
-            let duplicate_of = existing.canonical_id;
-            if reclustered == Some(None)
-                && let Some(dedupe_key) = &write.dedupe_key
-            {
-                self.add_candidate(dedupe_key.clone(), id, write.fingerprint.cast_signed());
-            }
-            self.updates.push((id, write, self.next_seq, reclustered));
-            self.outcomes.push(UpsertOutcome {
-                id,
-                status: UpsertStatus::Updated,
-                duplicate_of,
-            });
-            return Ok(());
-        }
-        let duplicate_of = self.nearest(write, None);
-        let id = JobId::new();
-        self.next_seq += 1;
-        let published_at = job
-            .published_at
-            .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false));
-        self.inserts.push(Insert {
-            id: text_id(id.as_uuid()),
-            write,
-            published_at,
-            canonical_id: duplicate_of.map(|c| text_id(c.as_uuid())),
-            seq: self.next_seq,
-        });
-        // A posting later in the same batch sees this one, as a stored one or a candidate.
-        self.existing.insert(
-            key,
-            Existing {
-                id,
-                hash: write.content_hash.to_vec(),
-                canonical_id: duplicate_of,
-                closed: false,
-            },
-        );
-        if duplicate_of.is_none()
-            && let Some(dedupe_key) = &write.dedupe_key
-        {
-            self.add_candidate(dedupe_key.clone(), id, write.fingerprint.cast_signed());
-        }
-        self.outcomes.push(UpsertOutcome {
-            id,
-            status: UpsertStatus::Created,
-            duplicate_of,
-        });
-        Ok(())
-    }
 }
 
 #[async_trait]
@@ -396,7 +266,13 @@ impl JobStore for SqliteStore {
             .await
             .map_err(db_error)?;
         }
-        for (id, write, seq, reclustered) in &plan.updates {
+        for Update {
+            id,
+            write,
+            seq,
+            reclustered,
+        } in &plan.updates
+        {
             let job = &write.job;
             sqlx::query(
                 "UPDATE jobs SET title = ?, company = ?, published_at = ?, data = ?, \

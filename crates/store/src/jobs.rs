@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::StoreResult;
 
+pub mod plan;
+
 /// A validated posting with what the store needs to detect changes and near-duplicates.
 #[derive(Debug, Clone)]
 pub struct JobWrite {
