@@ -47,6 +47,19 @@ async fn search(app: &TestApp, token: &str, query: &str) -> reqwest::Response {
     app.get_as(&format!("/api/v1/jobs?{query}"), token).await
 }
 
+/// Pushes [`postings`] in through the internal ingestion API.
+async fn push_postings(app: &TestApp) {
+    let pushed = app
+        .client
+        .post(app.url("/internal/v1/jobs"))
+        .header("x-internal-api-key", INTERNAL_KEY)
+        .json(&postings())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pushed.status(), 200);
+}
+
 /// The index follows the database within about a second; wait for it rather than sleep.
 async fn wait_until_indexed(app: &TestApp, token: &str, expected: u64) {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -72,15 +85,7 @@ async fn searching_jobs(db: Db) {
     else {
         return;
     };
-    let pushed = app
-        .client
-        .post(app.url("/internal/v1/jobs"))
-        .header("x-internal-api-key", INTERNAL_KEY)
-        .json(&postings())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(pushed.status(), 200);
+    push_postings(&app).await;
     let seeker = app.user("seeker@example.org", domain::Role::Seeker).await;
     let token = seeker.access.as_str();
     wait_until_indexed(&app, token, 25).await;
@@ -316,15 +321,7 @@ async fn a_rebuilding_index_is_reported_and_can_hold_readiness() {
         .spawn()
         .await
         .unwrap();
-    let pushed = app
-        .client
-        .post(app.url("/internal/v1/jobs"))
-        .header("x-internal-api-key", INTERNAL_KEY)
-        .json(&postings())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(pushed.status(), 200);
+    push_postings(&app).await;
     let seeker = app.user("rebuild@example.org", domain::Role::Seeker).await;
     let token = seeker.access.as_str();
     wait_until_indexed(&app, token, 25).await;
