@@ -311,6 +311,18 @@ async fn searching_jobs(db: Db) {
 
 crate::on_both_databases!(searching_jobs);
 
+/// Readiness calls the index current and a search does not call itself partial.
+async fn assert_index_whole(app: &TestApp, token: &str) {
+    let ready = app.get("/health/ready").await;
+    assert_eq!(ready.status(), 200);
+    assert_eq!(
+        ready.json::<Value>().await.unwrap()["search_index"],
+        "current"
+    );
+    let body: Value = search(app, token, "q=python").await.json().await.unwrap();
+    assert!(body.get("partial").is_none(), "{body}");
+}
+
 /// While the index is rebuilt from the database, searches say their answer is partial, the
 /// metrics and the readiness body say so, and (when asked to) readiness waits for the rebuild.
 #[tokio::test]
@@ -325,14 +337,7 @@ async fn a_rebuilding_index_is_reported_and_can_hold_readiness() {
     let seeker = app.user("rebuild@example.org", domain::Role::Seeker).await;
     let token = seeker.access.as_str();
     wait_until_indexed(&app, token, 25).await;
-    let ready = app.get("/health/ready").await;
-    assert_eq!(ready.status(), 200);
-    assert_eq!(
-        ready.json::<Value>().await.unwrap()["search_index"],
-        "current"
-    );
-    let body: Value = search(&app, token, "q=python").await.json().await.unwrap();
-    assert!(body.get("partial").is_none(), "{body}");
+    assert_index_whole(&app, token).await;
 
     // Emptied, as a version change does: the follower rebuilds it at its next poll (about a
     // second), so the checks right after the emptying see the rebuild. A round that the
@@ -375,14 +380,7 @@ async fn a_rebuilding_index_is_reported_and_can_hold_readiness() {
         assert!(Instant::now() < deadline, "the rebuild never ended");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let ready = app.get("/health/ready").await;
-    assert_eq!(ready.status(), 200);
-    assert_eq!(
-        ready.json::<Value>().await.unwrap()["search_index"],
-        "current"
-    );
-    let body: Value = search(&app, token, "q=python").await.json().await.unwrap();
-    assert!(body.get("partial").is_none(), "{body}");
+    assert_index_whole(&app, token).await;
     let metrics = app.get("/metrics").await.text().await.unwrap();
     assert!(
         metrics
