@@ -87,6 +87,9 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(settings.pool_size.max(1))
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            // A connection to a file in this process has no server to lose: sqlx's ping before
+            // each lend would only be one more round trip to the connection's thread.
+            .test_before_acquire(false)
             // Tasks enqueued on any connection wake this process's workers when they commit.
             .after_connect(|conn, _| Box::pin(tasks::install_sqlite_wake_hooks(conn)))
             .connect_with(options)
