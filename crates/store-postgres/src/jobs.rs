@@ -101,6 +101,11 @@ async fn recluster_orphans(
     Ok(())
 }
 
+/// One column of the new rows, as the array bound for it.
+fn column<'r, 'a, T>(rows: &'r [Insert<'a>], value: impl Fn(&'r Insert<'a>) -> T) -> Vec<T> {
+    rows.iter().map(value).collect()
+}
+
 /// Inserts new postings in one statement, each column bound as one array.
 async fn insert_rows(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
@@ -110,8 +115,6 @@ async fn insert_rows(
     if rows.is_empty() {
         return Ok(());
     }
-    let column = |f: fn(&Insert<'_>) -> Option<Uuid>| rows.iter().map(f).collect::<Vec<_>>();
-    let jobs = || rows.iter().map(|r| &r.write.job);
     sqlx::query(
         "INSERT INTO jobs (id, source, external_id, title, company, published_at, data, \
          content_hash, fingerprint, dedupe_key, canonical_id, first_seen_at, last_seen_at, \
@@ -124,32 +127,20 @@ async fn insert_rows(
            AS t(id, source, external_id, title, company, published_at, data, content_hash, \
                 fingerprint, dedupe_key, canonical_id, change_seq, owner_id)",
     )
-    .bind(column(|r| Some(r.id.as_uuid())))
-    .bind(jobs().map(|j| j.source.as_str()).collect::<Vec<_>>())
-    .bind(jobs().map(|j| j.external_id.as_str()).collect::<Vec<_>>())
-    .bind(jobs().map(|j| j.title.as_str()).collect::<Vec<_>>())
-    .bind(jobs().map(|j| j.company.as_deref()).collect::<Vec<_>>())
-    .bind(jobs().map(|j| j.published_at).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| &*r.write.data).collect::<Vec<&str>>())
-    .bind(
-        rows.iter()
-            .map(|r| &r.write.content_hash[..])
-            .collect::<Vec<&[u8]>>(),
-    )
-    .bind(
-        rows.iter()
-            .map(|r| r.write.fingerprint.cast_signed())
-            .collect::<Vec<i64>>(),
-    )
-    .bind(
-        rows.iter()
-            .map(|r| r.write.dedupe_key.as_deref())
-            .collect::<Vec<_>>(),
-    )
-    .bind(column(|r| r.canonical_id.map(|c| c.as_uuid())))
+    .bind(column(rows, |r| r.id.as_uuid()))
+    .bind(column(rows, |r| r.write.job.source.as_str()))
+    .bind(column(rows, |r| r.write.job.external_id.as_str()))
+    .bind(column(rows, |r| r.write.job.title.as_str()))
+    .bind(column(rows, |r| r.write.job.company.as_deref()))
+    .bind(column(rows, |r| r.write.job.published_at))
+    .bind(column(rows, |r| &*r.write.data))
+    .bind(column(rows, |r| &r.write.content_hash[..]))
+    .bind(column(rows, |r| r.write.fingerprint.cast_signed()))
+    .bind(column(rows, |r| r.write.dedupe_key.as_deref()))
+    .bind(column(rows, |r| r.canonical_id.map(|c| c.as_uuid())))
     .bind(now)
-    .bind(rows.iter().map(|r| r.seq).collect::<Vec<i64>>())
-    .bind(column(|r| r.write.owner.map(|o| o.as_uuid())))
+    .bind(column(rows, |r| r.seq))
+    .bind(column(rows, |r| r.write.owner.map(|o| o.as_uuid())))
     .execute(&mut **tx)
     .await
     .map_err(db_error)?;
