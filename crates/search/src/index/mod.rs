@@ -111,14 +111,12 @@ impl JobIndex {
                 (Index::create_in_dir(dir, schema)?, true)
             }
         };
-        let opened = Self::from_index(index, fields, rates).map_err(|e| match e {
+        Self::from_index(index, fields, rates, fresh).map_err(|e| match e {
             IndexError::Tantivy(tantivy::TantivyError::LockFailure(..)) => IndexError::Busy {
                 path: dir.to_owned(),
             },
             other => other,
-        })?;
-        opened.rebuilding.store(fresh, Ordering::Relaxed);
-        Ok(opened)
+        })
     }
 
     fn open_existing(dir: &Path, schema: &Schema) -> Option<Index> {
@@ -134,10 +132,16 @@ impl JobIndex {
     /// An index held in memory (tests, one-off tools).
     pub fn in_memory(rates: Rates) -> Result<Self, IndexError> {
         let (schema, fields) = schema::build_schema();
-        Self::from_index(Index::create_in_ram(schema), fields, rates)
+        Self::from_index(Index::create_in_ram(schema), fields, rates, false)
     }
 
-    fn from_index(mut index: Index, fields: Fields, rates: Rates) -> Result<Self, IndexError> {
+    /// `fresh`: the index was just created, so it is rebuilt from the database.
+    fn from_index(
+        mut index: Index,
+        fields: Fields,
+        rates: Rates,
+        fresh: bool,
+    ) -> Result<Self, IndexError> {
         index.tokenizers().register(TEXT_ANALYZER, text_analyzer());
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
         // A query searches the index's segments in parallel, one thread per core: a search's
@@ -159,7 +163,7 @@ impl JobIndex {
             fields,
             rates,
             counts: Mutex::new(query::CountCache::default()),
-            rebuilding: AtomicBool::new(false),
+            rebuilding: AtomicBool::new(fresh),
         })
     }
 
