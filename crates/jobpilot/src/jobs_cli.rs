@@ -34,8 +34,9 @@ pub enum JobsCommand {
     /// per line (the push API's format). Prints a JSON summary as its last line.
     Import {
         file: PathBuf,
-        /// Postings per transaction.
-        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        /// Postings per transaction. Larger batches write less (they share the pages they
+        /// change) but hold SQLite's write lock longer.
+        #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         batch: u32,
     },
     /// Write stored postings as JSON Lines (the import format).
