@@ -12,7 +12,10 @@
 //!   a failed attempt; malformed arguments discard the task at once.
 //! - **Crash recovery**: a task whose lease expired (its worker died) is made retryable again by
 //!   the rescuer. Delivery is therefore *at least once*: **write handlers to be idempotent** (guard
-//!   a side effect with a unique key, or check whether it already happened).
+//!   a side effect with a unique key, or check whether it already happened). On PostgreSQL the
+//!   workers' bookkeeping (claims, outcomes, lease renewals) commits without waiting for the disk
+//!   flush, as enqueues do not: a database crash may undo its last fraction of a second, and the
+//!   tasks concerned run again.
 //! - **Cron** schedules fire once per occurrence however many replicas run them, thanks to a unique
 //!   `(schedule, fire_at)` row written in the same transaction as the task.
 //! - **Maintenance**: finished tasks are pruned after a retention period.
