@@ -61,8 +61,9 @@ pub const BULK_CACHE_KIB: u32 = 64 * 1024;
 /// Log pages between automatic checkpoints on a bulk-loading connection (default 1,000): about
 /// 400 MB of log with 4 KiB pages. A checkpoint writes each page once however many commits
 /// changed it, and postings land all over the lookup indexes, so every transaction dirties
-/// pages there that the next ones dirty again: with 10,000 pages between checkpoints, a
-/// 1,000,000-posting import wrote 23.3 GB; with 250,000, 19.8 GB (see bench/README.md).
+/// pages there that the next ones dirty again: at 1,000 postings per transaction, a
+/// 1,000,000-posting import wrote 23.3 GB with 10,000 pages between checkpoints and 19.8 GB
+/// with 250,000 (see bench/README.md).
 pub const BULK_CHECKPOINT_PAGES: u32 = 100_000;
 /// What a bulk-loading connection leaves of the log file after a checkpoint, in bytes, so the
 /// disk gets the space back while other connections keep the database open.
