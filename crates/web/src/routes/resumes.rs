@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::{
     Json,
     extract::{Multipart, State, multipart::MultipartRejection},
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header},
 };
 use chrono::{DateTime, Utc};
 use domain::{
@@ -594,8 +594,25 @@ pub async fn match_resume(
     }))
 }
 
-fn insight_error(error: InsightError) -> ApiError {
+/// Seconds a client is asked to wait before asking again while the index is rebuilt.
+const REBUILD_RETRY_AFTER: &str = "10";
+
+/// `partial`: the index was being rebuilt, so "too few postings" may only mean "not indexed
+/// yet": the answer is then 503 with `Retry-After`, not a 422 that says the data is lacking.
+fn insight_error(error: InsightError, partial: bool) -> ApiError {
     match error {
+        InsightError::TooFew { found } if partial => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "search_index_rebuilding",
+            format!(
+                "the search index is being rebuilt: {found} comparable posting(s) so far, too \
+                 few to answer; try again shortly"
+            ),
+        )
+        .with_header(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(REBUILD_RETRY_AFTER),
+        ),
         InsightError::TooFew { .. } => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "too_few_postings",
@@ -658,6 +675,7 @@ impl From<SkillGap> for SkillGapView {
         (status = 404, description = "No such resume of the caller's", body = ErrorResponse),
         (status = 409, description = "The resume is not parsed (yet)", body = ErrorResponse),
         (status = 422, description = "No role, or too few postings for it", body = ErrorResponse),
+        (status = 503, description = "A dependency is unavailable or the request timed out, or the search index is being rebuilt and holds too few postings so far (`search_index_rebuilding`, with `Retry-After`); retry later", body = ErrorResponse),
     )
 )]
 pub async fn skill_gap(
@@ -677,7 +695,7 @@ pub async fn skill_gap(
     let gap = tokio::task::spawn_blocking(move || index.skill_gap(&query.role, &resume.skills))
         .await
         .map_err(|e| ApiError::internal(&e))?
-        .map_err(insight_error)?;
+        .map_err(|e| insight_error(e, partial))?;
     Ok(Json(SkillGapView {
         partial,
         ..gap.into()
@@ -746,6 +764,7 @@ impl From<SalaryEstimate> for SalaryEstimateView {
         (status = 401, description = "Not signed in", body = ErrorResponse),
         (status = 403, description = "An API key without the jobs:read scope", body = ErrorResponse),
         (status = 422, description = "No role, an unknown currency, or too few postings", body = ErrorResponse),
+        (status = 503, description = "A dependency is unavailable or the request timed out, or the search index is being rebuilt and holds too few postings so far (`search_index_rebuilding`, with `Retry-After`); retry later", body = ErrorResponse),
     )
 )]
 pub async fn salary_estimate(
@@ -777,7 +796,7 @@ pub async fn salary_estimate(
     })
     .await
     .map_err(|e| ApiError::internal(&e))?
-    .map_err(insight_error)?;
+    .map_err(|e| insight_error(e, partial))?;
     Ok(Json(SalaryEstimateView {
         partial,
         ..estimate.into()
